@@ -1,0 +1,73 @@
+"""Command line: ``python -m cellframe [plugins | HYDRA OVERRIDES...]``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from cellframe.config import CellframeConfig, ConfigError
+from cellframe.registry import PluginError, Registry, default_registry, describe_plugins
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def demo_data(relative: str) -> str:
+    """Resolver ``${cellframe.data:PATH}``: a file of the demo data shipped in the repository."""
+    path = REPO_DATA / relative
+    if not path.exists():
+        raise ConfigError(f"demo data {relative!r} not found under {REPO_DATA} (it ships with the git repository)")
+    return str(path)
+
+
+def register_configs(registry: Registry) -> None:
+    """Store the run schema and every plugin stage's schema in Hydra's ConfigStore.
+
+    A stage becomes the config option ``<kind>/<name>``; exporters and analyses
+    are lists, so each goes under its own key (``exporter.<name>``).
+    """
+    cs = ConfigStore.instance()
+    cs.store(name="cellframe_schema", node=CellframeConfig)
+    for kind, stages in registry.stages.items():
+        for name, stage in stages.items():
+            package = f"{kind}.{name}" if kind in ("exporter", "analysis") else kind
+            cs.store(group=kind, name=name, node=stage.schema, package=package)
+    OmegaConf.register_new_resolver("cellframe.data", demo_data, replace=True)
+
+
+@hydra.main(config_path="pkg://cellframe.conf", config_name="config", version_base=None)
+def app(cfg: DictConfig) -> None:
+    from cellframe.pipeline import run
+
+    outdir = Path(cfg.output_dir or HydraConfig.get().runtime.output_dir)
+    try:
+        code = run(cfg, default_registry(), outdir)
+    except ConfigError as exc:
+        print(f"cellframe: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    if code:
+        sys.exit(code)
+
+
+def print_plugins(registry: Registry) -> None:
+    for row in describe_plugins(registry):
+        print(f"{row['plugin']}  ({row['distribution']} {row['version']}, module {row['module']})")
+        print(f"    stages: {', '.join(row['stages']) or '-'}")
+        print(f"    hooks:  {', '.join(row['hooks'])}")
+
+
+def main() -> None:
+    try:
+        registry = default_registry()
+    except PluginError as exc:
+        print(f"cellframe: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if sys.argv[1:2] == ["plugins"]:
+        print_plugins(registry)
+        return
+    register_configs(registry)
+    app()

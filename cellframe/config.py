@@ -1,0 +1,204 @@
+"""Structured config schemas and the checks that run before any work starts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from cellframe.registry import PluginError, Registry
+
+
+class ConfigError(Exception):
+    """A config value is invalid; the message names the key."""
+
+
+@dataclass
+class ModelConfig:
+    """The biomechanical model (CellSqueeze3D)."""
+
+    #: cell radius lower bound, as a multiple of the nuclear radius
+    alpha: float = 1.5
+    #: cell radius upper bound, as a multiple of the nuclear radius
+    beta: float = 2.5
+    #: section depth in pixels: cell centres lie in [0, z_max]
+    z_max: float = 40.0
+    lambda_radius: float = 5e4
+    lambda_z: float = 1e4
+    lambda_overlap: float = 1e6
+    #: depth of the plane where 2D cell regions are cut
+    plane_z: float = 0.0
+
+
+@dataclass
+class InputConfig:
+    """One patch (image + mask) or a manifest CSV of many (columns sample_id, image, mask)."""
+
+    image: Optional[str] = None
+    mask: Optional[str] = None
+    sample_id: Optional[str] = None
+    manifest: Optional[str] = None
+    #: microns per pixel of the input images
+    mpp: float = 0.25
+
+
+@dataclass
+class MlflowConfig:
+    enabled: bool = True
+    #: None: MLFLOW_TRACKING_URI if set, else MLflow's default (sqlite:///mlflow.db in the working dir)
+    tracking_uri: Optional[str] = None
+    experiment: str = "cellframe"
+
+
+@dataclass
+class CellframeConfig:
+    """The whole run. ``segmenter``, ``geometry``, ``optimizer`` and each ``exporter``
+    entry are the settings of a plugin stage, typed by that stage's schema."""
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    segmenter: Any = MISSING
+    geometry: Any = MISSING
+    optimizer: Any = MISSING
+    exporter: Any = field(default_factory=dict)
+    #: where patch folders go; None = Hydra's run directory
+    output_dir: Optional[str] = None
+    #: show a progress bar over patches
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """Where one patch's inputs are; workers get this, not pixels."""
+
+    sample_id: str
+    image: Path
+    mask: Path
+
+
+def _finite(key: str, value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}={value} must be a finite number")
+    return value
+
+
+def check_model(model: Any) -> None:
+    alpha = _finite("model.alpha", model.alpha)
+    beta = _finite("model.beta", model.beta)
+    if alpha <= 0:
+        raise ConfigError(f"model.alpha={alpha} must be > 0")
+    if alpha >= beta:
+        raise ConfigError(f"model.alpha={alpha} must be smaller than model.beta={beta}")
+    if _finite("model.z_max", model.z_max) <= 0:
+        raise ConfigError(f"model.z_max={model.z_max} must be > 0")
+    _finite("model.plane_z", model.plane_z)
+    for key in ("lambda_radius", "lambda_z", "lambda_overlap"):
+        if _finite(f"model.{key}", getattr(model, key)) < 0:
+            raise ConfigError(f"model.{key}={getattr(model, key)} must be >= 0")
+
+
+def _existing(key: str, value: str, base: Path | None = None) -> Path:
+    path = Path(value)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise ConfigError(f"{key}: file not found: {path}")
+    return path
+
+
+def patch_specs(inp: Any) -> list[PatchSpec]:
+    """The patches a config names, with every file checked to exist."""
+    if inp.manifest:
+        if inp.image or inp.mask:
+            raise ConfigError("input.manifest cannot be combined with input.image/input.mask")
+        manifest = _existing("input.manifest", inp.manifest)
+        try:
+            table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+        except Exception as exc:
+            raise ConfigError(f"input.manifest: cannot read {manifest} as CSV ({exc})") from None
+        missing = [c for c in ("sample_id", "image", "mask") if c not in table.columns]
+        if missing:
+            raise ConfigError(f"input.manifest: {manifest} lacks columns {missing}")
+        if table.empty:
+            raise ConfigError(f"input.manifest: {manifest} lists no patches")
+        dup = table["sample_id"][table["sample_id"].duplicated()].unique().tolist()
+        if dup:
+            raise ConfigError(f"input.manifest: duplicate sample_id {dup[:5]} in {manifest}")
+        return [
+            PatchSpec(
+                row.sample_id,
+                _existing(f"input.manifest row {k + 1} image", row.image, manifest.parent),
+                _existing(f"input.manifest row {k + 1} mask", row.mask, manifest.parent),
+            )
+            for k, row in enumerate(table.itertuples(index=False))
+        ]
+    if not inp.mask:
+        raise ConfigError("input: give input.image=PATH input.mask=PATH, or input.manifest=CSV")
+    if not inp.image:
+        raise ConfigError("input.image: missing (the H&E image the mask belongs to)")
+    image = _existing("input.image", inp.image)
+    mask = _existing("input.mask", inp.mask)
+    return [PatchSpec(inp.sample_id or image.stem, image, mask)]
+
+
+def stage_settings(registry: Registry, kind: str, node: Any, key: str) -> Any:
+    """Validate one stage's config node against its plugin's schema; return the settings object."""
+    if not isinstance(node, DictConfig) or "name" not in node:
+        raise ConfigError(f"{key}: choose a {kind} ({key}=NAME)")
+    try:
+        stage = registry.stage(kind, node.name)
+    except PluginError as exc:
+        raise ConfigError(f"{key}.name: {exc}") from None
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(stage.schema), node)
+        return OmegaConf.to_object(merged)
+    except ValueError as exc:  # raised by a schema's __post_init__ or by OmegaConf's type checks
+        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+
+
+@dataclass
+class RunPlan:
+    """A validated run: the patches and each stage's settings object."""
+
+    patches: list[PatchSpec]
+    segmenter: Any
+    geometry: Any
+    optimizer: Any
+    exporters: dict[str, Any]
+
+
+def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
+    """Check every value of a composed config; raise :class:`ConfigError` on the first bad one."""
+    try:
+        seed = int(cfg.seed)
+    except Exception:
+        raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer") from None
+    if seed < 0:
+        raise ConfigError(f"seed={seed} must be >= 0")
+    check_model(cfg.model)
+    if _finite("input.mpp", cfg.input.mpp) <= 0:
+        raise ConfigError(f"input.mpp={cfg.input.mpp} must be > 0")
+    exporters = {}
+    for key, node in (cfg.exporter or {}).items():
+        exporters[key] = stage_settings(registry, "exporter", node, f"exporter.{key}")
+    plan = RunPlan(
+        patches=[],
+        segmenter=stage_settings(registry, "segmenter", cfg.segmenter, "segmenter"),
+        geometry=stage_settings(registry, "geometry", cfg.geometry, "geometry"),
+        optimizer=stage_settings(registry, "optimizer", cfg.optimizer, "optimizer"),
+        exporters=exporters,
+    )
+    plan.patches = patch_specs(cfg.input)
+    return plan

@@ -1,0 +1,144 @@
+"""Every hook cellframe calls, in one module.
+
+A plugin is a module (or object) with functions named after these hooks and
+decorated with :data:`cellframe.hookimpl`. Plugins are found through the
+``cellframe`` entry-point group; the built-in stages in ``plugins/`` register
+exactly the same way a third-party package does.
+
+Stages are chosen by name in the config (``optimizer=pso``). A plugin announces
+the names it serves with :func:`cellframe_stages`; the stage hooks below are
+then called with that ``name`` and every implementation that does not serve it
+returns ``None`` (``firstresult=True``: the first non-``None`` answer wins).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from cellframe.geometry import Geometry
+    from cellframe.problem import OptimizeResult, Problem
+    from cellframe.reconstruction import Reconstruction
+    from cellframe.stages import Stage
+
+hookspec = pluggy.HookspecMarker("cellframe")
+
+
+# ---------------------------------------------------------------------------
+# Registration
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def cellframe_stages() -> list[Stage]:
+    """Declare the stages this plugin provides.
+
+    Each :class:`cellframe.stages.Stage` names a kind (``segmenter``,
+    ``geometry``, ``optimizer``, ``exporter`` or ``analysis``), the name users
+    select it by, and a dataclass schema of its settings. The schema is stored
+    in Hydra's ConfigStore as the option ``<kind>/<name>``, so ``optimizer=NAME``
+    works on the command line and every setting is type-checked when the config
+    is composed.
+
+    :return: the stages of this plugin.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Stages of a reconstruction, in the order the pipeline calls them
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cellframe_segment(
+    name: str, image: np.ndarray | None, mask: np.ndarray | None, settings: Any
+) -> pd.DataFrame | None:
+    """Turn an H&E image and/or a nuclei mask into a nuclei table.
+
+    Stops at first non-None result.
+
+    :param name: the selected segmenter; return ``None`` unless it is yours.
+    :param image: the RGB image as ``(H, W, 3)`` uint8, or ``None``.
+    :param mask: the mask as read from disk (binary or labelled), or ``None``.
+    :param settings: this segmenter's validated settings (its schema).
+    :return: a table with one row per nucleus and at least the columns
+        ``label`` (int), ``x``, ``y`` (centroid in pixels, x = column,
+        y = row) and ``r`` (nuclear radius in pixels); see
+        :data:`cellframe.nuclei.NUCLEI_COLUMNS`.
+    """
+
+
+@hookspec(firstresult=True)
+def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: Any) -> Geometry | None:
+    """Build the cell geometry for a set of nuclei.
+
+    Stops at first non-None result.
+
+    The returned object (see :class:`cellframe.geometry.Geometry`) defines the
+    parameter layout and bounds of the search, evaluates the penalty terms for
+    a whole swarm at once, and turns a solution into cells: their table, 2D
+    boundaries at a plane, volumes and a mesh.
+
+    :param name: the selected geometry; return ``None`` unless it is yours.
+    :param nuclei: the nuclei table from :func:`cellframe_segment`.
+    :param model: the ``model`` config (alpha, beta, z_max, lambdas).
+    :param settings: this geometry's validated settings.
+    """
+
+
+@hookspec(firstresult=True)
+def cellframe_optimize(
+    name: str, problem: Problem, settings: Any, rng: np.random.Generator
+) -> OptimizeResult | None:
+    """Minimise a problem's objective within its bounds.
+
+    Stops at first non-None result.
+
+    :param name: the selected optimizer; return ``None`` unless it is yours.
+    :param problem: the objective: ``problem.lower``/``problem.upper`` bounds,
+        ``problem.initial(rng, n)`` starting positions and
+        ``problem.fitness(X)`` which, for positions ``X`` of shape
+        ``(particles, dims)``, returns ``(particles, components)`` values;
+        components are independent sub-problems (one when not decomposed), so
+        the best position can be assembled component by component
+        (``problem.dim_component`` maps each dimension to its component).
+    :param settings: this optimizer's validated settings.
+    :param rng: the only source of randomness allowed, for reproducibility.
+    :return: the best position and the best total fitness after each
+        iteration (the convergence curve).
+    """
+
+
+@hookspec(firstresult=True)
+def cellframe_export(name: str, reconstruction: Reconstruction, outdir: Path, settings: Any) -> list[Path] | None:
+    """Write a reconstruction to files in ``outdir``.
+
+    Stops at first non-None result. Write each file under a temporary name and
+    rename it (:func:`cellframe.io.atomic_path`) so no half-written file is
+    ever left behind.
+
+    :param name: the selected exporter; return ``None`` unless it is yours.
+    :param reconstruction: the cells of one patch.
+    :param outdir: the patch's output folder (exists).
+    :param settings: this exporter's validated settings.
+    :return: the paths written.
+    """
+
+
+@hookspec(firstresult=True)
+def cellframe_analyze(name: str, reconstructions: list[Reconstruction], settings: Any) -> dict[str, float] | None:
+    """Compute downstream metrics from the reconstructions of a run.
+
+    Stops at first non-None result.
+
+    :param name: the selected analysis; return ``None`` unless it is yours.
+    :param reconstructions: every patch of the run.
+    :param settings: this analysis' validated settings.
+    :return: metric name -> value, logged to the run's parent MLflow run.
+    """

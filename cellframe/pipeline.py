@@ -1,0 +1,117 @@
+"""A run: validate the config, reconstruct every patch, export, track."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from cellframe.config import PatchSpec, RunPlan, validate
+from cellframe.io import InputError, as_rgb, atomic_path, read_image
+from cellframe.nuclei import check_nuclei_table
+from cellframe.plots import convergence_plot
+from cellframe.reconstruct import reconstruct
+from cellframe.reconstruction import Reconstruction
+from cellframe.registry import PluginError, Registry
+from cellframe.tracking import Tracker
+
+log = logging.getLogger("cellframe")
+
+
+def patch_rng(seed: int, sample_id: str) -> np.random.Generator:
+    """The generator of one patch: depends on the seed and the patch id, not on run order."""
+    return np.random.default_rng([int(seed), zlib.crc32(sample_id.encode("utf-8"))])
+
+
+def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Read a patch's image (as RGB uint8) and mask (2D), checking they belong together."""
+    image = as_rgb(read_image(spec.image, "image"), spec.image)
+    mask = read_image(spec.mask, "mask")
+    if mask.ndim == 3:
+        mask = mask[..., :3].max(axis=2)
+    if mask.ndim != 2:
+        raise InputError(f"mask {spec.mask} has shape {mask.shape}; expected a 2D image")
+    if mask.shape != image.shape[:2]:
+        raise InputError(f"mask {spec.mask} is {mask.shape[1]}x{mask.shape[0]} px but image {spec.image} is "
+                         f"{image.shape[1]}x{image.shape[0]} px")
+    return image, mask
+
+
+def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registry, outdir: Path) -> Reconstruction:
+    """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
+    start = time.perf_counter()
+    image, mask = load_patch(spec)
+    nuclei = registry.call("segmenter", plan.segmenter.name, image=image, mask=mask, settings=plan.segmenter)
+    nuclei = check_nuclei_table(nuclei, str(spec.mask))
+    if nuclei.empty:
+        raise InputError(f"mask {spec.mask} contains no nuclei")
+    rec = reconstruct(
+        nuclei,
+        registry=registry,
+        model=cfg.model,
+        geometry=plan.geometry,
+        optimizer=plan.optimizer,
+        rng=patch_rng(cfg.seed, spec.sample_id),
+        sample_id=spec.sample_id,
+    )
+    rec.image_shape = tuple(image.shape)
+    rec.source = {"image": str(spec.image), "mask": str(spec.mask)}
+    patch_dir = outdir / spec.sample_id
+    patch_dir.mkdir(parents=True, exist_ok=True)
+    for settings in plan.exporters.values():
+        registry.call("exporter", settings.name, reconstruction=rec, outdir=patch_dir, settings=settings)
+    if len(rec.history):
+        convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
+    rec.timings["total_seconds"] = time.perf_counter() - start
+    return rec
+
+
+def summary_row(rec: Reconstruction) -> dict:
+    return {
+        "sample_id": rec.sample_id,
+        "n_nuclei": rec.geometry.n,
+        "n_violations": rec.n_violations,
+        **{f"penalty_{k}": v for k, v in rec.penalties.items()},
+        **rec.timings,
+    }
+
+
+def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
+    """Run every patch of a config. Returns 0, or 1 when some patch failed.
+
+    Raises :class:`cellframe.config.ConfigError` before any work if the config is invalid.
+    """
+    from tqdm.auto import tqdm
+
+    plan = validate(cfg, registry)
+    outdir.mkdir(parents=True, exist_ok=True)
+    tracker = Tracker(cfg.mlflow)
+    rows, failures = [], []
+    with tracker.parent(cfg, run_name=outdir.name):
+        for spec in tqdm(plan.patches, desc="patches", unit="patch", disable=not cfg.progress):
+            try:
+                rec = run_patch(spec, plan, cfg, registry, outdir)
+            except (InputError, ValueError, PluginError) as exc:
+                failures.append((spec, str(exc)))
+                log.error("patch %s failed: %s", spec.sample_id, exc)
+                continue
+            except Exception as exc:  # a bug in a plugin must not stop the other patches
+                failures.append((spec, f"{type(exc).__name__}: {exc}"))
+                log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
+                continue
+            tracker.log_patch(cfg, rec, outdir / spec.sample_id)
+            rows.append(summary_row(rec))
+            log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s", rec.sample_id, rec.geometry.n,
+                     rec.n_violations, rec.timings["total_seconds"])
+        with atomic_path(outdir / "summary.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures)})
+    for spec, message in failures:
+        print(f"cellframe: error: patch {spec.sample_id} ({spec.image}): {message}", flush=True)
+    return 1 if failures else 0

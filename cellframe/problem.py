@@ -1,0 +1,81 @@
+"""The objective an optimizer minimises: weighted penalty terms, split into independent components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from cellframe.geometry import Geometry
+
+
+@dataclass
+class OptimizeResult:
+    """What an optimizer returns.
+
+    :param x: the best position, ``(dim,)``.
+    :param history: best total fitness after each iteration.
+    :param evaluations: number of particle evaluations spent.
+    """
+
+    x: np.ndarray
+    history: np.ndarray
+    evaluations: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Problem:
+    """Weighted sum of a geometry's penalty terms, evaluated for a whole swarm.
+
+    With ``decompose=True`` every connected component of the candidate-pair
+    graph is an independent sub-problem: :meth:`fitness` returns one column per
+    component, and an optimizer may keep a best position per component.
+    With ``decompose=False`` there is a single column.
+    """
+
+    def __init__(self, geometry: Geometry, decompose: bool = True) -> None:
+        self.geometry = geometry
+        comp = geometry.components() if decompose else np.zeros(geometry.n, np.int64)
+        _, comp = np.unique(comp, return_inverse=True)
+        self.nucleus_component = comp.astype(np.int64)
+        self.n_components = int(comp.max()) + 1 if len(comp) else 0
+        self.dim_component = self.nucleus_component[geometry.dim_owner]
+        self.lower, self.upper = (np.asarray(b, float) for b in geometry.bounds())
+        self.weights = geometry.weights
+        self._reduce = {
+            term: csr_matrix(
+                (np.ones(len(owner)), (np.arange(len(owner)), self.nucleus_component[owner])),
+                shape=(len(owner), self.n_components),
+            )
+            for term, owner in geometry.penalty_owners().items()
+        }
+
+    @property
+    def dim(self) -> int:
+        return self.geometry.dim
+
+    def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
+        return self.geometry.initial(rng, n_particles)
+
+    def fitness(self, X: np.ndarray) -> np.ndarray:
+        """Weighted penalty per component, ``(particles, components)``."""
+        X = np.atleast_2d(X)
+        total = np.zeros((X.shape[0], self.n_components))
+        for term, items in self.geometry.penalties(X).items():
+            if items.shape[1]:
+                total += self.weights[term] * (self._reduce[term].T @ items.T).T
+        return total
+
+    def total(self, X: np.ndarray) -> np.ndarray:
+        """Weighted penalty of each particle, ``(particles,)``."""
+        return self.fitness(X).sum(axis=1)
+
+    def terms(self, x: np.ndarray) -> dict[str, float]:
+        """Unweighted value of each penalty term at one solution."""
+        return {term: float(items.sum()) for term, items in self.geometry.penalties(np.atleast_2d(x)).items()}
+
+    def best_per_component(self, X: np.ndarray, F: np.ndarray) -> np.ndarray:
+        """Assemble one position from the best particle of each component."""
+        best = np.argmin(F, axis=0)
+        return X[best[self.dim_component], np.arange(X.shape[1])]

@@ -1,0 +1,71 @@
+"""One patch from nuclei to cells: build the geometry and problem, run the optimizer."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from cellframe.problem import OptimizeResult, Problem
+from cellframe.reconstruction import Reconstruction
+from cellframe.registry import Registry
+
+
+def reconstruct(
+    nuclei: pd.DataFrame,
+    *,
+    registry: Registry,
+    model,
+    geometry,
+    optimizer,
+    rng: np.random.Generator,
+    sample_id: str = "patch",
+) -> Reconstruction:
+    """Optimise a cell around every nucleus.
+
+    With ``optimizer.decompose`` (the default) only nuclei that overlap another
+    in 2D are searched, each connected cluster independently; an isolated
+    nucleus has no constraint with any other, so it keeps its (random,
+    in-bounds, zero-penalty) starting depth and radius.
+
+    :param geometry: the geometry stage's settings (``name`` selects the plugin).
+    :param optimizer: the optimizer stage's settings.
+    """
+    full = registry.call("geometry", geometry.name, nuclei=nuclei, model=model, settings=geometry)
+    x = full.initial(rng, 1)[0]
+    decompose = bool(getattr(optimizer, "decompose", True))
+    if decompose:
+        comp = full.components()
+        active = np.bincount(comp)[comp] >= 2 if full.n else np.zeros(0, bool)
+        target = registry.call(
+            "geometry", geometry.name, nuclei=nuclei[active], model=model, settings=geometry
+        ) if active.any() else None
+    else:
+        active = np.ones(full.n, bool)
+        target = full if full.n else None
+
+    start = time.perf_counter()
+    if target is None:
+        result = OptimizeResult(x=np.empty(0), history=np.zeros(0))
+    else:
+        problem = Problem(target, decompose=decompose)
+        result = registry.call("optimizer", optimizer.name, problem=problem, settings=optimizer, rng=rng)
+        params = full.unpack(x)
+        for name, values in target.unpack(result.x).items():
+            params[name][active] = values
+        x = full.pack(params)
+    optimize_seconds = time.perf_counter() - start
+
+    terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
+    return Reconstruction(
+        sample_id=sample_id,
+        nuclei=nuclei.reset_index(drop=True),
+        geometry=full,
+        x=x,
+        history=np.asarray(result.history, float),
+        penalties=terms,
+        plane_z=float(model.plane_z),
+        timings={"optimize_seconds": optimize_seconds},
+        optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum())},
+    )

@@ -1,0 +1,67 @@
+"""The result of one patch: the nuclei, the optimised cells and how the search went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cellframe.geometry import Geometry
+from cellframe.sections import polygon_area
+
+
+@dataclass
+class Reconstruction:
+    """Cells of one patch.
+
+    :param sample_id: the patch's id (output folder name).
+    :param nuclei: the nuclei table from the segmenter.
+    :param geometry: the geometry over all nuclei (shapes, sections, mesh).
+    :param x: the solution vector of ``geometry``.
+    :param history: best total fitness after each optimizer iteration.
+    :param penalties: unweighted value of each penalty term at ``x``.
+    :param plane_z: depth of the plane the 2D cell regions are cut at.
+    """
+
+    sample_id: str
+    nuclei: pd.DataFrame
+    geometry: Geometry
+    x: np.ndarray
+    history: np.ndarray
+    penalties: dict[str, float]
+    plane_z: float = 0.0
+    image_shape: tuple[int, ...] = ()
+    source: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    optimizer: dict = field(default_factory=dict)
+
+    @cached_property
+    def violations(self) -> np.ndarray:
+        """Candidate pairs whose nuclei interpenetrate in 3D by more than 1e-6 px."""
+        return self.geometry.pairs[self.geometry.interpenetrating(self.x, tol=1e-6)]
+
+    @property
+    def n_violations(self) -> int:
+        return len(self.violations)
+
+    @cached_property
+    def sections(self) -> list[np.ndarray]:
+        """Each cell's 2D region at ``plane_z`` (empty when the cell does not reach it)."""
+        return self.geometry.sections(self.x, self.plane_z)
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        """The cell table: one row per nucleus, its cell's centre, shape and measurements."""
+        shape = self.geometry.cells(self.x)
+        table = pd.DataFrame({"cell_id": np.arange(self.geometry.n), "label": self.nuclei["label"].to_numpy()})
+        table = pd.concat([table, shape], axis=1)
+        table["r"] = self.geometry.r
+        table["volume"] = self.geometry.volumes(self.x)
+        table["section_area"] = [polygon_area(p) for p in self.sections]
+        table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
+        if "R" in table:
+            table["nc_ratio_radius"] = table["r"] / table["R"]
+        table.insert(0, "sample_id", self.sample_id)
+        return table

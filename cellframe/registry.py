@@ -1,0 +1,107 @@
+"""Plugin discovery: load the ``cellframe`` entry points, collect their stages."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from cellframe import hookspecs
+from cellframe.stages import KINDS, Stage
+
+ENTRY_POINT_GROUP = "cellframe"
+
+
+class PluginError(Exception):
+    """A plugin is broken or a stage name is unknown."""
+
+
+@dataclass
+class Registry:
+    """The plugin manager and the stages its plugins declared, by kind and name."""
+
+    pm: pluggy.PluginManager
+    stages: dict[str, dict[str, Stage]]
+
+    def stage(self, kind: str, name: str) -> Stage:
+        try:
+            return self.stages[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.stages.get(kind, {}))) or "none"
+            raise PluginError(f"unknown {kind} {name!r} (available: {known})") from None
+
+    def call(self, kind: str, name: str, **kwargs: Any) -> Any:
+        """Call the stage hook for ``kind`` with ``name``; fail loudly if nobody answers."""
+        stage = self.stage(kind, name)
+        result = getattr(self.pm.hook, KINDS[kind])(name=name, **kwargs)
+        if result is None:
+            raise PluginError(f"{kind} {name!r} (plugin {stage.plugin}) did not answer {KINDS[kind]}")
+        return result
+
+
+def _plugin_label(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or repr(plugin)
+
+
+def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
+    """Create a plugin manager, load every ``cellframe`` entry point and index the stages.
+
+    ``extra_plugins`` are registered too (handy for tests and notebooks).
+    """
+    pm = pluggy.PluginManager("cellframe")
+    pm.add_hookspecs(hookspecs)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra_plugins:
+        pm.register(plugin)
+    pm.check_pending()  # a misspelt hook name fails here, not silently later
+
+    stages: dict[str, dict[str, Stage]] = {kind: {} for kind in KINDS}
+    for impl in pm.hook.cellframe_stages.get_hookimpls():
+        label = _plugin_label(pm, impl.plugin)
+        for stage in impl.function() or []:
+            stage = Stage(stage.kind, stage.name, stage.schema, stage.description, plugin=label)
+            other = stages[stage.kind].get(stage.name)
+            if other is not None:
+                raise PluginError(
+                    f"{stage.kind} {stage.name!r} is declared by both plugin {other.plugin!r} and {label!r}"
+                )
+            hook = KINDS[stage.kind]
+            if not any(i.plugin is impl.plugin for i in getattr(pm.hook, hook).get_hookimpls()):
+                raise PluginError(f"plugin {label!r} declares {stage.kind} {stage.name!r} but does not implement {hook}")
+            stages[stage.kind][stage.name] = stage
+    if not any(stages.values()):
+        raise PluginError(
+            f"no plugins found in entry-point group {ENTRY_POINT_GROUP!r}; is cellframe installed (pip install -e .)?"
+        )
+    return Registry(pm, stages)
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The process-wide registry of installed plugins."""
+    return build_registry()
+
+
+def describe_plugins(registry: Registry) -> list[dict[str, Any]]:
+    """One record per plugin: its name, distribution, version, hooks and stages."""
+    pm = registry.pm
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    rows = []
+    for plugin in pm.get_plugins():
+        label = _plugin_label(pm, plugin)
+        dist = dists.get(id(plugin))
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        provided = [f"{s.kind}:{s.name}" for kind in registry.stages.values() for s in kind.values() if s.plugin == label]
+        rows.append(
+            {
+                "plugin": label,
+                "module": getattr(plugin, "__name__", type(plugin).__name__),
+                "distribution": dist.project_name if dist else "-",
+                "version": dist.version if dist else "-",
+                "hooks": hooks,
+                "stages": provided,
+            }
+        )
+    return sorted(rows, key=lambda r: r["plugin"])

@@ -1,0 +1,83 @@
+"""2D cell regions at a plane: circles cut by the radical lines of their neighbours.
+
+For circles (centre c_i, radius rho_i) the region of cell i is its disc
+intersected with the half-planes where its power ``|p - c_i|^2 - rho_i^2`` is
+not larger than a neighbour's: the power (Laguerre) cell clipped to the disc.
+Regions of different cells never overlap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+def circle_polygon(center: np.ndarray, radius: float, n_vertices: int = 64) -> np.ndarray:
+    """Regular polygon inscribed in a circle, counter-clockwise, ``(n_vertices, 2)``."""
+    t = np.linspace(0.0, 2.0 * np.pi, n_vertices, endpoint=False)
+    return np.asarray(center, float) + radius * np.column_stack([np.cos(t), np.sin(t)])
+
+
+def clip_halfplane(polygon: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+    """Keep the part of a convex polygon where ``normal . p <= offset``."""
+    if len(polygon) == 0:
+        return polygon
+    side = polygon @ normal - offset
+    inside = side <= 0
+    if inside.all():
+        return polygon
+    if not inside.any():
+        return polygon[:0]
+    out = []
+    nxt = np.roll(np.arange(len(polygon)), -1)
+    for a, b in zip(range(len(polygon)), nxt):
+        if inside[a]:
+            out.append(polygon[a])
+        if inside[a] != inside[b]:
+            t = side[a] / (side[a] - side[b])
+            out.append(polygon[a] + t * (polygon[b] - polygon[a]))
+    return np.asarray(out)
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    """Shoelace area of a simple polygon."""
+    if len(polygon) < 3:
+        return 0.0
+    x, y = polygon[:, 0], polygon[:, 1]
+    return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def power_regions(centers: np.ndarray, radii: np.ndarray, n_vertices: int = 64) -> list[np.ndarray]:
+    """Each disc cut by the radical lines of the discs it intersects.
+
+    Parameters
+    ----------
+    centers : (n, 2) array
+    radii : (n,) array; a cell with radius <= 0 has no region (empty polygon).
+    n_vertices : vertices of each circle before clipping.
+
+    Returns
+    -------
+    list of (k, 2) arrays, counter-clockwise.
+    """
+    centers = np.asarray(centers, float)
+    radii = np.asarray(radii, float)
+    present = radii > 0
+    regions = [
+        circle_polygon(c, rho, n_vertices) if ok else np.empty((0, 2)) for c, rho, ok in zip(centers, radii, present)
+    ]
+    idx = np.flatnonzero(present)
+    if len(idx) < 2:
+        return regions
+    tree = cKDTree(centers[idx])
+    for a, b in tree.query_pairs(2.0 * radii[idx].max(), output_type="ndarray"):
+        i, j = idx[a], idx[b]
+        e = centers[j] - centers[i]
+        dist = np.hypot(*e)
+        if dist >= radii[i] + radii[j] or dist == 0.0:
+            continue
+        # |q|^2 - rho_i^2 <= |q - e|^2 - rho_j^2  with q = p - c_i
+        offset = 0.5 * (dist**2 + radii[i] ** 2 - radii[j] ** 2)
+        regions[i] = clip_halfplane(regions[i] - centers[i], e, offset) + centers[i]
+        regions[j] = clip_halfplane(regions[j] - centers[j], -e, dist**2 - offset) + centers[j]
+    return regions

@@ -1,0 +1,36 @@
+"""What a plugin declares: a stage kind, the name users pick it by, its settings schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Stage kinds, with the config group and hook each one is chosen for.
+KINDS = {
+    "segmenter": "cellframe_segment",
+    "geometry": "cellframe_geometry",
+    "optimizer": "cellframe_optimize",
+    "exporter": "cellframe_export",
+    "analysis": "cellframe_analyze",
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named stage a plugin provides.
+
+    :param kind: one of :data:`KINDS`.
+    :param name: the name users select in config (``optimizer=NAME``).
+    :param schema: a dataclass whose fields are the stage's settings, with
+        defaults. It must have a ``name: str`` field defaulting to ``name``.
+    :param description: one line for ``python -m cellframe plugins``.
+    """
+
+    kind: str
+    name: str
+    schema: type
+    description: str = ""
+    plugin: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"stage {self.name!r}: unknown kind {self.kind!r}; expected one of {sorted(KINDS)}")

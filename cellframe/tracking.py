@@ -1,0 +1,90 @@
+"""MLflow: a parent run per invocation, a child run per patch. Only the driver logs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from omegaconf import DictConfig, OmegaConf
+
+from cellframe.reconstruction import Reconstruction
+
+
+def flatten(cfg: DictConfig) -> dict[str, str]:
+    """``{"model.alpha": "1.5", ...}`` for every leaf of a config."""
+    out: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            out[prefix] = str(node)[:6000]
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+class Tracker:
+    """Logs runs to MLflow; does nothing when ``mlflow.enabled`` is false."""
+
+    def __init__(self, settings: Any) -> None:
+        self.enabled = bool(settings.enabled)
+        self.settings = settings
+        self._mlflow = None
+
+    def _client(self):
+        if self._mlflow is None:
+            import mlflow
+
+            uri = self.settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+            if uri:
+                mlflow.set_tracking_uri(uri)
+            mlflow.set_experiment(self.settings.experiment)
+            self._mlflow = mlflow
+        return self._mlflow
+
+    @contextlib.contextmanager
+    def parent(self, cfg: DictConfig, run_name: str) -> Iterator[str | None]:
+        if not self.enabled:
+            yield None
+            return
+        mlflow = self._client()
+        with mlflow.start_run(run_name=run_name) as run:
+            mlflow.log_params(flatten(cfg))
+            mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            yield run.info.run_id
+
+    def log_patch(self, cfg: DictConfig, rec: Reconstruction, outdir: Path) -> str | None:
+        """A child run: config params, penalty terms, counts, timings, the fitness series, outputs."""
+        if not self.enabled:
+            return None
+        mlflow = self._client()
+        from mlflow.entities import Metric
+
+        with mlflow.start_run(run_name=rec.sample_id, nested=True) as run:
+            mlflow.log_params(flatten(cfg) | {"sample_id": rec.sample_id})
+            metrics = {f"penalty_{k}": v for k, v in rec.penalties.items()}
+            metrics |= {
+                "n_nuclei": rec.geometry.n,
+                "n_violations": rec.n_violations,
+                "n_candidate_pairs": len(rec.geometry.pairs),
+                "n_searched": rec.optimizer.get("n_searched", 0),
+                "iterations": len(rec.history),
+            }
+            metrics |= rec.timings
+            mlflow.log_metrics(metrics)
+            now = int(time.time() * 1000)
+            series = [Metric("fitness", float(v), now, step) for step, v in enumerate(rec.history)]
+            client = mlflow.tracking.MlflowClient()
+            for start in range(0, len(series), 1000):
+                client.log_batch(run.info.run_id, metrics=series[start : start + 1000])
+            mlflow.log_artifacts(str(outdir))
+            return run.info.run_id
+
+    def log_summary(self, metrics: dict[str, float]) -> None:
+        if self.enabled:
+            self._client().log_metrics(metrics)

@@ -1,0 +1,64 @@
+"""Exporter ``json``: the cells as JSON (schema: ``cellframe/schemas/cells.schema.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cellframe import __version__, hookimpl
+from cellframe.io import write_text
+from cellframe.stages import Stage
+
+
+@dataclass
+class JsonSettings:
+    name: str = "json"
+    filename: str = "cells.json"
+    #: decimals kept for coordinates
+    precision: int = 3
+
+
+def cells_document(rec, precision: int = 3) -> dict:
+    """The JSON document of a reconstruction: metadata and a list of cells."""
+    cells = rec.cells
+    geometry = rec.geometry
+    rnd = lambda v: round(float(v), precision)  # noqa: E731
+    radius_col = "R" if "R" in cells else None
+    items = []
+    for row, polygon in zip(cells.itertuples(index=False), rec.sections):
+        item = {
+            "id": int(row.cell_id),
+            "label": int(row.label),
+            "center": [rnd(row.x), rnd(row.y), rnd(row.z)],
+            "nuc_radius": rnd(row.r),
+            "volume": rnd(row.volume),
+            "boundary": [[rnd(px), rnd(py)] for px, py in polygon],
+        }
+        if radius_col:
+            item["radius"] = rnd(getattr(row, radius_col))
+        items.append(item)
+    return {
+        "cellframe_version": __version__,
+        "sample_id": rec.sample_id,
+        "geometry": type(geometry).__name__.lower(),
+        "units": "px",
+        "plane_z": rec.plane_z,
+        "image": rec.source.get("image"),
+        "image_shape": list(rec.image_shape),
+        "n_violations": rec.n_violations,
+        "penalties": rec.penalties,
+        "cells": items,
+    }
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("exporter", "json", JsonSettings, "cells as JSON: center, radius, nuc_radius, boundary")]
+
+
+@hookimpl
+def cellframe_export(name, reconstruction, outdir, settings):
+    if name != "json":
+        return None
+    doc = cells_document(reconstruction, settings.precision)
+    return [write_text(outdir / settings.filename, json.dumps(doc))]

@@ -1,0 +1,39 @@
+"""Segmenter ``mask``: nuclei from a mask file (binary masks are split into instances)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cellframe import hookimpl
+from cellframe.nuclei import is_binary, nuclei_table, split_instances
+from cellframe.stages import Stage
+
+
+@dataclass
+class MaskSettings:
+    name: str = "mask"
+    #: minimum distance in pixels between the centres of two touching nuclei (watershed seeds)
+    min_distance: int = 7
+    #: nuclei smaller than this many pixels are dropped
+    min_area: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.min_distance < 1:
+            raise ValueError(f"min_distance={self.min_distance} must be >= 1")
+        if not self.min_area >= 0:
+            raise ValueError(f"min_area={self.min_area} must be >= 0")
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("segmenter", "mask", MaskSettings, "nuclei from a binary or labelled mask (watershed split)")]
+
+
+@hookimpl
+def cellframe_segment(name, image, mask, settings):
+    if name != "mask":
+        return None
+    if mask is None:
+        raise ValueError("segmenter 'mask' needs input.mask")
+    labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
+    return nuclei_table(labels, settings.min_area)

@@ -1,0 +1,161 @@
+"""Geometry ``sphere``: the paper's cells, a sphere of radius R at depth z over each nucleus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cellframe import hookimpl
+from cellframe.geometry import Geometry
+from cellframe.pairs import interpenetrating
+from cellframe.sections import power_regions
+from cellframe.stages import Stage
+
+
+@dataclass
+class SphereSettings:
+    name: str = "sphere"
+    #: icosphere subdivisions of each cell in the exported mesh (2 = 162 vertices)
+    mesh_subdivisions: int = 2
+    #: vertices of each section circle before it is cut by its neighbours
+    section_vertices: int = 64
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+class Sphere(Geometry):
+    """Cell i is a sphere of radius ``R_i`` centred at ``(x_i, y_i, z_i)``; its
+    nucleus a sphere of radius ``r_i`` at the same centre."""
+
+    param_names = ("z", "R")
+
+    def __init__(self, nuclei: pd.DataFrame, model, settings: SphereSettings) -> None:
+        super().__init__(nuclei, model)
+        self.settings = settings
+        self._d2 = np.sum((self.xy[self.pairs[:, 0]] - self.xy[self.pairs[:, 1]]) ** 2, axis=1)
+        self._rsum = self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        m = self.model
+        lower = np.concatenate([np.zeros(self.n), m.alpha * self.r])
+        upper = np.concatenate([np.full(self.n, float(m.z_max)), m.beta * self.r])
+        return lower, upper
+
+    def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
+        lower, upper = self.bounds()
+        X = rng.uniform(lower, upper, size=(n_particles, self.dim))
+        if len(self.pairs):
+            X[:, : self.n] = separate_depths(X[:, : self.n], self.pairs, self.separation, self.components(),
+                                             float(self.model.z_max), rng)
+        return X
+
+    def penalty_owners(self) -> dict[str, np.ndarray]:
+        every = np.arange(self.n)
+        return {"radius": every, "z": every, "overlap": self.pairs[:, 0]}
+
+    def penalties(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        p = self.unpack(X)
+        z, R = p["z"], p["R"]
+        m = self.model
+        dz = z[:, self.pairs[:, 0]] - z[:, self.pairs[:, 1]]
+        return {
+            "radius": _relu(m.alpha * self.r - R) + _relu(R - m.beta * self.r),
+            "z": _relu(-z) + _relu(z - m.z_max),
+            "overlap": _relu(self._rsum - np.sqrt(self._d2 + dz * dz)),
+        }
+
+    def centers(self, x: np.ndarray) -> np.ndarray:
+        return np.column_stack([self.xy, self.unpack(x)["z"]])
+
+    def interpenetrating(self, x: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+        return interpenetrating(self.centers(x), self.r, self.pairs, tol)
+
+    def cells(self, x: np.ndarray) -> pd.DataFrame:
+        p = self.unpack(x)
+        return pd.DataFrame({"x": self.xy[:, 0], "y": self.xy[:, 1], "z": p["z"], "R": p["R"]})
+
+    def sections(self, x: np.ndarray, plane_z: float) -> list[np.ndarray]:
+        p = self.unpack(x)
+        rho2 = p["R"] ** 2 - (p["z"] - plane_z) ** 2
+        rho = np.sqrt(np.maximum(rho2, 0.0))
+        return power_regions(self.xy, np.where(rho2 > 0, rho, 0.0), self.settings.section_vertices)
+
+    def volumes(self, x: np.ndarray) -> np.ndarray:
+        return 4.0 / 3.0 * np.pi * self.unpack(x)["R"] ** 3
+
+    def mesh(self, x: np.ndarray):
+        import trimesh
+
+        unit = trimesh.creation.icosphere(subdivisions=self.settings.mesh_subdivisions)
+        p = self.unpack(x)
+        centers, radii = self.centers(x), p["R"]
+        nv, nf = len(unit.vertices), len(unit.faces)
+        vertices = (unit.vertices[None, :, :] * radii[:, None, None] + centers[:, None, :]).reshape(-1, 3)
+        faces = (unit.faces[None, :, :] + nv * np.arange(self.n)[:, None, None]).reshape(-1, 3)
+        mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+        mesh.metadata["cell_of_face"] = np.repeat(np.arange(self.n), nf)
+        return mesh
+
+
+def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, comp: np.ndarray,
+                    z_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Give nuclei whose discs overlap depths that keep them apart, for every particle.
+
+    Within each component nuclei are placed one at a time in a random order; a
+    nucleus keeps its random depth unless it touches one already placed, then it
+    moves just above or just below all of them (whichever fits in
+    ``[0, z_max]``, at random when both do).
+
+    :param z: ``(particles, n)`` random starting depths (not modified).
+    :return: new ``(particles, n)`` depths.
+    """
+    z = z.copy()
+    P, n = z.shape
+    order = np.argsort(comp[None, :] + rng.random((P, n)), axis=1)
+    sorted_comp = np.sort(comp)
+    start = np.searchsorted(sorted_comp, np.arange(comp.max() + 1))
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n)[None, :] - start[sorted_comp][None, :], axis=1)
+
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    nbr = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    sep = np.concatenate([separation, separation])
+    by_src = np.argsort(src, kind="stable")
+    src, nbr, sep = src[by_src], nbr[by_src], sep[by_src]
+    nodes, starts = np.unique(src, return_index=True)
+    rows = np.arange(P)[:, None]
+    for k in range(1, int(rank.max()) + 1):
+        placing = rank[:, nodes] == k
+        if not placing.any():
+            continue
+        placed = rank[:, nbr] < k
+        z_nbr = z[:, nbr]
+        z_own = z[:, src]
+        clash = np.maximum.reduceat(np.where(placed, sep - np.abs(z_own - z_nbr), -np.inf), starts, axis=1) > 0
+        up = np.maximum.reduceat(np.where(placed, z_nbr + sep, -np.inf), starts, axis=1)
+        down = np.minimum.reduceat(np.where(placed, z_nbr - sep, np.inf), starts, axis=1)
+        up_ok, down_ok = up <= z_max, down >= 0
+        pick_up = up_ok & (~down_ok | (rng.random(up.shape) < 0.5))
+        pick_down = down_ok & ~pick_up
+        fallback = np.where(up - z_max <= -down, z_max, 0.0)
+        new = np.where(pick_up, up, np.where(pick_down, down, fallback))
+        move = placing & clash
+        cols = np.broadcast_to(nodes, move.shape)
+        z[rows.repeat(len(nodes), 1)[move], cols[move]] = new[move]
+    return z
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("geometry", "sphere", SphereSettings, "spheres of radius R at depth z (the paper's model)")]
+
+
+@hookimpl
+def cellframe_geometry(name, nuclei, model, settings):
+    if name != "sphere":
+        return None
+    return Sphere(nuclei, model, settings)
