@@ -15,7 +15,7 @@ class OptimizeResult:
     """What an optimizer returns.
 
     :param x: the best position, ``(dim,)``.
-    :param history: best total fitness after each iteration.
+    :param history: best total fitness of the starting swarm (step 0), then after each iteration.
     :param evaluations: number of particle evaluations spent.
     """
 

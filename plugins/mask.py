@@ -13,7 +13,7 @@ from cellframe.stages import Stage
 class MaskSettings:
     name: str = "mask"
     #: minimum distance in pixels between the centres of two touching nuclei (watershed seeds)
-    min_distance: int = 7
+    min_distance: int = 9
     #: nuclei smaller than this many pixels are dropped
     min_area: float = 20.0
 

@@ -68,9 +68,12 @@ def pso(problem: Problem, settings: PSOSettings, rng: np.random.Generator) -> Op
     F = problem.fitness(X)
     best_X, best_F = X.copy(), F.copy()
     dim_comp = problem.dim_component
-    history = np.empty(T)
+    history = np.empty(T + 1)
+    history[0] = best_F.min(axis=0).sum()
     t_done = 0
     for t in range(T):
+        if settings.stop_at_zero and history[t] == 0.0:
+            break
         w = schedule(settings.w, t, T)
         c1 = schedule(settings.c1, t, T)
         c2 = schedule(settings.c2, t, T)
@@ -86,13 +89,11 @@ def pso(problem: Problem, settings: PSOSettings, rng: np.random.Generator) -> Op
         best_F = np.where(improved, F, best_F)
         moved = improved[:, dim_comp]
         best_X[moved] = X[moved]
-        history[t] = best_F.min(axis=0).sum()
+        history[t + 1] = best_F.min(axis=0).sum()
         t_done = t + 1
-        if settings.stop_at_zero and history[t] == 0.0:
-            break
     return OptimizeResult(
         x=problem.best_per_component(best_X, best_F),
-        history=history[:t_done],
+        history=history[: t_done + 1],
         evaluations=P * (t_done + 1),
     )
 

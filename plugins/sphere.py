@@ -21,6 +21,8 @@ class SphereSettings:
     mesh_subdivisions: int = 2
     #: vertices of each section circle before it is cut by its neighbours
     section_vertices: int = 64
+    #: start nuclei whose discs overlap at depths that separate them (else plain uniform)
+    separate_init: bool = True
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
@@ -48,7 +50,7 @@ class Sphere(Geometry):
     def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
         lower, upper = self.bounds()
         X = rng.uniform(lower, upper, size=(n_particles, self.dim))
-        if len(self.pairs):
+        if len(self.pairs) and self.settings.separate_init:
             X[:, : self.n] = separate_depths(X[:, : self.n], self.pairs, self.separation, self.components(),
                                              float(self.model.z_max), rng)
         return X
@@ -102,15 +104,17 @@ class Sphere(Geometry):
 
 
 def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, comp: np.ndarray,
-                    z_max: float, rng: np.random.Generator) -> np.ndarray:
+                    z_max: float, rng: np.random.Generator, chunk: int = 20000) -> np.ndarray:
     """Give nuclei whose discs overlap depths that keep them apart, for every particle.
 
-    Within each component nuclei are placed one at a time in a random order; a
-    nucleus keeps its random depth unless it touches one already placed, then it
-    moves just above or just below all of them (whichever fits in
-    ``[0, z_max]``, at random when both do).
+    Within each component nuclei are placed one at a time in a random order
+    (different for each particle). A nucleus keeps its random depth when no
+    nucleus placed before it is too close; otherwise it moves to the nearest
+    depth in ``[0, z_max]`` that clears all of them, or, when there is none, to
+    the candidate depth with the least total overlap.
 
     :param z: ``(particles, n)`` random starting depths (not modified).
+    :param separation: depth gap each pair needs (:func:`cellframe.pairs.required_separation`).
     :return: new ``(particles, n)`` depths.
     """
     z = z.copy()
@@ -121,31 +125,36 @@ def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, co
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(n)[None, :] - start[sorted_comp][None, :], axis=1)
 
+    # padded neighbour table: nb[i, d] is the d-th neighbour of nucleus i (or i itself as padding)
     src = np.concatenate([pairs[:, 0], pairs[:, 1]])
     nbr = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    sep = np.concatenate([separation, separation])
+    sep = np.concatenate([separation, separation]) * (1.0 + 1e-9) + 1e-9  # clear, not just touch
     by_src = np.argsort(src, kind="stable")
     src, nbr, sep = src[by_src], nbr[by_src], sep[by_src]
-    nodes, starts = np.unique(src, return_index=True)
-    rows = np.arange(P)[:, None]
+    degree = np.bincount(src, minlength=n)
+    slot = np.arange(len(src)) - np.repeat(np.cumsum(degree) - degree, degree)
+    nb = np.repeat(np.arange(n)[:, None], max(degree.max(), 1), axis=1)
+    gap = np.zeros(nb.shape)
+    nb[src, slot], gap[src, slot] = nbr, sep
+
     for k in range(1, int(rank.max()) + 1):
-        placing = rank[:, nodes] == k
-        if not placing.any():
-            continue
-        placed = rank[:, nbr] < k
-        z_nbr = z[:, nbr]
-        z_own = z[:, src]
-        clash = np.maximum.reduceat(np.where(placed, sep - np.abs(z_own - z_nbr), -np.inf), starts, axis=1) > 0
-        up = np.maximum.reduceat(np.where(placed, z_nbr + sep, -np.inf), starts, axis=1)
-        down = np.minimum.reduceat(np.where(placed, z_nbr - sep, np.inf), starts, axis=1)
-        up_ok, down_ok = up <= z_max, down >= 0
-        pick_up = up_ok & (~down_ok | (rng.random(up.shape) < 0.5))
-        pick_down = down_ok & ~pick_up
-        fallback = np.where(up - z_max <= -down, z_max, 0.0)
-        new = np.where(pick_up, up, np.where(pick_down, down, fallback))
-        move = placing & clash
-        cols = np.broadcast_to(nodes, move.shape)
-        z[rows.repeat(len(nodes), 1)[move], cols[move]] = new[move]
+        rows, cols = np.nonzero(rank == k)
+        keep = degree[cols] > 0
+        rows, cols = rows[keep], cols[keep]
+        for lo in range(0, len(rows), chunk):
+            p, i = rows[lo : lo + chunk], cols[lo : lo + chunk]
+            neighbours = nb[i]
+            z_nb = z[p[:, None], neighbours]
+            s = np.where(rank[p[:, None], neighbours] < k, gap[i], 0.0)  # unplaced: no constraint
+            z0 = z[p, i]
+            cand = np.concatenate([z0[:, None], z_nb - s, z_nb + s,
+                                   np.zeros((len(p), 1)), np.full((len(p), 1), z_max)], axis=1)
+            cand = np.clip(cand, 0.0, z_max)
+            overlap = np.maximum(s[:, None, :] - np.abs(cand[:, :, None] - z_nb[:, None, :]), 0.0).sum(axis=2)
+            # feasible candidates first, nearest to the start; else least overlap
+            score = np.where(overlap == 0.0, np.abs(cand - z0[:, None]), np.inf)
+            best = np.where(np.isfinite(score.min(axis=1)), score.argmin(axis=1), overlap.argmin(axis=1))
+            z[p, i] = cand[np.arange(len(p)), best]
     return z
 
 

@@ -1,0 +1,71 @@
+"""Shared fixtures: real demo crops, one MLflow store per session, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "data" / "tcga_brca"
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from cellframe.registry import default_registry
+
+    return default_registry()
+
+
+@pytest.fixture(scope="session")
+def demo_crops(tmp_path_factory) -> Path:
+    """Two 300x300 crops of the real demo patches, with a manifest."""
+    folder = tmp_path_factory.mktemp("crops")
+    rows = []
+    for k, (r0, c0) in ((1, (350, 350)), (2, (300, 300))):
+        image = io.imread(DEMO / f"tcga_patch_{k}.png")[r0 : r0 + 300, c0 : c0 + 300, :3]
+        mask = io.imread(DEMO / f"tcga_patch_{k}_nuclei_mask.png")[r0 : r0 + 300, c0 : c0 + 300]
+        io.imsave(folder / f"crop_{k}.png", image, check_contrast=False)
+        io.imsave(folder / f"crop_{k}_mask.png", mask, check_contrast=False)
+        rows.append({"sample_id": f"crop_{k}", "image": f"crop_{k}.png", "mask": f"crop_{k}_mask.png"})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory) -> str:
+    """One sqlite MLflow store for the whole test session (creating one costs seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def run_cli(mlflow_uri):
+    """Run ``python -m cellframe ARGS`` in a folder; returns the completed process."""
+
+    def run(args: list[str], cwd: Path, extra_env: dict | None = None, timeout: int = 300):
+        env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, **(extra_env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "cellframe", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def disc_mask(shape, centers, radius) -> np.ndarray:
+    """A binary mask (0/255) of discs."""
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    mask = np.zeros(shape, np.uint8)
+    for cy, cx in centers:
+        mask[(rr - cy) ** 2 + (cc - cx) ** 2 <= radius**2] = 255
+    return mask

@@ -1,0 +1,47 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellframe.nuclei import NUCLEI_COLUMNS, check_nuclei_table, is_binary, nuclei_table, split_instances
+from conftest import disc_mask
+
+
+def test_split_instances_separates_two_touching_discs():
+    mask = disc_mask((80, 120), [(40, 40), (40, 72)], 18)  # overlapping discs: one component
+    labels = split_instances(mask, min_distance=9)
+    assert labels.max() == 2
+    assert set(np.unique(labels[mask > 0])) == {1, 2}
+
+
+def test_split_instances_empty_mask():
+    assert split_instances(np.zeros((10, 10), np.uint8)).max() == 0
+
+
+def test_nuclei_table_centroid_and_equivalent_radius():
+    mask = disc_mask((100, 100), [(30, 60)], 12)
+    table = nuclei_table((mask > 0).astype(int))
+    assert list(table.columns) == list(NUCLEI_COLUMNS)
+    row = table.iloc[0]
+    assert row.x == pytest.approx(60, abs=0.01) and row.y == pytest.approx(30, abs=0.01)
+    assert row.r == pytest.approx(np.sqrt(row.area / np.pi))
+    assert row.r == pytest.approx(12, rel=0.05)
+
+
+def test_nuclei_table_drops_small_objects():
+    labels = np.zeros((20, 20), int)
+    labels[0:2, 0:2] = 1
+    labels[5:15, 5:15] = 2
+    assert nuclei_table(labels, min_area=10)["label"].tolist() == [2]
+
+
+def test_is_binary():
+    assert is_binary(np.array([[0, 255], [255, 0]]))
+    assert not is_binary(np.array([[0, 1], [2, 3]]))
+
+
+def test_check_nuclei_table_rejects_bad_tables():
+    with pytest.raises(ValueError, match="lacks columns"):
+        check_nuclei_table(pd.DataFrame({"x": [1.0]}), "m.png")
+    bad = pd.DataFrame({"label": [1], "x": [np.nan], "y": [1.0], "r": [2.0], "area": [12.0]})
+    with pytest.raises(ValueError, match="non-finite"):
+        check_nuclei_table(bad, "m.png")

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+from shapely.geometry import Point, Polygon
+from shapely.ops import unary_union
+
+from cellframe.sections import circle_polygon, clip_halfplane, polygon_area, power_regions
+
+
+def test_single_circle_region_is_the_circle():
+    (region,) = power_regions(np.array([[5.0, 5.0]]), np.array([10.0]), n_vertices=256)
+    assert polygon_area(region) == pytest.approx(np.pi * 100, rel=1e-3)
+
+
+def test_clip_halfplane_halves_a_square():
+    square = np.array([[0, 0], [2, 0], [2, 2], [0, 2]], float)
+    half = clip_halfplane(square, np.array([1.0, 0.0]), 1.0)
+    assert polygon_area(half) == pytest.approx(2.0)
+
+
+def test_two_equal_circles_split_on_the_bisector():
+    regions = power_regions(np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([8.0, 8.0]))
+    assert regions[0][:, 0].max() == pytest.approx(5.0)
+    assert regions[1][:, 0].min() == pytest.approx(5.0)
+
+
+def test_power_regions_do_not_overlap_and_tile_the_union():
+    rng = np.random.default_rng(3)
+    centers = rng.uniform(0, 100, (40, 2))
+    radii = rng.uniform(5, 15, 40)
+    regions = [Polygon(p) for p in power_regions(centers, radii, n_vertices=128)]
+    for i in range(len(regions)):
+        for j in range(i + 1, len(regions)):
+            assert regions[i].intersection(regions[j]).area < 1e-6
+    union = unary_union([Polygon(circle_polygon(c, r, 128)) for c, r in zip(centers, radii)])
+    assert sum(p.area for p in regions) == pytest.approx(union.area, rel=1e-6)
+
+
+def test_cells_without_radius_have_no_region():
+    regions = power_regions(np.array([[0.0, 0.0], [3.0, 0.0]]), np.array([5.0, 0.0]))
+    assert len(regions[1]) == 0 and Point(0, 0).within(Polygon(regions[0]))
