@@ -1,0 +1,153 @@
+"""The command line end to end, in subprocesses, on crops of the real demo patches."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DEMO
+from test_registry import make_distribution
+
+
+@pytest.fixture(scope="module")
+def e2e(demo_crops, run_cli, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("e2e")
+    args = [f"input.manifest={demo_crops / 'manifest.csv'}", "seed=7", "progress=false", "mlflow.experiment=e2e"]
+    first = run_cli([*args, f"hydra.run.dir={cwd / 'run1'}"], cwd)
+    second = run_cli([*args, f"hydra.run.dir={cwd / 'run2'}", "mlflow.enabled=false"], cwd)
+    return cwd, first, second
+
+
+def test_run_succeeds_and_writes_every_output(e2e):
+    cwd, first, _ = e2e
+    assert first.returncode == 0, first.stderr[-2000:]
+    for sample in ("crop_1", "crop_2"):
+        folder = cwd / "run1" / sample
+        names = {p.name for p in folder.iterdir()}
+        assert {"cells.ply", "cells.json", "cells.csv", "cells.parquet"} <= names
+    summary = pd.read_csv(cwd / "run1" / "summary.csv")
+    assert summary["sample_id"].tolist() == ["crop_1", "crop_2"]
+    assert (summary["n_violations"] == 0).all() and (summary["n_nuclei"] > 20).all()
+
+
+def test_outputs_are_valid_and_free_of_interpenetration(e2e):
+    import importlib.resources
+
+    import jsonschema
+    import trimesh
+
+    cwd, _, _ = e2e
+    schema = json.loads(importlib.resources.files("cellframe").joinpath("schemas/cells.schema.json").read_text())
+    for sample in ("crop_1", "crop_2"):
+        doc = json.loads((cwd / "run1" / sample / "cells.json").read_text())
+        jsonschema.validate(doc, schema)
+        c = np.array([cell["center"] for cell in doc["cells"]])
+        r = np.array([cell["nuc_radius"] for cell in doc["cells"]])
+        gap = np.linalg.norm(c[:, None] - c[None], axis=2) - (r[:, None] + r[None])
+        np.fill_diagonal(gap, np.inf)
+        assert gap.min() > -1e-3  # JSON keeps 3 decimals; the exact check is n_violations == 0
+        mesh = trimesh.load(cwd / "run1" / sample / "cells.ply")
+        assert len(mesh.vertices) == 162 * len(doc["cells"])
+
+
+def test_same_seed_gives_identical_outputs(e2e):
+    cwd, _, second = e2e
+    assert second.returncode == 0, second.stderr[-2000:]
+    for sample in ("crop_1", "crop_2"):
+        a = (cwd / "run1" / sample / "cells.csv").read_bytes()
+        b = (cwd / "run2" / sample / "cells.csv").read_bytes()
+        assert a == b
+
+
+def test_mlflow_has_a_parent_run_and_a_child_per_patch(e2e, mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("e2e")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 1 and sorted(r.data.params["sample_id"] for r in children) == ["crop_1", "crop_2"]
+    child = children[0]
+    assert child.data.params["model.alpha"] == "1.5" and child.data.params["optimizer.name"] == "pso"
+    for key in ("penalty_radius", "penalty_z", "penalty_overlap", "n_nuclei", "n_violations",
+                "optimize_seconds", "total_seconds"):
+        assert key in child.data.metrics
+    assert child.data.metrics["n_violations"] == 0
+    fitness = client.get_metric_history(child.info.run_id, "fitness")
+    assert [m.step for m in fitness] == list(range(len(fitness))) and len(fitness) >= 1
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+    assert {"cells.json", "cells.ply", "cells.csv"} <= artifacts
+
+
+def test_multirun_sweeps_parameters(demo_crops, run_cli, tmp_path):
+    result = run_cli(
+        ["-m", f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
+         "model.alpha=1.3,1.5", "model.beta=2.0,2.5", "mlflow.enabled=false", "progress=false",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir() and p.name.isdigit())
+    assert len(jobs) == 4
+    radii = []
+    for job in jobs:
+        cells = pd.read_csv(job / "crop_1" / "cells.csv")
+        alpha = float([o for o in (job / ".hydra" / "overrides.yaml").read_text().split() if "alpha" in o][0].split("=")[1])
+        assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
+        radii.append(cells["R"].mean())
+    assert len(set(np.round(radii, 6))) == 4
+
+
+@pytest.mark.parametrize(
+    "overrides,needle,code",
+    [
+        (["model.alpha=3.0", "model.beta=2.0"], "model.alpha=3.0 must be smaller than model.beta=2.0", 2),
+        (["model.z_max=0"], "model.z_max=0", 2),
+        (["input.image=missing.png"], "input.image: file not found", 2),
+    ],
+)
+def test_bad_config_gives_one_line_and_nonzero_exit(run_cli, tmp_path, overrides, needle, code):
+    mask = DEMO / "tcga_patch_1_nuclei_mask.png"
+    result = run_cli([f"input.image={DEMO / 'tcga_patch_1.png'}", f"input.mask={mask}", *overrides,
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == code
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"cellframe: error: {lines[0].split('error: ', 1)[1]}"] and needle in lines[0]
+    assert not list((tmp_path / "out").glob("*/cells.*"))
+
+
+def test_unknown_plugin_name_fails_before_work(run_cli, tmp_path):
+    result = run_cli(["+pipeline=tcga_brca", "optimizer=nosuch", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode != 0
+    assert "optimizer/nosuch" in result.stderr and "pso" in result.stderr
+
+
+def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, tmp_path):
+    (tmp_path / "broken.png").write_text("not a png")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"sample_id,image,mask\nbad,{tmp_path / 'broken.png'},{demo_crops / 'crop_1_mask.png'}\n"
+                        f"good,{demo_crops / 'crop_1.png'},{demo_crops / 'crop_1_mask.png'}\n")
+    result = run_cli([f"input.manifest={manifest}", "mlflow.enabled=false", "progress=false",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 1
+    assert "patch bad" in result.stdout and "broken.png" in result.stdout
+    assert (tmp_path / "out" / "good" / "cells.json").is_file()
+    assert not (tmp_path / "out" / "bad").exists()
+
+
+def test_third_party_plugin_is_listed_and_selectable(demo_crops, run_cli, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site)
+    env = {"PYTHONPATH": str(site)}
+    listing = run_cli(["plugins"], tmp_path, env)
+    assert listing.returncode == 0
+    assert "cf_extra  (cf_extra 0.3.1" in listing.stdout and "optimizer:random_search" in listing.stdout
+    result = run_cli([f"input.image={demo_crops / 'crop_2.png'}", f"input.mask={demo_crops / 'crop_2_mask.png'}",
+                      "optimizer=random_search", "optimizer.rounds=3", "mlflow.enabled=false",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = json.loads((tmp_path / "out" / "crop_2" / "cells.json").read_text())
+    assert len(doc["cells"]) > 20

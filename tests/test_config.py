@@ -1,0 +1,106 @@
+"""Hydra composition and the checks that run before any work."""
+
+import math
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from cellframe.cli import register_configs
+from cellframe.config import ConfigError, validate
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def cfg_of(registry):
+    register_configs(registry)
+
+    def make(*overrides):
+        with initialize_config_module("cellframe.conf", version_base=None):
+            return compose("config", overrides=list(overrides))
+
+    return make
+
+
+def one_patch():
+    return [f"input.image={DEMO / 'tcga_patch_1.png'}", f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}"]
+
+
+def test_defaults_compose_into_typed_stage_settings(cfg_of, registry):
+    cfg = cfg_of(*one_patch())
+    assert cfg.optimizer.name == "pso" and cfg.optimizer.swarm_size == 50 and cfg.optimizer.iterations == 120
+    assert cfg.model.alpha == 1.5 and cfg.model.beta == 2.5 and cfg.model.z_max == 40
+    assert cfg.model.lambda_radius == 5e4 and cfg.model.lambda_z == 1e4 and cfg.model.lambda_overlap == 1e6
+    assert sorted(cfg.exporter) == ["json", "ply", "table"]
+    plan = validate(cfg, registry)
+    assert type(plan.optimizer).__name__ == "PSOSettings"
+    assert plan.patches[0].sample_id == "tcga_patch_1"
+
+
+def test_pipeline_preset_lists_the_two_demo_patches(cfg_of, registry):
+    plan = validate(cfg_of("+pipeline=tcga_brca"), registry)
+    assert [p.sample_id for p in plan.patches] == ["tcga_patch_1", "tcga_patch_2"]
+    assert all(p.image.is_file() and p.mask.is_file() for p in plan.patches)
+
+
+def test_exporter_list_can_be_chosen(cfg_of):
+    assert list(cfg_of("exporter=[json]", *one_patch()).exporter) == ["json"]
+
+
+def test_type_errors_are_caught_at_composition(cfg_of):
+    with pytest.raises(Exception, match="optimizer.swarm_size"):
+        cfg_of("optimizer.swarm_size=lots", *one_patch())
+    with pytest.raises(Exception, match="alhpa"):
+        cfg_of("model.alhpa=2", *one_patch())
+
+
+def test_unknown_plugin_name_is_an_error(cfg_of):
+    with pytest.raises(Exception, match="optimizer"):
+        cfg_of("optimizer=nosuch", *one_patch())
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["model.alpha=3.0", "model.beta=2.0"], "model.alpha=3.0 must be smaller than model.beta=2.0"),
+        (["model.alpha=2.5"], "model.alpha=2.5 must be smaller than model.beta=2.5"),
+        (["model.z_max=0"], "model.z_max=0"),
+        (["model.z_max=-5"], "model.z_max=-5"),
+        (["model.lambda_overlap=-1"], "model.lambda_overlap"),
+        (["model.alpha=nan"], "model.alpha=nan must be a finite number"),
+        (["seed=-1"], "seed=-1"),
+        (["optimizer.swarm_size=1"], "optimizer: swarm_size=1 must be >= 2"),
+        (["input.mpp=0"], "input.mpp"),
+    ],
+)
+def test_bad_values_name_their_key(cfg_of, registry, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        validate(cfg_of(*overrides, *one_patch()), registry)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_inputs(cfg_of, registry, tmp_path):
+    with pytest.raises(ConfigError, match="input.image: file not found: .*nope.png"):
+        validate(cfg_of("input.image=nope.png", f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}"), registry)
+    with pytest.raises(ConfigError, match="give input.image=PATH input.mask=PATH, or input.manifest=CSV"):
+        validate(cfg_of(), registry)
+
+
+def test_manifest_problems(cfg_of, registry, tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text("sample_id,image\na,x.png\n")
+    with pytest.raises(ConfigError, match=r"lacks columns \['mask'\]"):
+        validate(cfg_of(f"input.manifest={bad}"), registry)
+    image, mask = DEMO / "tcga_patch_1.png", DEMO / "tcga_patch_1_nuclei_mask.png"
+    bad.write_text(f"sample_id,image,mask\na,{image},{mask}\na,{image},{mask}\n")
+    with pytest.raises(ConfigError, match=r"duplicate sample_id \['a'\]"):
+        validate(cfg_of(f"input.manifest={bad}"), registry)
+    bad.write_text(f"sample_id,image,mask\na,{image},missing.png\n")
+    with pytest.raises(ConfigError, match="row 1 mask: file not found"):
+        validate(cfg_of(f"input.manifest={bad}"), registry)
+
+
+def test_stage_name_override_is_checked(cfg_of, registry):
+    with pytest.raises(ConfigError, match=r"geometry.name: unknown geometry 'cube'"):
+        validate(cfg_of("geometry.name=cube", *one_patch()), registry)

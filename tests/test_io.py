@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from cellframe.io import InputError, as_rgb, atomic_path, read_image, write_text
+
+
+def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "cells.json"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_read_image_errors_name_the_file(tmp_path):
+    with pytest.raises(InputError, match="mask not found: .*none.png"):
+        read_image(tmp_path / "none.png", "mask")
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    with pytest.raises(InputError, match="image is not a readable image: .*junk.png"):
+        read_image(junk, "image")
+
+
+def test_as_rgb_accepts_grey_and_rgba():
+    assert as_rgb(np.zeros((4, 5), np.uint8), "g").shape == (4, 5, 3)
+    rgba = np.full((4, 5, 4), 65535, np.uint16)
+    out = as_rgb(rgba, "a")
+    assert out.shape == (4, 5, 3) and out.dtype == np.uint8 and out.max() == 255
+    with pytest.raises(InputError, match="expected"):
+        as_rgb(np.zeros((2, 2, 2, 2)), "x")

@@ -1,0 +1,157 @@
+"""Plugin discovery through entry points, for built-in and third-party plugins alike."""
+
+import inspect
+import textwrap
+
+import pytest
+
+from cellframe import hookspecs
+from cellframe.registry import PluginError, build_registry, describe_plugins
+from cellframe.stages import KINDS, Stage
+
+BUILTIN = {"segmenter": {"mask"}, "geometry": {"sphere"}, "optimizer": {"pso"}, "exporter": {"ply", "json", "table"}}
+
+THIRD_PARTY = '''
+"""A third-party optimizer: random search, keeping the best sample of each component."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from cellframe import hookimpl
+from cellframe.problem import OptimizeResult
+from cellframe.stages import Stage
+
+
+@dataclass
+class RandomSearchSettings:
+    name: str = "random_search"
+    samples: int = 64
+    rounds: int = 5
+    decompose: bool = True
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("optimizer", "random_search", RandomSearchSettings, "random sampling (third-party demo)")]
+
+
+@hookimpl
+def cellframe_optimize(name, problem, settings, rng):
+    if name != "random_search":
+        return None
+    best_X = problem.initial(rng, settings.samples)
+    best_F = problem.fitness(best_X)
+    history = [best_F.min(axis=0).sum()]
+    for _ in range(settings.rounds):
+        X = rng.uniform(problem.lower, problem.upper, best_X.shape)
+        F = problem.fitness(X)
+        better = F < best_F
+        best_F = np.where(better, F, best_F)
+        best_X[better[:, problem.dim_component]] = X[better[:, problem.dim_component]]
+        history.append(best_F.min(axis=0).sum())
+    return OptimizeResult(problem.best_per_component(best_X, best_F), np.array(history), settings.samples * 6)
+'''
+
+
+def make_distribution(folder, module="cf_extra", dist="cf_extra", version="0.3.1", source=THIRD_PARTY):
+    """A module plus a ``*.dist-info`` declaring it in the ``cellframe`` entry-point group."""
+    (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    info = folder / f"{dist}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[cellframe]\n{module} = {module}\n")
+    return folder
+
+
+@pytest.fixture
+def third_party(tmp_path, monkeypatch):
+    make_distribution(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_builtin_stages_come_from_entry_points(registry):
+    for kind, names in BUILTIN.items():
+        assert names <= set(registry.stages[kind])
+    rows = {row["plugin"]: row for row in describe_plugins(registry)}
+    assert rows["pso"]["distribution"] == "cellframe"
+    assert rows["pso"]["hooks"] == ["cellframe_optimize", "cellframe_stages"]
+    assert rows["sphere"]["stages"] == ["geometry:sphere"]
+
+
+def test_third_party_distribution_is_discovered(third_party):
+    registry = build_registry()
+    stage = registry.stage("optimizer", "random_search")
+    assert stage.plugin == "cf_extra"
+    row = next(r for r in describe_plugins(registry) if r["plugin"] == "cf_extra")
+    assert (row["distribution"], row["version"]) == ("cf_extra", "0.3.1")
+
+
+def test_unknown_stage_name_lists_the_available_ones(registry):
+    with pytest.raises(PluginError, match=r"unknown optimizer 'nope' \(available: .*pso"):
+        registry.stage("optimizer", "nope")
+
+
+def test_duplicate_stage_names_are_refused():
+    class Twin:
+        @staticmethod
+        def cellframe_stages():
+            return [Stage("optimizer", "pso", object)]
+
+        @staticmethod
+        def cellframe_optimize(name, problem, settings, rng):
+            return None
+
+    from cellframe import hookimpl
+
+    Twin.cellframe_stages = hookimpl(Twin.cellframe_stages)
+    Twin.cellframe_optimize = hookimpl(Twin.cellframe_optimize)
+    with pytest.raises(PluginError, match="declared by both"):
+        build_registry(extra_plugins=(Twin,))
+
+
+def test_stage_without_its_hook_is_refused():
+    from cellframe import hookimpl
+
+    class Half:
+        @staticmethod
+        @hookimpl
+        def cellframe_stages():
+            return [Stage("exporter", "half", object)]
+
+    with pytest.raises(PluginError, match="does not implement cellframe_export"):
+        build_registry(extra_plugins=(Half,))
+
+
+def test_misspelt_hook_fails_loudly():
+    from cellframe import hookimpl
+
+    class Typo:
+        @staticmethod
+        @hookimpl
+        def cellframe_optimise(name, problem, settings, rng):
+            return None
+
+    with pytest.raises(Exception, match="cellframe_optimise"):
+        build_registry(extra_plugins=(Typo,))
+
+
+def test_every_hook_is_documented_and_every_kind_has_a_hook():
+    hooks = {name: fn for name, fn in vars(hookspecs).items() if name.startswith("cellframe_")}
+    assert set(KINDS.values()) | {"cellframe_stages"} == set(hooks)
+    for name, fn in hooks.items():
+        doc = inspect.getdoc(fn) or ""
+        assert len(doc) > 80, f"{name} needs a docstring"
+        for param in inspect.signature(fn).parameters:
+            if param != "name":
+                assert f":param {param}:" in doc, f"{name} does not document {param}"
+
+
+def test_every_builtin_hook_implementation_is_exercised(registry):
+    """Each built-in stage hook has a test module that calls it through the registry."""
+    import pathlib
+
+    text = "".join(p.read_text() for p in pathlib.Path(__file__).parent.glob("test_*.py"))
+    for kind, names in BUILTIN.items():
+        for name in names:
+            assert f'"{kind}", "{name}"' in text or f"{kind}={name}" in text, f"no test calls {kind} {name}"
