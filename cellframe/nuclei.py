@@ -13,6 +13,9 @@ from skimage.segmentation import watershed
 #: Columns every segmenter must return; segmenters may add more (e.g. ``cell_type``).
 NUCLEI_COLUMNS = ("label", "x", "y", "r", "area")
 
+#: Ways to turn a nucleus' pixels into a radius.
+RADII = ("equivalent", "enclosing")
+
 
 def is_binary(mask: np.ndarray) -> bool:
     """True when a mask holds at most two values (background and foreground)."""
@@ -50,8 +53,18 @@ def split_instances(mask: np.ndarray, min_distance: int = 5) -> np.ndarray:
     return labels.astype(np.int32)
 
 
-def nuclei_table(labels: np.ndarray, min_area: float = 0.0) -> pd.DataFrame:
-    """Measure each labelled nucleus: centroid and equivalent-circle radius.
+def enclosing_radii(labels: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """Distance from each nucleus' centroid to its farthest pixel (+0.5 px for the pixel's extent)."""
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols]
+    centre = table.set_index("label")[["y", "x"]].reindex(lab).to_numpy()
+    dist = np.hypot(rows - centre[:, 0], cols - centre[:, 1])
+    far = pd.Series(dist).groupby(lab).max()
+    return far.reindex(table["label"]).to_numpy() + 0.5
+
+
+def nuclei_table(labels: np.ndarray, min_area: float = 0.0, radius: str = "equivalent") -> pd.DataFrame:
+    """Measure each labelled nucleus: centroid and radius.
 
     Parameters
     ----------
@@ -59,11 +72,13 @@ def nuclei_table(labels: np.ndarray, min_area: float = 0.0) -> pd.DataFrame:
         0 = background, each positive value one nucleus.
     min_area : float
         Nuclei smaller than this many pixels are dropped.
+    radius : {"equivalent", "enclosing"}
+        ``r = sqrt(area / pi)``, or the distance to the farthest pixel.
 
     Returns
     -------
     DataFrame with :data:`NUCLEI_COLUMNS`: ``x`` is the column and ``y`` the row
-    of the centroid, ``r = sqrt(area / pi)``.
+    of the centroid.
     """
     props = regionprops_table(np.asarray(labels), properties=("label", "centroid", "area"))
     table = pd.DataFrame(
@@ -75,7 +90,10 @@ def nuclei_table(labels: np.ndarray, min_area: float = 0.0) -> pd.DataFrame:
         }
     )
     table = table[table["area"] >= min_area].reset_index(drop=True)
-    table["r"] = np.sqrt(table["area"] / np.pi)
+    if radius == "enclosing":
+        table["r"] = enclosing_radii(np.asarray(labels), table) if len(table) else []
+    else:
+        table["r"] = np.sqrt(table["area"] / np.pi)
     return table[list(NUCLEI_COLUMNS)]
 
 

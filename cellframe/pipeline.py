@@ -66,6 +66,12 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():
         registry.call("exporter", settings.name, reconstruction=rec, outdir=patch_dir, settings=settings)
+    if rec.feasibility is not None:
+        with atomic_path(patch_dir / "components.csv") as tmp:
+            rec.feasibility.to_csv(tmp, index=False)
+        for row in rec.feasibility[rec.feasibility["feasible"] == False].itertuples():  # noqa: E712
+            log.warning("%s: a cluster of %d nuclei needs %.1f px of depth, more than model.z_max=%g",
+                        spec.sample_id, row.n_nuclei, row.needed_depth, cfg.model.z_max)
     if len(rec.history):
         convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
     rec.timings["total_seconds"] = time.perf_counter() - start
@@ -78,6 +84,7 @@ def summary_row(rec: Reconstruction) -> dict:
         "n_nuclei": rec.geometry.n,
         "n_violations": rec.n_violations,
         **{f"penalty_{k}": v for k, v in rec.penalties.items()},
+        **rec.feasibility_summary(),
         **rec.timings,
     }
 

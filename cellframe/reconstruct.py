@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from cellframe.feasibility import component_feasibility
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import Registry
@@ -58,6 +59,9 @@ def reconstruct(
     optimize_seconds = time.perf_counter() - start
 
     terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
+    feasibility = None
+    if "z" in full.param_names:
+        feasibility = component_feasibility(nuclei, float(model.z_max), z=full.unpack(x)["z"])
     return Reconstruction(
         sample_id=sample_id,
         nuclei=nuclei.reset_index(drop=True),
@@ -68,4 +72,5 @@ def reconstruct(
         plane_z=float(model.plane_z),
         timings={"optimize_seconds": optimize_seconds},
         optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum())},
+        feasibility=feasibility,
     )

@@ -36,6 +36,8 @@ class Reconstruction:
     source: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     optimizer: dict = field(default_factory=dict)
+    #: per component of overlapping nuclei: the depth it needs and whether z_max allows it
+    feasibility: pd.DataFrame | None = None
 
     @cached_property
     def violations(self) -> np.ndarray:
@@ -45,6 +47,22 @@ class Reconstruction:
     @property
     def n_violations(self) -> int:
         return len(self.violations)
+
+    def feasibility_summary(self) -> dict[str, float]:
+        """Counts of components by feasibility, and interpenetrations inside feasible ones."""
+        f = self.feasibility
+        if f is None:
+            return {}
+        feasible = f.loc[f["feasible"] == True, "component"]  # noqa: E712 (column holds None too)
+        comp = self.geometry.components()
+        in_feasible = np.isin(comp[self.violations[:, 0]], feasible.to_numpy()) if self.n_violations else []
+        return {
+            "n_components": len(f),
+            "n_infeasible_components": int((f["feasible"] == False).sum()),  # noqa: E712
+            "n_undetermined_components": int(f["feasible"].isna().sum()),
+            "max_needed_depth": float(f["needed_depth"].max()) if len(f) else 0.0,
+            "n_violations_feasible": int(np.sum(in_feasible)),
+        }
 
     @cached_property
     def sections(self) -> list[np.ndarray]:

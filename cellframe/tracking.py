@@ -75,6 +75,7 @@ class Tracker:
                 "n_searched": rec.optimizer.get("n_searched", 0),
                 "iterations": len(rec.history),
             }
+            metrics |= rec.feasibility_summary()
             metrics |= rec.timings
             mlflow.log_metrics(metrics)
             now = int(time.time() * 1000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cellframe import hookimpl
-from cellframe.nuclei import is_binary, nuclei_table, split_instances
+from cellframe.nuclei import RADII, is_binary, nuclei_table, split_instances
 from cellframe.stages import Stage
 
 
@@ -16,12 +16,16 @@ class MaskSettings:
     min_distance: int = 9
     #: nuclei smaller than this many pixels are dropped
     min_area: float = 20.0
+    #: nuclear radius: "equivalent" (circle of the same area) or "enclosing" (farthest pixel from the centroid)
+    radius: str = "equivalent"
 
     def __post_init__(self) -> None:
         if self.min_distance < 1:
             raise ValueError(f"min_distance={self.min_distance} must be >= 1")
         if not self.min_area >= 0:
             raise ValueError(f"min_area={self.min_area} must be >= 0")
+        if self.radius not in RADII:
+            raise ValueError(f"radius={self.radius!r} must be one of {list(RADII)}")
 
 
 @hookimpl
@@ -36,4 +40,4 @@ def cellframe_segment(name, image, mask, settings):
     if mask is None:
         raise ValueError("segmenter 'mask' needs input.mask")
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
-    return nuclei_table(labels, settings.min_area)
+    return nuclei_table(labels, settings.min_area, radius=settings.radius)

@@ -1,0 +1,137 @@
+"""Can a cluster of nuclei fit in the section without interpenetrating?
+
+Two nuclei whose discs overlap in 2D need a depth gap of at least
+``s_ij = sqrt((r_i + r_j)^2 - d_ij^2)``. Every arrangement orders the nuclei by
+depth; for a fixed order the smallest span is the longest path through the
+required gaps (place each nucleus just above the earlier ones it overlaps). So
+the smallest depth a component needs is the minimum of that span over orders:
+exact by enumeration for small components, bracketed by bounds for large ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cellframe.pairs import components, overlapping_pairs, required_separation
+
+#: components up to this many nuclei are solved exactly (8! = 40,320 orders)
+EXACT_LIMIT = 8
+
+
+def _separation_matrix(n: int, pairs: np.ndarray, sep: np.ndarray) -> np.ndarray:
+    """Dense gap matrix; ``-inf`` where two nuclei do not overlap (no constraint)."""
+    S = np.full((n, n), -np.inf)
+    S[pairs[:, 0], pairs[:, 1]] = sep
+    S[pairs[:, 1], pairs[:, 0]] = sep
+    return S
+
+
+def stacked_spans(S: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """Span of the lowest arrangement for each order (rows of ``orders``), vectorized."""
+    m, n = orders.shape
+    z = np.zeros((m, S.shape[0]))
+    rows = np.arange(m)[:, None]
+    for k in range(1, n):
+        v = orders[:, k]
+        prev = orders[:, :k]
+        below = z[rows, prev] + S[prev, v[:, None]]
+        z[rows[:, 0], v] = np.maximum(below.max(axis=1), 0.0)
+    return z.max(axis=1)
+
+
+def min_span_exact(S: np.ndarray) -> float:
+    """Smallest depth span over all orders of a small component (``n <= EXACT_LIMIT``)."""
+    n = S.shape[0]
+    if n == 1:
+        return 0.0
+    if n == 2:
+        return float(max(S[0, 1], 0.0))
+    # an order and its reverse have the same span: fix node 0 in the first half
+    orders = np.array([p for p in itertools.permutations(range(n)) if p[0] < p[-1]])
+    return float(stacked_spans(S, orders).min())
+
+
+@dataclass
+class SpanBounds:
+    lower: float
+    upper: float
+    exact: bool
+
+
+def improve_order(S: np.ndarray, order: np.ndarray, rounds: int = 100) -> tuple[np.ndarray, float]:
+    """Hill-climb an order by swapping neighbours in it while the span shrinks."""
+    n = len(order)
+    best, span = order, float(stacked_spans(S, order[None])[0])
+    swaps = np.arange(n - 1)
+    for _ in range(rounds):
+        candidates = np.repeat(best[None], n - 1, axis=0)
+        candidates[swaps, swaps], candidates[swaps, swaps + 1] = best[swaps + 1], best[swaps]
+        spans = stacked_spans(S, candidates)
+        k = int(spans.argmin())
+        if spans[k] >= span - 1e-12:
+            break
+        best, span = candidates[k], float(spans[k])
+    return best, span
+
+
+def span_bounds(S: np.ndarray, rng: np.random.Generator, hint: np.ndarray | None = None,
+                n_orders: int = 500) -> SpanBounds:
+    """Exact span for small components; else a lower bound (the worst exact span of any
+    nucleus' neighbourhood) and an upper bound (the best of random orders and of the
+    ``hint`` depths' order, each improved by local search)."""
+    n = S.shape[0]
+    if n <= EXACT_LIMIT:
+        span = min_span_exact(S)
+        return SpanBounds(span, span, True)
+    lower = 0.0
+    for v in range(n):
+        nbrs = np.flatnonzero(np.isfinite(S[v]))
+        nbrs = nbrs[np.argsort(-S[v, nbrs])][: EXACT_LIMIT - 1]
+        sub = np.concatenate([[v], nbrs])
+        lower = max(lower, min_span_exact(S[np.ix_(sub, sub)]))
+    orders = np.argsort(rng.random((n_orders, n)), axis=1)
+    if hint is not None:
+        orders = np.vstack([np.argsort(hint)[None], orders])
+    spans = stacked_spans(S, orders)
+    starts = np.unique(np.concatenate([[0] if hint is not None else [], np.argsort(spans)[:3]])).astype(int)
+    upper = min(improve_order(S, orders[k])[1] for k in starts)
+    return SpanBounds(lower, max(upper, lower), False)
+
+
+def component_feasibility(nuclei: pd.DataFrame, z_max: float, z: np.ndarray | None = None,
+                          seed: int = 0) -> pd.DataFrame:
+    """One row per component of two or more overlapping nuclei.
+
+    ``z`` (optional): depths of a known arrangement, e.g. the optimizer's, whose
+    order is tried for the upper bound of large components.
+
+    Columns: ``component``, ``n_nuclei``, ``needed_depth`` (exact minimum span,
+    or its lower bound when not exact), ``upper_bound``, ``exact``, and
+    ``feasible`` (True / False, or None when the bounds straddle ``z_max``).
+    """
+    xy = nuclei[["x", "y"]].to_numpy(float)
+    r = nuclei["r"].to_numpy(float)
+    pairs = overlapping_pairs(xy, r)
+    sep = required_separation(xy, r, pairs)
+    comp = components(len(r), pairs)
+    rng = np.random.default_rng(seed)
+    rows = []
+    pair_comp = comp[pairs[:, 0]] if len(pairs) else np.empty(0, int)
+    for c in np.unique(pair_comp):
+        members = np.flatnonzero(comp == c)
+        local = np.searchsorted(members, pairs[pair_comp == c])
+        hint = None if z is None else np.asarray(z)[members]
+        bounds = span_bounds(_separation_matrix(len(members), local, sep[pair_comp == c]), rng, hint)
+        if bounds.upper <= z_max:
+            feasible = True
+        elif bounds.lower > z_max:
+            feasible = False
+        else:
+            feasible = None
+        rows.append({"component": int(c), "n_nuclei": len(members), "needed_depth": bounds.lower,
+                     "upper_bound": bounds.upper, "exact": bounds.exact, "feasible": feasible})
+    return pd.DataFrame(rows, columns=["component", "n_nuclei", "needed_depth", "upper_bound", "exact", "feasible"])

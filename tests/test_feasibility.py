@@ -1,0 +1,68 @@
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+from cellframe import feasibility
+from cellframe.feasibility import _separation_matrix, component_feasibility, min_span_exact, span_bounds
+from cellframe.nuclei import nuclei_table, split_instances
+from cellframe.pairs import overlapping_pairs, required_separation
+
+from conftest import DEMO
+
+
+def gaps(xy, r):
+    xy, r = np.asarray(xy, float), np.asarray(r, float)
+    pairs = overlapping_pairs(xy, r)
+    return _separation_matrix(len(r), pairs, required_separation(xy, r, pairs)), pairs
+
+
+def table(xy, r):
+    xy = np.asarray(xy, float)
+    return pd.DataFrame({"label": range(1, len(xy) + 1), "x": xy[:, 0], "y": xy[:, 1], "r": r, "area": 1.0})
+
+
+def test_pair_needs_its_separation():
+    S, _ = gaps([[0, 0], [6, 0]], [5, 5])
+    assert min_span_exact(S) == pytest.approx(8.0)  # sqrt(10^2 - 6^2)
+
+
+def test_path_needs_only_its_largest_gap():
+    # A-B and B-C overlap, A-C do not: C can sit at A's depth
+    S, pairs = gaps([[0, 0], [7, 0], [14, 0]], [5, 4.5, 4])
+    assert len(pairs) == 2
+    assert min_span_exact(S) == pytest.approx(max(np.sqrt(9.5**2 - 49), np.sqrt(8.5**2 - 49)))
+
+
+def test_mutually_overlapping_triangle_stacks_three_deep():
+    side = 6.0
+    xy = [[0, 0], [side, 0], [side / 2, side * np.sqrt(3) / 2]]
+    S, _ = gaps(xy, [5, 5, 5])
+    assert min_span_exact(S) == pytest.approx(2 * np.sqrt(100 - side**2))
+
+
+def test_bounds_bracket_the_exact_span(monkeypatch):
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(0, 22, (8, 2))
+    S, pairs = gaps(xy, rng.uniform(4, 6, 8))
+    exact = min_span_exact(S)
+    monkeypatch.setattr(feasibility, "EXACT_LIMIT", 5)
+    bounds = span_bounds(S, np.random.default_rng(0))
+    assert not bounds.exact
+    assert bounds.lower <= exact + 1e-9 <= bounds.upper + 2e-9
+
+
+def test_demo_patches_are_feasible_with_equivalent_radii():
+    for k in (1, 2):
+        nuclei = nuclei_table(split_instances(io.imread(DEMO / f"tcga_patch_{k}_nuclei_mask.png"), 9), 20)
+        report = component_feasibility(nuclei, z_max=40)
+        assert len(report) > 10 and (report["feasible"] == True).all()  # noqa: E712
+
+
+def test_enclosing_radii_make_some_demo_clusters_infeasible():
+    labels = split_instances(io.imread(DEMO / "tcga_patch_1_nuclei_mask.png"), 9)
+    nuclei = nuclei_table(labels, 20, radius="enclosing")
+    report = component_feasibility(nuclei, z_max=40)
+    infeasible = report[report["feasible"] == False]  # noqa: E712
+    assert len(infeasible) >= 1 and (infeasible["needed_depth"] > 40).all()
+    assert (report.loc[report["exact"], "n_nuclei"] <= feasibility.EXACT_LIMIT).all()
