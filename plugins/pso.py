@@ -58,8 +58,13 @@ def schedule(start_end, t: int, iterations: int) -> float:
     return start + (end - start) * frac
 
 
-def pso(problem: Problem, settings: PSOSettings, rng: np.random.Generator) -> OptimizeResult:
-    """Minimise ``problem`` with the paper's PSO; see the module docstring."""
+def pso(problem: Problem, settings: PSOSettings, rng: np.random.Generator, operator=None) -> OptimizeResult:
+    """Minimise ``problem`` with the paper's PSO; see the module docstring.
+
+    ``operator(t, X, V, best_X, best_F, rng)``, if given, runs after each move
+    and before the evaluation, and may rewrite particles in place (the PSO-GA
+    hybrid's genetic operators), so every iteration costs one swarm evaluation.
+    """
     P, T = settings.swarm_size, settings.iterations
     lower, upper = problem.lower, problem.upper
     vmax = settings.max_velocity * (upper - lower)
@@ -84,6 +89,8 @@ def pso(problem: Problem, settings: PSOSettings, rng: np.random.Generator) -> Op
         np.clip(V, -vmax, vmax, out=V)
         X += V
         np.clip(X, lower, upper, out=X)
+        if operator is not None:
+            operator(t, X, V, best_X, best_F, rng)
         F = problem.fitness(X)
         improved = F < best_F
         best_F = np.where(improved, F, best_F)
