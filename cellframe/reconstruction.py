@@ -48,6 +48,12 @@ class Reconstruction:
     def n_violations(self) -> int:
         return len(self.violations)
 
+    @property
+    def iterations_to_feasible(self) -> int:
+        """First iteration whose best fitness is exactly 0 (0 = the start), or -1 if never."""
+        zero = np.flatnonzero(self.history == 0.0)
+        return int(zero[0]) if len(zero) else -1
+
     def feasibility_summary(self) -> dict[str, float]:
         """Counts of components by feasibility, and interpenetrations inside feasible ones."""
         f = self.feasibility

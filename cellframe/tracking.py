@@ -73,7 +73,9 @@ class Tracker:
                 "n_violations": rec.n_violations,
                 "n_candidate_pairs": len(rec.geometry.pairs),
                 "n_searched": rec.optimizer.get("n_searched", 0),
-                "iterations": len(rec.history),
+                "iterations": max(len(rec.history) - 1, 0),
+                "iterations_to_feasible": rec.iterations_to_feasible,
+                "evaluations": rec.optimizer.get("evaluations", 0),
             }
             metrics |= rec.feasibility_summary()
             metrics |= rec.timings

@@ -2,7 +2,11 @@
 
 Every ``ga_every`` iterations the particles with the worst personal bests are
 replaced by offspring of tournament-selected personal bests (blend crossover,
-Gaussian mutation), per component when the problem is decomposed. Offspring
+Gaussian mutation), per component when the problem is decomposed. With
+``only_stagnant`` (the default) this happens only in components whose best has
+not improved since the previous genetic step and is not yet 0: the genetic
+operators then add diversity where the swarm has converged, and leave the
+components where it is still making progress alone. Offspring
 take the replaced particles' slots in the same swarm evaluation, so the
 evaluation budget is exactly that of ``pso`` with the same swarm and iterations.
 """
@@ -32,6 +36,8 @@ class PSOGASettings(PSOSettings):
     #: probability that a coordinate is mutated, and the mutation's scale (fraction of the range)
     mutation_rate: float = 0.1
     mutation_scale: float = 0.1
+    #: apply the operators only to components whose best stopped improving
+    only_stagnant: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,8 +59,11 @@ def tournament(best_F: np.ndarray, size: int, n: int, rng: np.random.Generator) 
     return np.take_along_axis(entrants, fitness.argmin(axis=0)[None], axis=0)[0]
 
 
-def genetic_step(problem: Problem, settings: PSOGASettings, X, V, best_X, best_F, rng) -> None:
-    """Replace the worst particles of each component by offspring of good personal bests (in place)."""
+def genetic_step(problem: Problem, settings: PSOGASettings, X, V, best_X, best_F, rng, components=None) -> None:
+    """Replace the worst particles of each component by offspring of good personal bests (in place).
+
+    ``components``: boolean mask of the components to act on (default: all).
+    """
     P = X.shape[0]
     n = max(1, int(round(settings.replace_fraction * P)))
     dim_comp, cols = problem.dim_component, np.arange(X.shape[1])
@@ -68,14 +77,28 @@ def genetic_step(problem: Problem, settings: PSOGASettings, X, V, best_X, best_F
     child += mutate * rng.normal(0.0, settings.mutation_scale, child.shape) * span
     np.clip(child, problem.lower, problem.upper, out=child)
     rows = worst[:, dim_comp]
+    if components is not None:
+        keep = components[dim_comp]
+        rows, cols, child = rows[:, keep], cols[keep], child[:, keep]
     X[rows, cols] = child
     V[rows, cols] = 0.0
 
 
 def pso_ga(problem: Problem, settings: PSOGASettings, rng: np.random.Generator):
+    previous = np.full(problem.n_components, np.inf)
+
     def operator(t, X, V, best_X, best_F, rng):
-        if (t + 1) % settings.ga_every == 0:
-            genetic_step(problem, settings, X, V, best_X, best_F, rng)
+        nonlocal previous
+        if (t + 1) % settings.ga_every:
+            return
+        current = best_F.min(axis=0)
+        act = None
+        if settings.only_stagnant:
+            act = (current >= previous) & (current > 0)
+            previous = current
+            if not act.any():
+                return
+        genetic_step(problem, settings, X, V, best_X, best_F, rng, act)
 
     return pso(problem, settings, rng, operator=operator)
 
