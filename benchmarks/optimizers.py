@@ -124,7 +124,7 @@ def main() -> None:
     plot(curves, common.RESULTS / "convergence.png")
 
 
-def hard_case(registry, model, args, seeds=range(5)) -> list[str]:
+def hard_case(registry, model, args, seeds=range(10)) -> list[str]:
     """Enclosing-circle radii: bigger clusters, some needing more depth than z_max.
 
     Compares final penalties at equal evaluation budget (swarm x iterations),
@@ -134,7 +134,7 @@ def hard_case(registry, model, args, seeds=range(5)) -> list[str]:
 
     lines = ["### equal-budget comparison on hard clusters (enclosing-circle radii, decompose=true)", "",
              f"mean over {len(seeds)} seeds; swarm {args.swarm} x {args.iterations} iterations for every optimizer",
-             "", "| patch | start | optimizer | final fitness | interpenetrating pairs | in feasible clusters | evaluations |",
+             "", "| patch | start | optimizer | final fitness (mean ± sd) | interpenetrating pairs | in feasible clusters | evaluations |",
              "|---|---|---|---|---|---|---|"]
     for patch in (1, 2):
         nuclei = common.demo_nuclei(patch, radius="enclosing")
@@ -150,7 +150,7 @@ def hard_case(registry, model, args, seeds=range(5)) -> list[str]:
                     viol.append(rec.n_violations)
                     viol_feasible.append(rec.feasibility_summary()["n_violations_feasible"])
                     evals.append(rec.optimizer["evaluations"])
-                lines.append(f"| {patch} | {'separated' if separate else 'uniform'} | {name} | {np.mean(fit):,.0f} | "
+                lines.append(f"| {patch} | {'separated' if separate else 'uniform'} | {name} | {np.mean(fit):,.0f} ± {np.std(fit):,.0f} | "
                              f"{np.mean(viol):.1f} | {np.mean(viol_feasible):.1f} | {int(np.mean(evals)):,} |")
                 print(lines[-1], flush=True)
     return lines + [""]

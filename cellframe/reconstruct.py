@@ -34,7 +34,7 @@ def reconstruct(
     :param optimizer: the optimizer stage's settings.
     """
     full = registry.call("geometry", geometry.name, nuclei=nuclei, model=model, settings=geometry)
-    x = full.initial(rng, 1)[0]
+    x = rng.uniform(*full.bounds())  # isolated nuclei keep this: any in-bounds value costs nothing
     decompose = bool(getattr(optimizer, "decompose", True))
     if decompose:
         comp = full.components()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
+from cellframe.feasibility import analyse
 from cellframe.geometry import Geometry
 from cellframe.pairs import interpenetrating
 from cellframe.sections import power_regions
@@ -21,7 +22,9 @@ class SphereSettings:
     mesh_subdivisions: int = 2
     #: vertices of each section circle before it is cut by its neighbours
     section_vertices: int = 64
-    #: start nuclei whose discs overlap at depths that separate them (else plain uniform)
+    #: start nuclei whose discs overlap at depths that separate them (else plain uniform):
+    #: each particle places them in a random order at the nearest depth clearing the ones
+    #: placed before, and the last particle stacks each cluster in its best order
     separate_init: bool = True
 
 
@@ -51,8 +54,12 @@ class Sphere(Geometry):
         lower, upper = self.bounds()
         X = rng.uniform(lower, upper, size=(n_particles, self.dim))
         if len(self.pairs) and self.settings.separate_init:
-            X[:, : self.n] = separate_depths(X[:, : self.n], self.pairs, self.separation, self.components(),
-                                             float(self.model.z_max), rng)
+            z_max = float(self.model.z_max)
+            X[:, : self.n] = separate_depths(X[:, : self.n], self.pairs, self.separation, self.components(), z_max, rng)
+            # the last particle starts from each cluster's best stacking order (ties go to earlier particles)
+            _, witness = analyse(self.xy, self.r, z_max, seed=int(rng.integers(2**31)))
+            clustered = np.isfinite(witness)
+            X[-1, : self.n][clustered] = witness[clustered]
         return X
 
     def penalty_owners(self) -> dict[str, np.ndarray]:
