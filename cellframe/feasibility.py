@@ -96,7 +96,7 @@ class SpanBounds:
 
 
 def span_bounds(S: np.ndarray, rng: np.random.Generator, hint: np.ndarray | None = None,
-                n_orders: int = 500) -> SpanBounds:
+                n_orders: int = 1000, climbs: int = 5) -> SpanBounds:
     """Exact span for small components; else a lower bound (the worst exact span of any
     nucleus' neighbourhood) and an upper bound (the best of random orders and of the
     ``hint`` depths' order, each improved by local search)."""
@@ -114,7 +114,7 @@ def span_bounds(S: np.ndarray, rng: np.random.Generator, hint: np.ndarray | None
     if hint is not None:
         orders = np.vstack([np.argsort(hint)[None], orders])
     spans = stacked_spans(S, orders)
-    starts = np.unique(np.concatenate([[0] if hint is not None else [], np.argsort(spans)[:3]])).astype(int)
+    starts = np.unique(np.concatenate([[0] if hint is not None else [], np.argsort(spans)[:climbs]])).astype(int)
     order, upper = min((improve_order(S, orders[k]) for k in starts), key=lambda pair: pair[1])
     return SpanBounds(lower, max(upper, lower), False, order)
 
