@@ -18,7 +18,9 @@ from cellframe.stages import Stage
 
 
 @dataclass
-class PSOSettings:
+class SwarmSettings:
+    """Settings every particle swarm shares (``pso``, ``pso_ga``, ``pyswarms``)."""
+
     name: str = "pso"
     swarm_size: int = 50
     iterations: int = 120
@@ -26,29 +28,32 @@ class PSOSettings:
     w: list[float] = field(default_factory=lambda: [0.9, 0.4])
     c1: list[float] = field(default_factory=lambda: [2.5, 1.0])
     c2: list[float] = field(default_factory=lambda: [1.0, 2.6])
-    #: largest step per iteration, as a fraction of each dimension's range
-    max_velocity: float = 0.5
     #: optimise each connected component of overlapping nuclei independently
     decompose: bool = True
+
+    def __post_init__(self) -> None:
+        if self.swarm_size < 2:
+            raise ValueError(f"swarm_size={self.swarm_size} must be >= 2")
+        if self.iterations < 1:
+            raise ValueError(f"iterations={self.iterations} must be >= 1")
+        for key in ("w", "c1", "c2"):
+            values = list(getattr(self, key))
+            if len(values) != 2 or not all(np.isfinite(values)):
+                raise ValueError(f"{key}={values} must be [start, end], two finite numbers")
+
+
+@dataclass
+class PSOSettings(SwarmSettings):
+    name: str = "pso"
+    #: largest step per iteration, as a fraction of each dimension's range
+    max_velocity: float = 0.5
     #: stop once the best total penalty is exactly 0 (the best can no longer change)
     stop_at_zero: bool = True
 
     def __post_init__(self) -> None:
-        check_swarm(self)
-
-
-def check_swarm(settings) -> None:
-    """Shared checks of swarm settings; messages name the key."""
-    if settings.swarm_size < 2:
-        raise ValueError(f"swarm_size={settings.swarm_size} must be >= 2")
-    if settings.iterations < 1:
-        raise ValueError(f"iterations={settings.iterations} must be >= 1")
-    for key in ("w", "c1", "c2"):
-        values = list(getattr(settings, key))
-        if len(values) != 2 or not all(np.isfinite(values)):
-            raise ValueError(f"{key}={values} must be [start, end], two finite numbers")
-    if not settings.max_velocity > 0:
-        raise ValueError(f"max_velocity={settings.max_velocity} must be > 0")
+        super().__post_init__()
+        if not self.max_velocity > 0:
+            raise ValueError(f"max_velocity={self.max_velocity} must be > 0")
 
 
 def schedule(start_end, t: int, iterations: int) -> float:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cellframe import hookimpl
+from cellframe.plugins.pso import SwarmSettings
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.seeding import global_random_state
 from cellframe.stages import Stage
@@ -30,20 +31,8 @@ _QUIET_LOGGING = Path(__file__).with_name("pyswarms_logging.yaml")
 
 
 @dataclass
-class PyswarmsSettings:
+class PyswarmsSettings(SwarmSettings):
     name: str = "pyswarms"
-    swarm_size: int = 50
-    iterations: int = 120
-    w: list[float] = field(default_factory=lambda: [0.9, 0.4])
-    c1: list[float] = field(default_factory=lambda: [2.5, 1.0])
-    c2: list[float] = field(default_factory=lambda: [1.0, 2.6])
-    decompose: bool = True
-
-    def __post_init__(self) -> None:
-        if self.swarm_size < 2:
-            raise ValueError(f"swarm_size={self.swarm_size} must be >= 2")
-        if self.iterations < 1:
-            raise ValueError(f"iterations={self.iterations} must be >= 1")
 
 
 @contextlib.contextmanager
