@@ -67,6 +67,7 @@ class CellframeConfig:
     geometry: Any = MISSING
     optimizer: Any = MISSING
     exporter: Any = field(default_factory=dict)
+    analysis: Any = field(default_factory=dict)
     #: where patch folders go; None = Hydra's run directory
     output_dir: Optional[str] = None
     #: show a progress bar over patches
@@ -177,6 +178,7 @@ class RunPlan:
     geometry: Any
     optimizer: Any
     exporters: dict[str, Any]
+    analyses: dict[str, Any] = field(default_factory=dict)
 
 
 def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
@@ -193,12 +195,16 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     exporters = {}
     for key, node in (cfg.exporter or {}).items():
         exporters[key] = stage_settings(registry, "exporter", node, f"exporter.{key}")
+    analyses = {}
+    for key, node in (cfg.get("analysis") or {}).items():
+        analyses[key] = stage_settings(registry, "analysis", node, f"analysis.{key}")
     plan = RunPlan(
         patches=[],
         segmenter=stage_settings(registry, "segmenter", cfg.segmenter, "segmenter"),
         geometry=stage_settings(registry, "geometry", cfg.geometry, "geometry"),
         optimizer=stage_settings(registry, "optimizer", cfg.optimizer, "optimizer"),
         exporters=exporters,
+        analyses=analyses,
     )
     plan.patches = patch_specs(cfg.input)
     return plan

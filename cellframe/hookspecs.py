@@ -132,13 +132,19 @@ def cellframe_export(name: str, reconstruction: Reconstruction, outdir: Path, se
 
 
 @hookspec(firstresult=True)
-def cellframe_analyze(name: str, reconstructions: list[Reconstruction], settings: Any) -> dict[str, float] | None:
+def cellframe_analyze(
+    name: str, reconstructions: list[Reconstruction], outdir: Path, settings: Any
+) -> dict[str, float] | None:
     """Compute downstream metrics from the reconstructions of a run.
 
-    Stops at first non-None result.
+    Stops at first non-None result. Called once per run, after every patch.
+    Tables and figures written into ``outdir`` are logged as artifacts of the
+    run's parent MLflow run; raise :class:`cellframe.analysis.AnalysisError`
+    with a one-line message when the inputs do not allow the analysis.
 
     :param name: the selected analysis; return ``None`` unless it is yours.
-    :param reconstructions: every patch of the run.
+    :param reconstructions: every patch of the run that succeeded.
+    :param outdir: an empty folder for this analysis' files (exists).
     :param settings: this analysis' validated settings.
-    :return: metric name -> value, logged to the run's parent MLflow run.
+    :return: metric name -> value, logged to the parent run as ``<name>.<metric>``.
     """

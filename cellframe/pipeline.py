@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from cellframe.analysis import AnalysisError
 from cellframe.config import PatchSpec, RunPlan, validate
 from cellframe.io import InputError, as_rgb, atomic_path, read_image
 from cellframe.nuclei import check_nuclei_table
@@ -89,6 +90,24 @@ def summary_row(rec: Reconstruction) -> dict:
     }
 
 
+def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
+                 tracker: Tracker) -> list[tuple[str, str]]:
+    """Run each configured analysis on the run's reconstructions; returns the failures."""
+    failures = []
+    for key, settings in plan.analyses.items():
+        folder = outdir / "analysis" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            metrics = registry.call("analysis", settings.name, reconstructions=recs, outdir=folder, settings=settings)
+        except (AnalysisError, ValueError) as exc:
+            failures.append((f"analysis {key}", str(exc)))
+            log.error("analysis %s failed: %s", key, exc)
+            continue
+        log.info("analysis %s: %s", key, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        tracker.log_analysis(key, metrics, folder)
+    return failures
+
+
 def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     """Run every patch of a config. Returns 0, or 1 when some patch failed.
 
@@ -99,7 +118,7 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     plan = validate(cfg, registry)
     outdir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(cfg.mlflow)
-    rows, failures = [], []
+    rows, failures, recs = [], [], []
     with tracker.parent(cfg, run_name=outdir.name):
         for spec in tqdm(plan.patches, desc="patches", unit="patch", disable=not cfg.progress):
             try:
@@ -114,11 +133,14 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
                 continue
             tracker.log_patch(cfg, rec, outdir / spec.sample_id)
             rows.append(summary_row(rec))
+            recs.append(rec)
             log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s", rec.sample_id, rec.geometry.n,
                      rec.n_violations, rec.timings["total_seconds"])
         with atomic_path(outdir / "summary.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures)})
-    for spec, message in failures:
-        print(f"cellframe: error: patch {spec.sample_id} ({spec.image}): {message}", flush=True)
+        failures += run_analyses(plan, registry, recs, outdir, tracker)
+    for what, message in failures:
+        where = f"patch {what.sample_id} ({what.image})" if isinstance(what, PatchSpec) else what
+        print(f"cellframe: error: {where}: {message}", flush=True)
     return 1 if failures else 0

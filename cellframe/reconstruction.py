@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cellframe.geometry import Geometry
+from cellframe.nuclei import NUCLEI_COLUMNS
 from cellframe.sections import polygon_area
 
 
@@ -87,5 +88,7 @@ class Reconstruction:
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
         if "R" in table:
             table["nc_ratio_radius"] = table["r"] / table["R"]
+        for column in self.nuclei.columns.difference(NUCLEI_COLUMNS):  # e.g. cell_type from an importer
+            table[column] = self.nuclei[column].to_numpy()
         table.insert(0, "sample_id", self.sample_id)
         return table

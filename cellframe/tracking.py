@@ -88,6 +88,14 @@ class Tracker:
             mlflow.log_artifacts(str(outdir))
             return run.info.run_id
 
+    def log_analysis(self, key: str, metrics: dict[str, float], folder: Path) -> None:
+        """An analysis' metrics (as ``<key>.<metric>``) and files, on the parent run."""
+        if not self.enabled:
+            return
+        mlflow = self._client()
+        mlflow.log_metrics({f"{key}.{k}": float(v) for k, v in metrics.items()})
+        mlflow.log_artifacts(str(folder), artifact_path=f"analysis/{key}")
+
     def log_summary(self, metrics: dict[str, float]) -> None:
         if self.enabled:
             self._client().log_metrics(metrics)

@@ -26,6 +26,8 @@ def test_run_succeeds_and_writes_every_output(e2e):
         folder = cwd / "run1" / sample
         names = {p.name for p in folder.iterdir()}
         assert {"cells.ply", "cells.json", "cells.csv", "cells.parquet"} <= names
+    nc = pd.read_csv(cwd / "run1" / "analysis" / "nc_ratio" / "nc_ratio.csv")
+    assert nc["sample_id"].tolist() == ["crop_1", "crop_2"]
     summary = pd.read_csv(cwd / "run1" / "summary.csv")
     assert summary["sample_id"].tolist() == ["crop_1", "crop_2"]
     assert (summary["n_violations"] == 0).all() and (summary["n_nuclei"] > 20).all()
@@ -69,6 +71,8 @@ def test_mlflow_has_a_parent_run_and_a_child_per_patch(e2e, mlflow_uri):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(parents) == 1 and sorted(r.data.params["sample_id"] for r in children) == ["crop_1", "crop_2"]
+    assert 0 <= parents[0].data.metrics["nc_ratio.ks_cells_pvalue"] <= 1
+    assert parents[0].data.metrics["n_patches"] == 2
     child = children[0]
     assert child.data.params["model.alpha"] == "1.5" and child.data.params["optimizer.name"] == "pso"
     for key in ("penalty_radius", "penalty_z", "penalty_overlap", "n_nuclei", "n_violations",
@@ -135,6 +139,15 @@ def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, t
     assert "patch bad" in result.stdout and "broken.png" in result.stdout
     assert (tmp_path / "out" / "good" / "cells.json").is_file()
     assert not (tmp_path / "out" / "bad").exists()
+
+
+def test_a_failing_analysis_is_reported_after_the_patches(demo_crops, run_cli, tmp_path):
+    result = run_cli([f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
+                      "analysis=[survival]", "mlflow.enabled=false", "progress=false",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 1
+    assert "cellframe: error: analysis survival: survival: set analysis.survival.times=PATH" in result.stdout
+    assert (tmp_path / "out" / "crop_1" / "cells.json").is_file()
 
 
 def test_third_party_plugin_is_listed_and_selectable(demo_crops, run_cli, tmp_path):

@@ -1,0 +1,130 @@
+"""Patient-level tables: reading clinical and feature tables, TCGA barcodes, per-patient features."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cellframe.analysis import AnalysisError
+from cellframe.nc import FORMS, nc_ratios, shannon_entropy
+
+
+def patient_id(sample_id: str) -> str:
+    """The patient of a sample: the 12-character TCGA barcode prefix (``TCGA-XX-XXXX``), else the id."""
+    sample_id = str(sample_id)
+    return sample_id[:12] if sample_id.upper().startswith("TCGA-") and len(sample_id) >= 12 else sample_id
+
+
+def read_table(path: str | Path, header: bool | None = None) -> pd.DataFrame:
+    """Read a comma- or whitespace-separated text table; ``header=None`` guesses from the first row."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnalysisError(f"table not found: {path}")
+    first = path.read_text().splitlines()[0] if path.stat().st_size else ""
+    sep = "," if "," in first else r"\s+"
+    if header is None:
+        fields = [f for f in (first.split(",") if sep == "," else first.split()) if f]
+        header = not any(_is_number(f) for f in fields[1:])
+    return pd.read_csv(path, sep=sep, header=0 if header else None, engine="python")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def read_features(path: str | Path, names: list[str] | None = None) -> pd.DataFrame:
+    """Features per sample: first column the sample id, the rest numbers (``f1, f2, ...`` when unnamed)."""
+    table = read_table(path)
+    if all(isinstance(c, (int, np.integer)) for c in table.columns):  # no header row
+        table.columns = ["sample_id"] + (names or [f"f{k}" for k in range(1, table.shape[1])])
+    return table.rename(columns={table.columns[0]: "sample_id"}).set_index("sample_id")
+
+
+def read_survival(path: str | Path, time: str = "time", event: str = "status") -> pd.DataFrame:
+    """Survival per sample: columns ``time`` and ``event`` (1 = death)."""
+    table = read_table(path, header=True)
+    missing = [c for c in (time, event) if c not in table.columns]
+    if missing:
+        raise AnalysisError(f"{path}: survival table lacks columns {missing}")
+    table = table.rename(columns={table.columns[0]: "sample_id", time: "time", event: "event"})
+    return table.set_index("sample_id")[["time", "event"]]
+
+
+def read_matrix(path: str | Path) -> pd.DataFrame:
+    """A ``row_name sample1 sample2 ...`` matrix (genes x samples, stages x samples), as samples x rows."""
+    table = read_table(path, header=True)
+    return table.set_index(table.columns[0]).T.rename_axis("sample_id")
+
+
+def read_mutations(path: str | Path) -> pd.DataFrame:
+    """A genes x samples table of 0/1 calls, as samples x genes.
+
+    Some exported tables lose the separator between neighbouring calls
+    (``1 0`` written as ``10``); such runs of 0/1 digits in a row shorter than
+    the header are split back into single calls, and the row must then match
+    the header exactly.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AnalysisError(f"table not found: {path}")
+    lines = [line.replace(",", " ").split() for line in path.read_text().splitlines() if line.strip()]
+    header, rows = lines[0][1:], {}
+    for number, tokens in enumerate(lines[1:], start=2):
+        values = tokens[1:]
+        if len(values) < len(header):
+            values = [digit for token in values for digit in (token if set(token) <= {"0", "1"} else [token])]
+        if len(values) != len(header):
+            raise AnalysisError(f"{path} line {number} ({tokens[0]}): {len(values)} values for {len(header)} samples")
+        rows[tokens[0]] = pd.to_numeric(pd.Series(values, index=header), errors="coerce")
+    return pd.DataFrame(rows).rename_axis("sample_id")
+
+
+def by_patient(table: pd.DataFrame) -> pd.DataFrame:
+    """Average the rows of each patient (index: sample ids)."""
+    return table.groupby(table.index.map(patient_id)).mean(numeric_only=True).rename_axis("patient")
+
+
+def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2) -> list[pd.DataFrame]:
+    """Restrict tables to the patients they all share; a clear error when too few do."""
+    patient_tables = [t.groupby(t.index.map(patient_id)).first() for t in tables]
+    shared = sorted(set.intersection(*(set(t.index) for t in patient_tables)))
+    if len(shared) < minimum:
+        sizes = " and ".join(str(len(t)) for t in patient_tables)
+        raise AnalysisError(f"{what}: the tables ({sizes} patients) share {len(shared)} patient ids; "
+                            f"at least {minimum} are needed")
+    return [t.loc[shared] for t in patient_tables]
+
+
+def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
+    """Per-patch N/C features of reconstructions: entropy and mean of each N/C form, and cell counts."""
+    rows = {}
+    for rec in reconstructions:
+        ratios = nc_ratios(rec.cells)
+        row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
+        row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) for form in FORMS}
+        row["n_cells"] = len(ratios)
+        rows[rec.sample_id] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("sample_id")
+    table["nc_entropy"] = table["nc_entropy_radius"]
+    return table
+
+
+def seed_for(seed: int, key: str) -> np.random.Generator:
+    """A generator that depends on a seed and a name (patch id), not on call order."""
+    return np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
+
+
+def feature_values(reconstructions, path: str | None, feature: str, bins: int = 20) -> pd.Series:
+    """One feature per sample: from a features table when ``path`` is given, else from the
+    reconstructions (:func:`patch_features`); a clear error when the column is missing."""
+    table = read_features(path) if path else patch_features(reconstructions, bins)
+    if feature not in table.columns:
+        raise AnalysisError(f"feature {feature!r} not in {path or 'the reconstructions'} (have {list(table.columns)})")
+    return table[feature].astype(float).dropna()

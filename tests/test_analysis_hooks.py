@@ -1,0 +1,98 @@
+"""Each built-in analysis called through the registry, as the pipeline calls it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+from cellframe.analysis import AnalysisError
+from cellframe.config import ModelConfig
+from cellframe.nuclei import nuclei_table, split_instances
+from cellframe.plugins.pso import PSOSettings
+from cellframe.plugins.sphere import SphereSettings
+from cellframe.reconstruct import reconstruct
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def recs(registry):
+    out = []
+    for k, (r0, c0) in ((1, (300, 300)), (2, (200, 500))):
+        mask = io.imread(DEMO / f"tcga_patch_{k}_nuclei_mask.png")[r0 : r0 + 300, c0 : c0 + 300]
+        out.append(reconstruct(nuclei_table(split_instances(mask, 9), 20), registry=registry, model=ModelConfig(),
+                               geometry=SphereSettings(), optimizer=PSOSettings(), rng=np.random.default_rng(k),
+                               sample_id=f"TCGA-XX-000{k}-01A"))
+    return out
+
+
+def analyze(registry, name, recs, outdir, **settings):
+    """``registry.call("analysis", name, ...)`` with the stage's default settings overridden."""
+    return registry.call("analysis", name, reconstructions=recs, outdir=outdir,
+                         settings=registry.stage("analysis", name).schema(**settings))
+
+
+def cohort_files(tmp_path, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = [f"TCGA-ZZ-{k:04d}" for k in range(n)]
+    f = rng.normal(size=n)
+    pd.DataFrame({"sample_id": ids, "f1": f}).to_csv(tmp_path / "features.csv", index=False, header=False)
+    pd.DataFrame({"samplename": ids, "time": np.exp(-f) * 30, "status": 1}).to_csv(tmp_path / "times.tsv", sep=" ", index=False)
+    genes = pd.DataFrame({"gene": ["G1", "G2"], **{i: [int(v > 0), int(k % 2)] for k, (i, v) in enumerate(zip(ids, f))}})
+    genes.to_csv(tmp_path / "status.tsv", sep=" ", index=False)
+    pd.DataFrame({"gene": ["UP", "FLAT"], **{i: [2 * v, 1.0 + (k % 3)] for k, (i, v) in enumerate(zip(ids, f))}}).to_csv(
+        tmp_path / "expression.tsv", sep=" ", index=False)
+    stages = pd.DataFrame({"ID": ["TNM_N", "TNM_T"], **{i: [f"N{int(v > 0)}", f"T{k % 3 + 1}"] for k, (i, v) in enumerate(zip(ids, f))}})
+    stages.to_csv(tmp_path / "stages.txt", sep=" ", index=False)
+    return tmp_path
+
+
+def test_nc_ratio_through_the_hook(registry, recs, tmp_path):
+    metrics = analyze(registry, "nc_ratio", recs, tmp_path)
+    assert {"ks_cells_pvalue", "entropy_radius_mean", "null_entropy_radius_mean"} <= set(metrics)
+    assert 0 <= metrics["ks_cells_pvalue"] <= 1 and metrics["entropy_radius_mean"] > 0
+    table = pd.read_csv(tmp_path / "nc_ratio.csv")
+    assert table["sample_id"].tolist() == [r.sample_id for r in recs]
+    assert (tmp_path / "nc_ratio.png").stat().st_size > 1000
+
+
+def test_spatial_through_the_hook(registry, recs, tmp_path):
+    metrics = analyze(registry, "spatial", recs, tmp_path, permutations=49)
+    assert set(metrics) == {"morans_i_z", "morans_i_R", "morans_i_nc_radius"}
+    assert len(pd.read_csv(tmp_path / "morans_i.csv")) == 2 * 3
+
+
+def test_survival_through_the_hook(registry, recs, tmp_path):
+    files = cohort_files(tmp_path)
+    metrics = analyze(registry, "survival", recs, tmp_path, times=str(files / "times.tsv"),
+                      features=str(files / "features.csv"), feature="f1")
+    assert metrics["n_patients"] == 40 and metrics["spearman_rho"] == pytest.approx(-1.0)
+    assert (tmp_path / "survival.png").is_file()
+
+
+def test_survival_needs_its_table(registry, recs, tmp_path):
+    with pytest.raises(AnalysisError, match="analysis.survival.times"):
+        analyze(registry, "survival", recs, tmp_path)
+
+
+def test_mutation_through_the_hook(registry, recs, tmp_path):
+    files = cohort_files(tmp_path)
+    metrics = analyze(registry, "mutation", recs, tmp_path, status=str(files / "status.tsv"),
+                      features=str(files / "features.csv"))
+    table = pd.read_csv(tmp_path / "mutation.csv").set_index("gene")
+    assert table.loc["G1", "auroc_median"] == 1.0 and metrics["n_genes_above_threshold"] >= 1
+
+
+def test_stage_through_the_hook(registry, recs, tmp_path):
+    files = cohort_files(tmp_path)
+    metrics = analyze(registry, "stage", recs, tmp_path, stages=str(files / "stages.txt"),
+                      features=str(files / "features.csv"), feature="f1")
+    assert metrics["TNM_N_pvalue"] < 1e-5 and metrics["TNM_N_effect"] == pytest.approx(-1.0)
+
+
+def test_expression_through_the_hook(registry, recs, tmp_path):
+    files = cohort_files(tmp_path)
+    metrics = analyze(registry, "expression", recs, tmp_path, expression=str(files / "expression.tsv"),
+                      features=str(files / "features.csv"), feature="f1")
+    assert metrics["n_significant"] == 1
+    assert pd.read_csv(tmp_path / "expression.csv").loc[0, "gene"] == "UP"
