@@ -70,7 +70,10 @@ def cellframe_segment(
     :return: a table with one row per nucleus and at least the columns
         ``label`` (int), ``x``, ``y`` (centroid in pixels, x = column,
         y = row) and ``r`` (nuclear radius in pixels); see
-        :data:`cellframe.nuclei.NUCLEI_COLUMNS`.
+        :data:`cellframe.nuclei.NUCLEI_COLUMNS`. Extra columns (e.g.
+        ``cell_type``) are carried into the cell table. A segmenter that has an
+        instance label image may attach it as ``table.attrs["labels"]``
+        (values = the ``label`` column) for exporters that need nucleus masks.
     """
 
 

@@ -62,6 +62,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
         sample_id=spec.sample_id,
     )
     rec.image_shape = tuple(image.shape)
+    rec.labels = nuclei.attrs.get("labels")
     rec.source = {"image": str(spec.image), "mask": str(spec.mask)}
     patch_dir = outdir / spec.sample_id
     patch_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +95,9 @@ def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
                  tracker: Tracker) -> list[tuple[str, str]]:
     """Run each configured analysis on the run's reconstructions; returns the failures."""
     failures = []
+    if plan.analyses and not recs:
+        log.warning("no patch was reconstructed: analyses skipped")
+        return failures
     for key, settings in plan.analyses.items():
         folder = outdir / "analysis" / key
         folder.mkdir(parents=True, exist_ok=True)

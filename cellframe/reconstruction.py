@@ -39,6 +39,8 @@ class Reconstruction:
     optimizer: dict = field(default_factory=dict)
     #: per component of overlapping nuclei: the depth it needs and whether z_max allows it
     feasibility: pd.DataFrame | None = None
+    #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
+    labels: np.ndarray | None = None
 
     @cached_property
     def violations(self) -> np.ndarray:

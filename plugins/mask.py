@@ -40,4 +40,6 @@ def cellframe_segment(name, image, mask, settings):
     if mask is None:
         raise ValueError("segmenter 'mask' needs input.mask")
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
-    return nuclei_table(labels, settings.min_area, radius=settings.radius)
+    table = nuclei_table(labels, settings.min_area, radius=settings.radius)
+    table.attrs["labels"] = labels
+    return table

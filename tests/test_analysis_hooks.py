@@ -96,3 +96,30 @@ def test_expression_through_the_hook(registry, recs, tmp_path):
                       features=str(files / "features.csv"), feature="f1")
     assert metrics["n_significant"] == 1
     assert pd.read_csv(tmp_path / "expression.csv").loc[0, "gene"] == "UP"
+
+
+def test_classifier_gains_from_3d_features_when_classes_depend_on_depth(registry, recs, tmp_path):
+    rows = []
+    for rec in recs:
+        cells = rec.cells
+        deep = cells["z"] > cells["z"].median()
+        rows.append(pd.DataFrame({"sample_id": rec.sample_id, "label": cells["label"], "class": np.where(deep, "deep", "shallow")}))
+    pd.concat(rows).to_csv(tmp_path / "labels.csv", index=False)
+    metrics = analyze(registry, "classifier", recs, tmp_path, labels=str(tmp_path / "labels.csv"), trees=50)
+    assert metrics["morphology_3d_auroc"] > 0.95 and metrics["morphology_3d_f1"] > 0.85
+    assert metrics["morphology_auroc"] < 0.7
+    assert len(pd.read_csv(tmp_path / "classifier.csv")) == 2
+
+
+def test_classifier_on_random_labels_is_at_chance(registry, recs, tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [pd.DataFrame({"sample_id": r.sample_id, "label": r.cells["label"],
+                          "class": rng.choice(["a", "b"], len(r.cells))}) for r in recs]
+    pd.concat(rows).to_csv(tmp_path / "labels.csv", index=False)
+    metrics = analyze(registry, "classifier", recs, tmp_path, labels=str(tmp_path / "labels.csv"), trees=50)
+    assert abs(metrics["morphology_3d_auroc"] - 0.5) < 0.12
+
+
+def test_classifier_without_labels_says_how_to_give_them(registry, recs, tmp_path):
+    with pytest.raises(AnalysisError, match="no labels"):
+        analyze(registry, "classifier", recs, tmp_path)

@@ -1,0 +1,98 @@
+"""Analysis ``classifier``: cross-validated cell classification from morphology and 3D features.
+
+A class-balanced random forest (scikit-learn) is scored by stratified k-fold
+cross-validation on two feature sets, so the gain from the 3D reconstruction
+is visible: ``morphology`` (the 2D nucleus alone) and ``morphology_3d`` (plus
+depth, cell radius, volume, section area and N/C ratios). Labels come from a
+cell-table column (e.g. ``cell_type`` from an importer) or a CSV with columns
+``sample_id``, ``label`` (the nucleus label) and ``class``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from cellframe import hookimpl
+from cellframe.analysis import AnalysisError
+from cellframe.nc import nc_ratios
+from cellframe.stages import Stage
+
+MORPHOLOGY = ["r", "nuclear_area"]
+THREE_D = ["z", "R", "volume", "section_area", "nc_radius", "nc_area", "nc_volume"]
+
+
+@dataclass
+class ClassifierSettings:
+    name: str = "classifier"
+    #: CSV of labels (sample_id, label, class); None = the cell table's ``label_column``
+    labels: Optional[str] = None
+    label_column: str = "cell_type"
+    folds: int = 5
+    trees: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ValueError(f"folds={self.folds} must be >= 2")
+
+
+def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd.DataFrame:
+    """All cells of the run with their features and a ``class`` column (unlabelled cells dropped)."""
+    tables = []
+    for rec in reconstructions:
+        cells = rec.cells.join(nc_ratios(rec.cells).add_prefix("nc_"))
+        tables.append(cells)
+    cells = pd.concat(tables, ignore_index=True)
+    if labels:
+        table = pd.read_csv(labels)
+        missing = [c for c in ("sample_id", "label", "class") if c not in table.columns]
+        if missing:
+            raise AnalysisError(f"classifier: {labels} lacks columns {missing}")
+        cells = cells.merge(table[["sample_id", "label", "class"]], on=["sample_id", "label"], how="inner")
+    elif label_column in cells:
+        cells = cells.assign(**{"class": cells[label_column]})
+    else:
+        raise AnalysisError(f"classifier: no labels: set analysis.classifier.labels=CSV or give cells a "
+                            f"{label_column!r} column (e.g. an importer with cell types)")
+    return cells.dropna(subset=["class"])
+
+
+def cross_validate_cells(cells: pd.DataFrame, features: list[str], folds: int = 5, trees: int = 200,
+                         seed: int = 0) -> dict[str, float]:
+    """Stratified CV of a class-balanced random forest: mean AUROC (one-vs-rest, weighted) and macro F1."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    y = cells["class"].astype(str).to_numpy()
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2 or counts.min() < folds:
+        raise AnalysisError(f"classifier: need two or more classes with at least {folds} cells each "
+                            f"(have {dict(zip(classes, counts.tolist()))})")
+    X = cells[features].fillna(0.0).to_numpy(float)
+    model = RandomForestClassifier(n_estimators=trees, class_weight="balanced", random_state=seed, n_jobs=1)
+    scoring = {"auroc": "roc_auc" if len(classes) == 2 else "roc_auc_ovr_weighted", "f1": "f1_macro"}
+    scores = cross_validate(model, X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), scoring=scoring)
+    return {"auroc": float(scores["test_auroc"].mean()), "f1": float(scores["test_f1"].mean())}
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("analysis", "classifier", ClassifierSettings, "cross-validated cell classifier, 2D vs 2D + 3D features")]
+
+
+@hookimpl
+def cellframe_analyze(name, reconstructions, outdir, settings):
+    if name != "classifier":
+        return None
+    cells = labelled_cells(reconstructions, settings.labels, settings.label_column)
+    metrics, rows = {}, []
+    for set_name, features in (("morphology", MORPHOLOGY), ("morphology_3d", MORPHOLOGY + THREE_D)):
+        scores = cross_validate_cells(cells, features, settings.folds, settings.trees, settings.seed)
+        metrics |= {f"{set_name}_{k}": v for k, v in scores.items()}
+        rows.append({"features": set_name, **scores, "n_cells": len(cells)})
+    pd.DataFrame(rows).to_csv(outdir / "classifier.csv", index=False)
+    return metrics
