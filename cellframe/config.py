@@ -36,7 +36,8 @@ class ModelConfig:
 
 @dataclass
 class InputConfig:
-    """One patch (image + mask) or a manifest CSV of many (columns sample_id, image, mask)."""
+    """One patch (image, and a mask unless the segmenter works from the image) or a manifest
+    CSV of many (columns sample_id, image and optionally mask)."""
 
     image: Optional[str] = None
     mask: Optional[str] = None
@@ -80,7 +81,7 @@ class PatchSpec:
 
     sample_id: str
     image: Path
-    mask: Path
+    mask: Path | None = None
 
 
 def _finite(key: str, value: Any) -> float:
@@ -127,7 +128,7 @@ def patch_specs(inp: Any) -> list[PatchSpec]:
             table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
         except Exception as exc:
             raise ConfigError(f"input.manifest: cannot read {manifest} as CSV ({exc})") from None
-        missing = [c for c in ("sample_id", "image", "mask") if c not in table.columns]
+        missing = [c for c in ("sample_id", "image") if c not in table.columns]
         if missing:
             raise ConfigError(f"input.manifest: {manifest} lacks columns {missing}")
         if table.empty:
@@ -139,16 +140,17 @@ def patch_specs(inp: Any) -> list[PatchSpec]:
             PatchSpec(
                 row.sample_id,
                 _existing(f"input.manifest row {k + 1} image", row.image, manifest.parent),
-                _existing(f"input.manifest row {k + 1} mask", row.mask, manifest.parent),
+                _existing(f"input.manifest row {k + 1} mask", row.mask, manifest.parent)
+                if getattr(row, "mask", "") else None,
             )
             for k, row in enumerate(table.itertuples(index=False))
         ]
-    if not inp.mask:
-        raise ConfigError("input: give input.image=PATH input.mask=PATH, or input.manifest=CSV")
     if not inp.image:
-        raise ConfigError("input.image: missing (the H&E image the mask belongs to)")
+        if inp.mask:
+            raise ConfigError("input.image: missing (the H&E image the mask belongs to)")
+        raise ConfigError("input: give input.image=PATH (and input.mask=PATH), or input.manifest=CSV")
     image = _existing("input.image", inp.image)
-    mask = _existing("input.mask", inp.mask)
+    mask = _existing("input.mask", inp.mask) if inp.mask else None
     return [PatchSpec(inp.sample_id or image.stem, image, mask)]
 
 

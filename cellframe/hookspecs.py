@@ -57,15 +57,20 @@ def cellframe_stages() -> list[Stage]:
 
 @hookspec(firstresult=True)
 def cellframe_segment(
-    name: str, image: np.ndarray | None, mask: np.ndarray | None, settings: Any
+    name: str, image: np.ndarray | None, mask: np.ndarray | None, mask_path: Path | None, mpp: float, settings: Any
 ) -> pd.DataFrame | None:
     """Turn an H&E image and/or a nuclei mask into a nuclei table.
 
-    Stops at first non-None result.
+    Stops at first non-None result. An implementation may declare only the
+    arguments it uses.
 
     :param name: the selected segmenter; return ``None`` unless it is yours.
     :param image: the RGB image as ``(H, W, 3)`` uint8, or ``None``.
-    :param mask: the mask as read from disk (binary or labelled), or ``None``.
+    :param mask: ``input.mask`` read as an image (binary or labelled) when it is
+        one, else ``None``.
+    :param mask_path: the ``input.mask`` file (an image, or another tool's
+        export such as HoVer-Net JSON or QuPath GeoJSON), or ``None``.
+    :param mpp: microns per pixel of the image (``input.mpp``).
     :param settings: this segmenter's validated settings (its schema).
     :return: a table with one row per nucleus and at least the columns
         ``label`` (int), ``x``, ``y`` (centroid in pixels, x = column,

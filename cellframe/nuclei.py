@@ -106,3 +106,41 @@ def check_nuclei_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
     if not np.isfinite(values).all() or (table["r"] <= 0).any():
         raise ValueError(f"{source}: nuclei table has non-finite coordinates or non-positive radii")
     return table.reset_index(drop=True)
+
+
+def nuclei_from_polygons(polygons: list[np.ndarray], shape: tuple[int, int], ids: list[int] | None = None,
+                         cell_types: list | None = None, radius: str = "equivalent") -> tuple[pd.DataFrame, np.ndarray]:
+    """Nuclei table and label image from nucleus outlines (e.g. HoVer-Net or QuPath exports).
+
+    Parameters
+    ----------
+    polygons : list of (k, 2) arrays of x, y vertices.
+    shape : (H, W) of the image the outlines belong to.
+    ids : label of each nucleus (default 1..N).
+    cell_types : class of each nucleus, carried as the ``cell_type`` column.
+    radius : "equivalent" (circle of the polygon's area) or "enclosing" (farthest vertex from the centroid).
+    """
+    from shapely.geometry import Polygon
+    from skimage.draw import polygon as draw_polygon
+
+    ids = list(range(1, len(polygons) + 1)) if ids is None else [int(i) for i in ids]
+    labels = np.zeros(shape, np.int32)
+    rows = []
+    for label, outline in zip(ids, polygons):
+        outline = np.asarray(outline, float)
+        shape_ = Polygon(outline)
+        if len(outline) < 3 or not shape_.is_valid:
+            shape_ = shape_.buffer(0)
+        if shape_.is_empty or shape_.area <= 0:
+            continue
+        c = shape_.centroid
+        r = np.sqrt(shape_.area / np.pi) if radius == "equivalent" else float(np.hypot(*(outline - [c.x, c.y]).T).max())
+        rows.append({"label": label, "x": c.x, "y": c.y, "r": r, "area": shape_.area})
+        rr, cc = draw_polygon(outline[:, 1], outline[:, 0], shape)
+        labels[rr, cc] = label
+    table = pd.DataFrame(rows, columns=list(NUCLEI_COLUMNS))
+    if cell_types is not None:
+        kinds = dict(zip(ids, cell_types))
+        table["cell_type"] = [kinds[label] for label in table["label"]]
+    table.attrs["labels"] = labels
+    return table, labels

@@ -30,9 +30,15 @@ def patch_rng(seed: int, sample_id: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(sample_id.encode("utf-8"))])
 
 
-def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Read a patch's image (as RGB uint8) and mask (2D), checking they belong together."""
+#: input.mask files read as images; anything else (JSON, GeoJSON) is left to the segmenter
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a patch's image (as RGB uint8) and, when it is an image, its mask (2D), checking they fit."""
     image = as_rgb(read_image(spec.image, "image"), spec.image)
+    if spec.mask is None or spec.mask.suffix.lower() not in IMAGE_SUFFIXES:
+        return image, None
     mask = read_image(spec.mask, "mask")
     if mask.ndim == 3:
         mask = mask[..., :3].max(axis=2)
@@ -48,10 +54,13 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
     image, mask = load_patch(spec)
-    nuclei = registry.call("segmenter", plan.segmenter.name, image=image, mask=mask, settings=plan.segmenter)
-    nuclei = check_nuclei_table(nuclei, str(spec.mask))
+    nuclei = registry.call("segmenter", plan.segmenter.name, image=image, mask=mask, mask_path=spec.mask,
+                           mpp=float(cfg.input.mpp), settings=plan.segmenter)
+    labels = nuclei.attrs.pop("labels", None)
+    source = str(spec.mask or spec.image)
+    nuclei = check_nuclei_table(nuclei, source)
     if nuclei.empty:
-        raise InputError(f"mask {spec.mask} contains no nuclei")
+        raise InputError(f"{source}: no nuclei found")
     rec = reconstruct(
         nuclei,
         registry=registry,
@@ -62,8 +71,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
         sample_id=spec.sample_id,
     )
     rec.image_shape = tuple(image.shape)
-    rec.labels = nuclei.attrs.get("labels")
-    rec.source = {"image": str(spec.image), "mask": str(spec.mask)}
+    rec.labels = labels
+    rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
     patch_dir = outdir / spec.sample_id
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():

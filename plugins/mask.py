@@ -38,7 +38,7 @@ def cellframe_segment(name, image, mask, settings):
     if name != "mask":
         return None
     if mask is None:
-        raise ValueError("segmenter 'mask' needs input.mask")
+        raise ValueError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
     table = nuclei_table(labels, settings.min_area, radius=settings.radius)
     table.attrs["labels"] = labels

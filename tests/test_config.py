@@ -83,14 +83,14 @@ def test_bad_values_name_their_key(cfg_of, registry, overrides, message):
 def test_missing_inputs(cfg_of, registry, tmp_path):
     with pytest.raises(ConfigError, match="input.image: file not found: .*nope.png"):
         validate(cfg_of("input.image=nope.png", f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}"), registry)
-    with pytest.raises(ConfigError, match="give input.image=PATH input.mask=PATH, or input.manifest=CSV"):
+    with pytest.raises(ConfigError, match=r"give input.image=PATH \(and input.mask=PATH\), or input.manifest=CSV"):
         validate(cfg_of(), registry)
 
 
 def test_manifest_problems(cfg_of, registry, tmp_path):
     bad = tmp_path / "m.csv"
-    bad.write_text("sample_id,image\na,x.png\n")
-    with pytest.raises(ConfigError, match=r"lacks columns \['mask'\]"):
+    bad.write_text("sample_id,mask\na,x.png\n")
+    with pytest.raises(ConfigError, match=r"lacks columns \['image'\]"):
         validate(cfg_of(f"input.manifest={bad}"), registry)
     image, mask = DEMO / "tcga_patch_1.png", DEMO / "tcga_patch_1_nuclei_mask.png"
     bad.write_text(f"sample_id,image,mask\na,{image},{mask}\na,{image},{mask}\n")

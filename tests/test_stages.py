@@ -26,7 +26,7 @@ def settings(registry, kind, name, **overrides):
 
 @pytest.fixture(scope="module")
 def rec(registry, crop_mask):
-    nuclei = registry.call("segmenter", "mask", image=None, mask=crop_mask, settings=settings(registry, "segmenter", "mask"))
+    nuclei = registry.call("segmenter", "mask", image=None, mask=crop_mask, mask_path=None, mpp=0.25, settings=settings(registry, "segmenter", "mask"))
     return reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=settings(registry, "geometry", "sphere"),
                        optimizer=settings(registry, "optimizer", "pso"), rng=np.random.default_rng(0), sample_id="crop")
 
@@ -34,7 +34,7 @@ def rec(registry, crop_mask):
 def test_segmenter_mask_splits_a_real_binary_mask(registry, crop_mask):
     from skimage.measure import label
 
-    nuclei = registry.call("segmenter", "mask", image=None, mask=crop_mask, settings=settings(registry, "segmenter", "mask"))
+    nuclei = registry.call("segmenter", "mask", image=None, mask=crop_mask, mask_path=None, mpp=0.25, settings=settings(registry, "segmenter", "mask"))
     assert len(nuclei) > label(crop_mask > 0).max()  # touching nuclei were split
     assert nuclei["r"].between(2, 40).all()
 
@@ -42,7 +42,7 @@ def test_segmenter_mask_splits_a_real_binary_mask(registry, crop_mask):
 def test_segmenter_mask_keeps_a_label_image(registry):
     labels = np.zeros((50, 50), np.uint16)
     labels[5:15, 5:15], labels[15:30, 5:15], labels[40:48, 40:48] = 1, 2, 7
-    nuclei = registry.call("segmenter", "mask", image=None, mask=labels, settings=settings(registry, "segmenter", "mask"))
+    nuclei = registry.call("segmenter", "mask", image=None, mask=labels, mask_path=None, mpp=0.25, settings=settings(registry, "segmenter", "mask"))
     assert nuclei["label"].tolist() == [1, 2, 7]
 
 

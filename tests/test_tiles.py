@@ -36,7 +36,7 @@ def test_tiles_exporter_writes_three_kinds_per_cell(registry, tmp_path):
     image = io.imread(DEMO / "tcga_patch_2.png")[:200, :200, :3]
     mask = io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")[:200, :200]
     io.imsave(tmp_path / "crop.png", image, check_contrast=False)
-    nuclei = registry.call("segmenter", "mask", image=image, mask=mask, settings=registry.stage("segmenter", "mask").schema())
+    nuclei = registry.call("segmenter", "mask", image=image, mask=mask, mask_path=None, mpp=0.25, settings=registry.stage("segmenter", "mask").schema())
     rec = reconstruct(nuclei, registry=registry, model=ModelConfig(plane_z=20), geometry=SphereSettings(),
                       optimizer=PSOSettings(), rng=np.random.default_rng(0))
     rec.source, rec.labels = {"image": str(tmp_path / "crop.png")}, nuclei.attrs["labels"]

@@ -1,0 +1,137 @@
+"""Segmenters that import other tools' output: ``labels``, ``hovernet``, ``qupath``.
+
+``input.mask`` names the file: a label image (StarDist / Cellpose style:
+0 background, 1..N instances), a HoVer-Net JSON (``nuc`` -> centroid and
+contour in x, y; its ``bbox`` is row, col and is not used), or a QuPath
+GeoJSON of detections or cells (a cell's nucleus is its ``nucleusGeometry``).
+Cell types come along as the ``cell_type`` column.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cellframe import hookimpl
+from cellframe.io import InputError, read_image
+from cellframe.nuclei import RADII, nuclei_from_polygons, nuclei_table
+from cellframe.stages import Stage
+
+#: HoVer-Net's PanNuke classes
+PANNUKE_TYPES = {0: "unlabelled", 1: "neoplastic", 2: "inflammatory", 3: "connective", 4: "dead", 5: "epithelial"}
+
+
+@dataclass
+class LabelsSettings:
+    name: str = "labels"
+    min_area: float = 0.0
+    radius: str = "equivalent"
+
+
+@dataclass
+class HovernetSettings:
+    name: str = "hovernet"
+    #: type id -> name; the default is PanNuke's
+    type_names: dict[str, str] = field(default_factory=lambda: {str(k): v for k, v in PANNUKE_TYPES.items()})
+    radius: str = "equivalent"
+
+
+@dataclass
+class QupathSettings:
+    name: str = "qupath"
+    radius: str = "equivalent"
+
+
+def _check_radius(settings) -> None:
+    if settings.radius not in RADII:
+        raise ValueError(f"radius={settings.radius!r} must be one of {list(RADII)}")
+
+
+def _load_json(path: Path, what: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what} {path} is not readable JSON ({type(exc).__name__})") from None
+
+
+def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent"):
+    """Nuclei from a HoVer-Net JSON: contours and centroids are x, y."""
+    doc = _load_json(path, "HoVer-Net file")
+    nuc = doc.get("nuc") if isinstance(doc, dict) else None
+    if not isinstance(nuc, dict):
+        raise InputError(f"HoVer-Net file {path} has no 'nuc' object")
+    ids, polygons, types = [], [], []
+    for key, item in nuc.items():
+        contour = item.get("contour")
+        if not contour:
+            continue
+        ids.append(int(key))
+        polygons.append(np.asarray(contour, float))
+        kind = item.get("type")
+        types.append(type_names.get(str(kind), str(kind)) if kind is not None else None)
+    with_types = any(t is not None for t in types)
+    return nuclei_from_polygons(polygons, shape, ids, types if with_types else None, radius)[0]
+
+
+def read_qupath(path: Path, shape, radius: str = "equivalent"):
+    """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features)."""
+    from shapely.geometry import shape as to_shape
+
+    doc = _load_json(path, "QuPath GeoJSON")
+    features = doc.get("features", []) if isinstance(doc, dict) else doc
+    if not isinstance(features, list):
+        raise InputError(f"QuPath GeoJSON {path} holds no features")
+    polygons, types = [], []
+    for feature in features:
+        props = feature.get("properties", {}) or {}
+        kind = props.get("objectType", "detection")
+        if kind not in ("detection", "cell"):
+            continue
+        geometry = feature.get("nucleusGeometry") or props.get("nucleusGeometry") if kind == "cell" else None
+        geometry = geometry or feature.get("geometry")
+        if not geometry:
+            continue
+        polygon = to_shape(geometry)
+        if polygon.geom_type == "MultiPolygon":
+            polygon = max(polygon.geoms, key=lambda g: g.area)
+        if polygon.geom_type != "Polygon":
+            continue
+        polygons.append(np.asarray(polygon.exterior.coords)[:-1])
+        classification = props.get("classification") or {}
+        types.append(classification.get("name") if isinstance(classification, dict) else None)
+    with_types = any(t is not None for t in types)
+    return nuclei_from_polygons(polygons, shape, None, types if with_types else None, radius)[0]
+
+
+@hookimpl
+def cellframe_stages():
+    return [
+        Stage("segmenter", "labels", LabelsSettings, "a label image (StarDist / Cellpose): 0 background, 1..N"),
+        Stage("segmenter", "hovernet", HovernetSettings, "HoVer-Net JSON (contours, types)"),
+        Stage("segmenter", "qupath", QupathSettings, "QuPath GeoJSON detections or cells"),
+    ]
+
+
+@hookimpl
+def cellframe_segment(name, image, mask, mask_path, settings):
+    if name not in ("labels", "hovernet", "qupath"):
+        return None
+    _check_radius(settings)
+    if mask_path is None:
+        raise ValueError(f"segmenter {name!r} needs input.mask=FILE")
+    shape = image.shape[:2] if image is not None else None
+    if name == "labels":
+        labels = mask if mask is not None else read_image(mask_path, "label image")
+        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+            raise InputError(f"label image {mask_path} must be a 2D integer image (0 background, 1..N)")
+        table = nuclei_table(labels, settings.min_area, radius=settings.radius)
+        table.attrs["labels"] = labels
+        return table
+    if shape is None:
+        raise ValueError(f"segmenter {name!r} needs input.image for the image size")
+    if name == "hovernet":
+        return read_hovernet(mask_path, shape, settings.type_names, settings.radius)
+    return read_qupath(mask_path, shape, settings.radius)
