@@ -1,4 +1,5 @@
-"""Exporter ``ply``: all cells as one mesh (MeshLab, Blender), coloured by depth."""
+"""Exporter ``ply``: all cells as one mesh (MeshLab, Blender), coloured by depth, with the
+cell's depth z as each vertex's ``quality``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def export_ply(reconstruction, path, color_by_depth: bool = True):
         cell_of_vertex = np.repeat(np.arange(len(z)), len(mesh.vertices) // max(len(z), 1))
         rgba = colormaps["viridis"](np.clip(z / zmax, 0, 1))[cell_of_vertex]
         mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=(rgba * 255).astype(np.uint8))
+    if len(mesh.faces):
+        z = reconstruction.cells["z"].to_numpy()
+        per_cell = len(mesh.vertices) // max(len(z), 1)
+        mesh.vertex_attributes["quality"] = np.repeat(z, per_cell).astype(np.float32)  # MeshLab's scalar
     return write_bytes(path, trimesh.exchange.ply.export_ply(mesh, encoding="binary"))
 
 

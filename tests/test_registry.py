@@ -10,11 +10,11 @@ from cellframe.registry import PluginError, build_registry, describe_plugins
 from cellframe.stages import KINDS, Stage
 
 BUILTIN = {
-    "segmenter": {"mask"},
+    "segmenter": {"mask", "hed_watershed", "labels", "hovernet", "qupath"},
     "geometry": {"sphere"},
     "optimizer": {"pso", "pso_ga", "deap_ga", "pyswarms"},
-    "exporter": {"ply", "json", "table"},
-    "analysis": {"nc_ratio", "survival", "mutation", "stage", "expression", "spatial"},
+    "exporter": {"ply", "json", "table", "tiles", "geojson", "ome_tiff"},
+    "analysis": {"nc_ratio", "survival", "mutation", "stage", "expression", "spatial", "classifier", "report"},
 }
 
 THIRD_PARTY = '''

@@ -1,0 +1,119 @@
+"""Analysis ``report``: an HTML page of the run, with the figures also as PNG files.
+
+For each patch (up to ``max_patches``): the H&E image, the segmentation
+overlay, the 2D cell regions at the plane drawn on the H&E, a top view of the
+3D cells coloured by depth, a side view with the depth distribution, the
+convergence curve and the N/C ratio histograms. The PNGs are logged to the
+parent MLflow run with the page.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+
+from cellframe import hookimpl
+from cellframe.analysis import pyplot, save_figure
+from cellframe.io import as_rgb, read_image, write_text
+from cellframe.nc import nc_ratios
+from cellframe.outlines import nucleus_outlines
+from cellframe.stages import Stage
+
+
+@dataclass
+class ReportSettings:
+    name: str = "report"
+    #: patches drawn (the first ones of the run)
+    max_patches: int = 20
+
+
+def patch_figure(rec, path) -> None:
+    """One PNG with the seven panels of a patch."""
+    from matplotlib.collections import PatchCollection, PolyCollection
+    from matplotlib.patches import Circle
+
+    plt = pyplot()
+    image = as_rgb(read_image(rec.source["image"], "image"), rec.source["image"])
+    cells = rec.cells
+    z_max = float(rec.geometry.model.z_max)
+    fig, axes = plt.subplots(2, 4, figsize=(18, 9))
+    (a, b, c, d), (e, f, g, h) = axes
+    a.imshow(image)
+    a.set_title(f"{rec.sample_id}: H&E")
+    b.imshow(image)
+    b.add_collection(PolyCollection(nucleus_outlines(rec.labels, rec.nuclei), facecolor="none", edgecolor="yellow", lw=0.6))
+    b.set_title(f"segmentation: {len(cells)} nuclei")
+    c.imshow(image)
+    regions = [p for p in rec.sections if len(p) >= 3]
+    c.add_collection(PolyCollection(regions, facecolor="none", edgecolor="cyan", lw=0.6))
+    c.set_title(f"cell regions at z = {rec.plane_z:g} px ({len(regions)} cells reach it)")
+    radius = cells["R"] if "R" in cells else np.sqrt(cells["volume"] / np.pi) ** (1 / 1.5)
+    circles = PatchCollection([Circle((x, y), R) for x, y, R in zip(cells["x"], cells["y"], radius)],
+                              cmap="viridis", alpha=0.55, edgecolor="k", linewidth=0.2)
+    circles.set_array(cells["z"].to_numpy())
+    circles.set_clim(0, z_max)
+    d.add_collection(circles)
+    d.set_xlim(0, image.shape[1])
+    d.set_ylim(image.shape[0], 0)
+    d.set_aspect("equal")
+    fig.colorbar(circles, ax=d, fraction=0.046, label="depth z (px)")
+    d.set_title("3D cells, top view")
+    for ax in (a, b, c):
+        ax.set_axis_off()
+    e.scatter(cells["x"], cells["z"], s=(radius.to_numpy() / 3) ** 2, c=cells["z"], cmap="viridis", vmin=0, vmax=z_max)
+    e.set_ylim(z_max + radius.max(), -radius.max())
+    e.axhspan(0, z_max, color="grey", alpha=0.08)
+    e.set_xlabel("x (px)")
+    e.set_ylabel("depth z (px)")
+    e.set_title("side view")
+    f.hist(cells["z"], bins=20, range=(0, z_max), color="tab:green")
+    f.set_xlabel("depth z (px)")
+    f.set_title("depth distribution")
+    if len(rec.history):
+        g.plot(np.arange(len(rec.history)), np.maximum(rec.history, 1e-3), marker="o", ms=3)
+        g.set_yscale("log")
+        if rec.history[0] == 0:
+            g.text(0.5, 0.5, "feasible from the start:\nno search needed", transform=g.transAxes, ha="center")
+    g.set_xlabel("iteration")
+    g.set_title(f"convergence ({rec.n_violations} interpenetrating pairs)")
+    ratios = nc_ratios(cells)
+    h.hist([ratios["radius"].dropna(), ratios["area"].dropna()], bins=20, range=(0, 1), label=["r / R", "area"])
+    h.legend()
+    h.set_xlabel("N/C ratio")
+    h.set_title("N/C ratio")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def page(recs, figures) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(r.sample_id)}</td><td>{r.geometry.n}</td><td>{r.n_violations}</td>"
+        f"<td>{r.timings.get('total_seconds', float('nan')):.2f}</td></tr>" for r in recs)
+    sections = "".join(
+        f"<h2>{html.escape(r.sample_id)}</h2><p>{html.escape(r.source.get('image', ''))}</p>"
+        f'<img src="{html.escape(name)}" alt="{html.escape(r.sample_id)}" style="max-width:100%">'
+        for r, name in zip(recs, figures))
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>cellframe report</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}</style></head>"
+            f"<body><h1>cellframe report</h1><table><tr><th>patch</th><th>nuclei</th><th>interpenetrating pairs</th>"
+            f"<th>seconds</th></tr>{rows}</table>{sections}</body></html>")
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("analysis", "report", ReportSettings, "HTML report with figures per patch")]
+
+
+@hookimpl
+def cellframe_analyze(name, reconstructions, outdir, settings):
+    if name != "report":
+        return None
+    recs = reconstructions[: settings.max_patches]
+    figures = []
+    for rec in recs:
+        figures.append(f"{rec.sample_id}.png")
+        patch_figure(rec, outdir / figures[-1])
+    write_text(outdir / "index.html", page(recs, figures))
+    return {"patches_drawn": len(recs)}

@@ -1,0 +1,97 @@
+"""Exporters written and read back: QuPath GeoJSON, OME-TIFF label volume, PLY quality, HTML report."""
+
+import json
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+from cellframe.config import ModelConfig
+from cellframe.plugins.ome_tiff import label_volume
+from cellframe.plugins.pso import PSOSettings
+from cellframe.plugins.sphere import SphereSettings
+from cellframe.reconstruct import reconstruct
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def rec(registry, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("patch")
+    image = io.imread(DEMO / "tcga_patch_1.png")[300:600, 300:600, :3]
+    mask = io.imread(DEMO / "tcga_patch_1_nuclei_mask.png")[300:600, 300:600]
+    io.imsave(folder / "he.png", image, check_contrast=False)
+    nuclei = registry.call("segmenter", "mask", image=image, mask=mask, mask_path=None, mpp=0.25,
+                           settings=registry.stage("segmenter", "mask").schema())
+    nuclei["cell_type"] = np.where(np.arange(len(nuclei)) % 2, "tumour", "stroma")
+    labels = nuclei.attrs.pop("labels")
+    out = reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=SphereSettings(),
+                      optimizer=PSOSettings(), rng=np.random.default_rng(0), sample_id="crop")
+    out.labels, out.image_shape, out.source = labels, image.shape, {"image": str(folder / "he.png")}
+    return out
+
+
+def export(registry, name, rec, outdir, **settings):
+    return registry.call("exporter", name, reconstruction=rec, outdir=outdir,
+                         settings=registry.stage("exporter", name).schema(**settings))
+
+
+def test_geojson_is_a_qupath_cell_collection_that_reimports(registry, rec, tmp_path):
+    (path,) = export(registry, "geojson", rec, tmp_path)
+    doc = json.loads(path.read_text())
+    assert doc["type"] == "FeatureCollection" and len(doc["features"]) == rec.geometry.n
+    feature = doc["features"][0]
+    assert feature["properties"]["objectType"] == "cell"
+    assert feature["geometry"]["type"] == "Polygon" and feature["nucleusGeometry"]["type"] == "Polygon"
+    assert uuid.UUID(feature["id"]).version == 5
+    assert {"z (px)", "R (px)", "N/C ratio (radius)", "Volume (px^3)"} <= set(feature["properties"]["measurements"])
+    assert feature["properties"]["classification"]["name"] in ("tumour", "stroma")
+    # read back through the QuPath importer: same nuclei, same places, same types
+    back = registry.call("segmenter", "qupath", image=np.zeros(rec.image_shape, np.uint8), mask=None, mask_path=path,
+                         mpp=0.25, settings=registry.stage("segmenter", "qupath").schema())
+    assert len(back) == rec.geometry.n
+    assert np.allclose(back[["x", "y"]].to_numpy(), rec.nuclei[["x", "y"]].to_numpy(), atol=0.75)
+    assert back["cell_type"].tolist() == rec.nuclei["cell_type"].tolist()
+
+
+def test_geojson_ids_are_stable(registry, rec, tmp_path):
+    a = json.loads(export(registry, "geojson", rec, tmp_path, filename="a.geojson")[0].read_text())
+    b = json.loads(export(registry, "geojson", rec, tmp_path, filename="b.geojson")[0].read_text())
+    assert [f["id"] for f in a["features"]] == [f["id"] for f in b["features"]]
+
+
+def test_ome_tiff_label_volume_reads_back(registry, rec, tmp_path):
+    import tifffile
+
+    (path,) = export(registry, "ome_tiff", rec, tmp_path, downsample=4)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_ome and tif.series[0].axes == "ZYX"
+        volume = tif.asarray()
+    cells = rec.cells
+    expected, _ = label_volume(cells[["x", "y", "z"]].to_numpy(), cells["R"].to_numpy(), rec.image_shape[:2], 4)
+    assert np.array_equal(volume, expected)
+    assert set(np.unique(volume)) - {0} <= set(range(1, rec.geometry.n + 1))
+
+
+def test_label_volume_of_one_sphere_has_its_volume():
+    volume, z0 = label_volume(np.array([[50.0, 50.0, 20.0]]), np.array([10.0]), (100, 100), 1)
+    assert z0 == 10.0 and abs((volume == 1).sum() - 4 / 3 * np.pi * 1000) / (4 / 3 * np.pi * 1000) < 0.02
+
+
+def test_ply_carries_depth_as_quality(registry, rec, tmp_path):
+    from plyfile import PlyData
+
+    (path,) = export(registry, "ply", rec, tmp_path)
+    vertex = PlyData.read(str(path))["vertex"].data
+    assert np.allclose(vertex["quality"][::162], rec.cells["z"].to_numpy(), atol=1e-4)
+
+
+def test_report_renders_a_page_with_its_figures(registry, rec, tmp_path):
+    metrics = registry.call("analysis", "report", reconstructions=[rec], outdir=tmp_path,
+                            settings=registry.stage("analysis", "report").schema())
+    assert metrics == {"patches_drawn": 1}
+    page = (tmp_path / "index.html").read_text()
+    assert '<img src="crop.png"' in page and "<td>crop</td>" in page
+    assert io.imread(tmp_path / "crop.png").shape[0] > 500

@@ -1,0 +1,105 @@
+"""Segmentation without weights, its metrics, and the importers of other tools' output."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+from cellframe.nuclei import nuclei_from_polygons, split_instances
+from cellframe.segmentation import segment_nuclei
+from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+
+from conftest import DEMO, disc_mask
+
+
+def test_metrics_of_identical_masks_are_perfect():
+    labels = split_instances(disc_mask((60, 60), [(15, 15), (40, 40)], 8))
+    assert pixel_dice(labels, labels) == 1.0 and aggregated_jaccard(labels, labels) == 1.0
+    assert object_f1(labels, labels)["f1"] == 1.0
+
+
+def test_metrics_with_known_answers():
+    ref = np.zeros((10, 10), int)
+    ref[0:4, 0:4] = 1  # 16 px
+    ref[6:10, 6:10] = 2  # 16 px
+    pred = np.zeros((10, 10), int)
+    pred[0:4, 0:2] = 5  # half of object 1: IoU 0.5
+    pred[8:10, 0:2] = 7  # a false positive of 4 px
+    assert pixel_dice(ref, pred) == pytest.approx(2 * 8 / (32 + 12))
+    f1 = object_f1(ref, pred)
+    assert (f1["tp"], f1["precision"], f1["recall"]) == (1, 0.5, 0.5)
+    # AJI: C = 8; U = 16 (object 1 with its match) + 16 (object 2 unmatched) + 4 (unused prediction)
+    assert aggregated_jaccard(ref, pred) == pytest.approx(8 / 36)
+    empty = np.zeros((5, 5), int)
+    assert object_f1(empty, empty)["f1"] == 1.0 and pixel_dice(empty, empty) == 1.0
+
+
+def test_hed_watershed_on_a_real_patch_agrees_with_its_mask():
+    image = io.imread(DEMO / "tcga_patch_2.png")[..., :3]
+    reference = split_instances(io.imread(DEMO / "tcga_patch_2_nuclei_mask.png"), 9)
+    labels = segment_nuclei(image, mpp=0.25)
+    assert pixel_dice(reference, labels) > 0.75
+    assert object_f1(reference, labels)["f1"] > 0.7
+    assert aggregated_jaccard(reference, labels) > 0.5
+
+
+def test_hed_watershed_sizes_follow_mpp():
+    image = io.imread(DEMO / "tcga_patch_2.png")[:300, :300, :3]
+    small = segment_nuclei(image, mpp=0.25, max_area_um2=20)
+    assert np.bincount(small.ravel())[1:].max() <= 20 / 0.25**2
+
+
+def test_hed_watershed_through_the_hook(registry):
+    image = io.imread(DEMO / "tcga_patch_2.png")[:300, :300, :3]
+    nuclei = registry.call("segmenter", "hed_watershed", image=image, mask=None, mask_path=None, mpp=0.25,
+                           settings=registry.stage("segmenter", "hed_watershed").schema())
+    reference = split_instances(io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")[:300, :300], 9).max()
+    assert 0.6 * reference < len(nuclei) < 1.4 * reference and nuclei.attrs["labels"].max() == len(nuclei)
+
+
+def test_label_image_importer_keeps_every_instance(registry, tmp_path):
+    labels = np.zeros((64, 64), np.uint16)
+    labels[5:15, 5:15], labels[15:25, 5:15], labels[40:50, 40:60] = 3, 9, 600
+    io.imsave(tmp_path / "labels.tif", labels, check_contrast=False)
+    nuclei = registry.call("segmenter", "labels", image=np.zeros((64, 64, 3), np.uint8), mask=labels,
+                           mask_path=tmp_path / "labels.tif", mpp=0.25, settings=registry.stage("segmenter", "labels").schema())
+    assert nuclei["label"].tolist() == [3, 9, 600] and nuclei["area"].tolist() == [100, 100, 200]
+
+
+def hovernet_doc(centres, radius=6.0, types=(1, 2)):
+    t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    nuc = {}
+    for k, ((x, y), kind) in enumerate(zip(centres, types), start=1):
+        contour = np.column_stack([x + radius * np.cos(t), y + radius * np.sin(t)]).round(1).tolist()
+        nuc[str(k)] = {"bbox": [[y - radius, x - radius], [y + radius, x + radius]], "centroid": [x, y],
+                       "contour": contour, "type_prob": 0.9, "type": kind}
+    return {"mag": 40, "nuc": nuc}
+
+
+def test_hovernet_importer_reads_xy_contours_and_types(registry, tmp_path):
+    (tmp_path / "hv.json").write_text(json.dumps(hovernet_doc([(20.0, 10.0), (50.0, 40.0)])))
+    nuclei = registry.call("segmenter", "hovernet", image=np.zeros((60, 80, 3), np.uint8), mask=None,
+                           mask_path=tmp_path / "hv.json", mpp=0.25, settings=registry.stage("segmenter", "hovernet").schema())
+    assert nuclei[["x", "y"]].round(1).to_numpy().tolist() == [[20.0, 10.0], [50.0, 40.0]]
+    assert nuclei["cell_type"].tolist() == ["neoplastic", "inflammatory"]
+    labels = nuclei.attrs["labels"]
+    assert labels[10, 20] == 1 and labels[40, 50] == 2  # row = y, column = x
+
+
+def test_bad_import_files_give_clear_errors(registry, tmp_path):
+    from cellframe.io import InputError
+
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="bad.json is not readable JSON"):
+        registry.call("segmenter", "hovernet", image=np.zeros((8, 8, 3), np.uint8), mask=None,
+                      mask_path=tmp_path / "bad.json", mpp=0.25, settings=registry.stage("segmenter", "hovernet").schema())
+
+
+def test_nuclei_from_polygons_measures_area_and_centroid():
+    square = np.array([[10, 10], [20, 10], [20, 20], [10, 20]], float)
+    table, labels = nuclei_from_polygons([square], (40, 40), ids=[7], cell_types=["tumour"])
+    row = table.iloc[0]
+    assert (row.label, row.x, row.y, row.area, row.cell_type) == (7, 15, 15, 100, "tumour")
+    assert row.r == pytest.approx(np.sqrt(100 / np.pi)) and labels[15, 15] == 7
