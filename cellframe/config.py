@@ -10,7 +10,9 @@ from typing import Any, Optional
 import pandas as pd
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from cellframe.io import InputError
 from cellframe.registry import PluginError, Registry
+from cellframe.slides import SlideRegion, slide_patches
 
 
 class ConfigError(Exception):
@@ -43,8 +45,14 @@ class InputConfig:
     mask: Optional[str] = None
     sample_id: Optional[str] = None
     manifest: Optional[str] = None
-    #: microns per pixel of the input images
+    #: a whole slide (.svs, .tiff, ... anything OpenSlide reads), cut into patches
+    slide: Optional[str] = None
+    #: microns per pixel of the input images; for a slide, the magnification to read it at
     mpp: float = 0.25
+    #: slide patches: side in pixels, smallest share of tissue, how many at most (None = all)
+    patch_size: int = 1000
+    min_tissue: float = 0.5
+    max_patches: Optional[int] = None
 
 
 @dataclass
@@ -82,6 +90,8 @@ class PatchSpec:
     sample_id: str
     image: Path
     mask: Path | None = None
+    #: where the patch lies in a whole slide (then ``image`` is the slide)
+    region: SlideRegion | None = None
 
 
 def _finite(key: str, value: Any) -> float:
@@ -118,8 +128,28 @@ def _existing(key: str, value: str, base: Path | None = None) -> Path:
     return path
 
 
+def slide_specs(inp: Any) -> list[PatchSpec]:
+    """The tissue patches of ``input.slide``."""
+    slide = _existing("input.slide", inp.slide)
+    if inp.patch_size < 16:
+        raise ConfigError(f"input.patch_size={inp.patch_size} must be >= 16")
+    if not 0 <= _finite("input.min_tissue", inp.min_tissue) <= 1:
+        raise ConfigError(f"input.min_tissue={inp.min_tissue} must be in [0, 1]")
+    try:
+        regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches)
+    except InputError as exc:
+        raise ConfigError(f"input.slide: {exc}") from None
+    if not regions:
+        raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} tissue")
+    return [PatchSpec(f"{slide.stem}_x{r.x0}_y{r.y0}", slide, None, r) for r in regions]
+
+
 def patch_specs(inp: Any) -> list[PatchSpec]:
     """The patches a config names, with every file checked to exist."""
+    if inp.get("slide"):
+        if inp.manifest or inp.image or inp.mask:
+            raise ConfigError("input.slide cannot be combined with input.image/input.mask/input.manifest")
+        return slide_specs(inp)
     if inp.manifest:
         if inp.image or inp.mask:
             raise ConfigError("input.manifest cannot be combined with input.image/input.mask")
@@ -148,7 +178,7 @@ def patch_specs(inp: Any) -> list[PatchSpec]:
     if not inp.image:
         if inp.mask:
             raise ConfigError("input.image: missing (the H&E image the mask belongs to)")
-        raise ConfigError("input: give input.image=PATH (and input.mask=PATH), or input.manifest=CSV")
+        raise ConfigError("input: give input.image=PATH (and input.mask=PATH), input.manifest=CSV or input.slide=PATH")
     image = _existing("input.image", inp.image)
     mask = _existing("input.mask", inp.mask) if inp.mask else None
     return [PatchSpec(inp.sample_id or image.stem, image, mask)]
@@ -169,6 +199,10 @@ def stage_settings(registry: Registry, kind: str, node: Any, key: str) -> Any:
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+
+
+#: built-in segmenters that need ``input.mask``
+MASK_SEGMENTERS = ("mask", "labels", "hovernet", "qupath")
 
 
 @dataclass
@@ -208,5 +242,8 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         exporters=exporters,
         analyses=analyses,
     )
+    if cfg.input.get("slide") and plan.segmenter.name in MASK_SEGMENTERS:
+        raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "
+                          "use segmenter=hed_watershed (or +pipeline=wsi)")
     plan.patches = patch_specs(cfg.input)
     return plan

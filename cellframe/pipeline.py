@@ -20,6 +20,7 @@ from cellframe.plots import convergence_plot
 from cellframe.reconstruct import reconstruct
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry
+from cellframe.slides import read_region
 from cellframe.tracking import Tracker
 
 log = logging.getLogger("cellframe")
@@ -36,6 +37,8 @@ IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a patch's image (as RGB uint8) and, when it is an image, its mask (2D), checking they fit."""
+    if spec.region is not None:
+        return read_region(spec.region), None
     image = as_rgb(read_image(spec.image, "image"), spec.image)
     if spec.mask is None or spec.mask.suffix.lower() not in IMAGE_SUFFIXES:
         return image, None
@@ -73,6 +76,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     rec.image_shape = tuple(image.shape)
     rec.labels = labels
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
+    rec.region = spec.region
     patch_dir = outdir / spec.sample_id
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():

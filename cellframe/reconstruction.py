@@ -39,6 +39,8 @@ class Reconstruction:
     optimizer: dict = field(default_factory=dict)
     #: per component of overlapping nuclei: the depth it needs and whether z_max allows it
     feasibility: pd.DataFrame | None = None
+    #: where the patch lies in a whole slide (:class:`cellframe.slides.SlideRegion`), if it came from one
+    region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
     labels: np.ndarray | None = None
 
@@ -90,6 +92,8 @@ class Reconstruction:
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
         if "R" in table:
             table["nc_ratio_radius"] = table["r"] / table["R"]
+        if self.region is not None:  # every coordinate maps back to the slide's level 0
+            table["x_slide"], table["y_slide"] = self.region.to_slide(table["x"], table["y"])
         for column in self.nuclei.columns.difference(NUCLEI_COLUMNS):  # e.g. cell_type from an importer
             table[column] = self.nuclei[column].to_numpy()
         table.insert(0, "sample_id", self.sample_id)

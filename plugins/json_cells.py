@@ -47,6 +47,7 @@ def cells_document(rec, precision: int = 3) -> dict:
         "image_shape": list(rec.image_shape),
         "n_violations": rec.n_violations,
         "penalties": rec.penalties,
+        "slide": rec.region.describe() if rec.region is not None else None,
         "cells": items,
     }
 

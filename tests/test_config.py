@@ -83,7 +83,7 @@ def test_bad_values_name_their_key(cfg_of, registry, overrides, message):
 def test_missing_inputs(cfg_of, registry, tmp_path):
     with pytest.raises(ConfigError, match="input.image: file not found: .*nope.png"):
         validate(cfg_of("input.image=nope.png", f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}"), registry)
-    with pytest.raises(ConfigError, match=r"give input.image=PATH \(and input.mask=PATH\), or input.manifest=CSV"):
+    with pytest.raises(ConfigError, match=r"give input.image=PATH \(and input.mask=PATH\), input.manifest=CSV or input.slide=PATH"):
         validate(cfg_of(), registry)
 
 

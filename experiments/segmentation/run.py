@@ -1,0 +1,39 @@
+"""hed_watershed against the demo patches' nuclei masks: pixel Dice, object F1 at IoU 0.5, AJI.
+
+    python experiments/segmentation/run.py
+"""
+
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+from skimage import io, segmentation
+
+from cellframe.nuclei import split_instances
+from cellframe.plugins.hed_watershed import HedWatershedSettings
+from cellframe.segmentation import segment_nuclei
+from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE.parent.parent / "data" / "tcga_brca"
+
+cfg = OmegaConf.load(HERE / "config.yaml")
+s = HedWatershedSettings()
+lines = ["| patch | reference nuclei | found | pixel Dice | object precision | object recall | object F1 (IoU 0.5) | AJI |",
+         "|---|---|---|---|---|---|---|---|"]
+panels = []
+for patch in cfg.patches:
+    image = io.imread(DEMO / f"tcga_patch_{patch}.png")[..., :3]
+    reference = split_instances(io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"), cfg.reference_min_distance)
+    labels = segment_nuclei(image, cfg.mpp, s.threshold, s.sigma, s.min_area_um2, s.max_area_um2, s.min_distance_um,
+                            s.opening_um)
+    f1 = object_f1(reference, labels)
+    lines.append(f"| {patch} | {f1['n_reference']} | {f1['n_predicted']} | {pixel_dice(reference, labels):.3f} | "
+                 f"{f1['precision']:.3f} | {f1['recall']:.3f} | {f1['f1']:.3f} | {aggregated_jaccard(reference, labels):.3f} |")
+    crop = (slice(300, 600), slice(300, 600))
+    both = segmentation.mark_boundaries(image[crop], reference[crop], color=(0, 1, 0))
+    panels.append(segmentation.mark_boundaries(both, labels[crop], color=(1, 1, 0)))
+text = "\n".join(lines) + "\n\nOverlay (green: reference, yellow: hed_watershed) in `overlay.png`.\n"
+print(text)
+(HERE / "results.md").write_text(text)
+io.imsave(HERE / "overlay.png", (np.concatenate(panels, axis=1) * 255).astype(np.uint8))

@@ -1,0 +1,78 @@
+"""Whole-slide input: a generated pyramidal TIFF read through OpenSlide."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from skimage import io
+
+from cellframe.slides import read_region, slide_patches
+
+from conftest import DEMO
+
+
+def write_pyramid(path, image, mpp=0.25, levels=3):
+    """A tiled, pyramidal generic TIFF that OpenSlide reads, with its resolution in the tags."""
+    with tifffile.TiffWriter(path) as tif:
+        for level in range(levels):
+            step = 2**level
+            res = 1e4 / (mpp * step)  # pixels per centimetre
+            tif.write(image[::step, ::step], tile=(256, 256), photometric="rgb", compression="zlib",
+                      resolution=(res, res), resolutionunit="CENTIMETER", subfiletype=0 if level == 0 else 1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def slide(tmp_path_factory):
+    """The real demo H&E patch 2 set into glass (white), at 0.25 um/px."""
+    canvas = np.full((1536, 2048, 3), 244, np.uint8)
+    he = io.imread(DEMO / "tcga_patch_2.png")[:, :, :3]
+    canvas[256:1256, 512:1512] = he
+    return write_pyramid(tmp_path_factory.mktemp("slide") / "demo_slide.tiff", canvas), canvas
+
+
+def test_only_tissue_patches_are_cut(slide):
+    path, canvas = slide
+    regions = slide_patches(path, patch_size=256, mpp=0.25, min_tissue=0.9)
+    assert regions and all(r.level == 0 and r.mpp == pytest.approx(0.25) for r in regions)
+    for r in regions:  # every kept patch lies inside the H&E block
+        assert 256 <= r.y0 and r.y0 + 256 <= 1256 + 64 and 512 <= r.x0 and r.x0 + 256 <= 1512 + 64
+    assert np.array_equal(read_region(regions[0])[..., :3], canvas[regions[0].y0 : regions[0].y0 + 256,
+                                                                    regions[0].x0 : regions[0].x0 + 256])
+
+
+def test_magnification_picks_the_level(slide):
+    path, _ = slide
+    regions = slide_patches(path, patch_size=128, mpp=0.5, min_tissue=0.5)
+    assert regions and all(r.level == 1 and r.downsample == 2.0 and r.mpp == pytest.approx(0.5) for r in regions)
+    x, y = regions[0].to_slide(np.array([10.0]), np.array([20.0]))
+    assert (x[0], y[0]) == (regions[0].x0 + 20.0, regions[0].y0 + 40.0)
+
+
+def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
+    path, canvas = slide
+    result = run_cli([f"input.slide={path}", "input.patch_size=500", "input.max_patches=2", "segmenter=hed_watershed",
+                      "mlflow.enabled=false", "progress=false", "analysis=[]", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))
+    assert len(folders) == 2
+    doc = json.loads((folders[0] / "cells.json").read_text())
+    meta = doc["slide"]
+    assert meta["slide_id"] == "demo_slide" and meta["level"] == 0 and meta["mpp"] == pytest.approx(0.25)
+    cells = pd.read_csv(folders[0] / "cells.csv")
+    assert len(cells) > 20
+    assert np.allclose(cells["x_slide"], cells["x"] + meta["x0"]) and np.allclose(cells["y_slide"], cells["y"] + meta["y0"])
+    # nuclei are dark in the slide at their slide coordinates
+    grey = canvas.mean(axis=2)
+    at_nuclei = grey[cells["y_slide"].round().astype(int), cells["x_slide"].round().astype(int)]
+    assert np.median(at_nuclei) < grey[256:1256, 512:1512].mean()
+
+
+def test_unreadable_slide_is_a_clear_config_error(run_cli, tmp_path):
+    (tmp_path / "not_a_slide.svs").write_text("nope")
+    result = run_cli([f"input.slide={tmp_path / 'not_a_slide.svs'}", "segmenter=hed_watershed",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 2
+    assert "cellframe: error: input.slide: slide" in result.stderr and "not_a_slide.svs" in result.stderr
