@@ -103,17 +103,19 @@ def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2) -> list[pd
 
 
 def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
-    """Per-patch N/C features of reconstructions: entropy and mean of each N/C form, and cell counts."""
+    """N/C features per patient: entropy and mean of each N/C form and cell counts of every patch,
+    averaged over each patient's patches (``reconstruction.patient``, else the sample id's patient)."""
     rows = {}
     for rec in reconstructions:
         ratios = nc_ratios(rec.cells)
         row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
         row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) for form in FORMS}
         row["n_cells"] = len(ratios)
+        row["patient"] = getattr(rec, "patient", None) or patient_id(rec.sample_id)
         rows[rec.sample_id] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("sample_id")
+    table = pd.DataFrame.from_dict(rows, orient="index").groupby("patient").mean(numeric_only=True)
     table["nc_entropy"] = table["nc_entropy_radius"]
-    return table
+    return table.rename_axis("sample_id")
 
 
 def seed_for(seed: int, key: str) -> np.random.Generator:

@@ -92,6 +92,8 @@ class PatchSpec:
     mask: Path | None = None
     #: where the patch lies in a whole slide (then ``image`` is the slide)
     region: SlideRegion | None = None
+    #: the patient the patch belongs to (manifest column ``patient_id``; default: from the sample id)
+    patient: str | None = None
 
 
 def _finite(key: str, value: Any) -> float:
@@ -172,6 +174,7 @@ def patch_specs(inp: Any) -> list[PatchSpec]:
                 _existing(f"input.manifest row {k + 1} image", row.image, manifest.parent),
                 _existing(f"input.manifest row {k + 1} mask", row.mask, manifest.parent)
                 if getattr(row, "mask", "") else None,
+                patient=getattr(row, "patient_id", "") or None,
             )
             for k, row in enumerate(table.itertuples(index=False))
         ]

@@ -13,6 +13,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from cellframe.analysis import AnalysisError
+from cellframe.cohort import patient_id
 from cellframe.config import PatchSpec, RunPlan, validate
 from cellframe.io import InputError, as_rgb, atomic_path, read_image
 from cellframe.nuclei import check_nuclei_table
@@ -77,6 +78,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     rec.labels = labels
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
     rec.region = spec.region
+    rec.patient = spec.patient or patient_id(spec.sample_id)
     patch_dir = outdir / spec.sample_id
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():

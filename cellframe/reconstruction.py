@@ -39,6 +39,8 @@ class Reconstruction:
     optimizer: dict = field(default_factory=dict)
     #: per component of overlapping nuclei: the depth it needs and whether z_max allows it
     feasibility: pd.DataFrame | None = None
+    #: the patient (TCGA barcode prefix of the sample id, or the manifest's ``patient_id``)
+    patient: str | None = None
     #: where the patch lies in a whole slide (:class:`cellframe.slides.SlideRegion`), if it came from one
     region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)

@@ -123,3 +123,17 @@ def test_classifier_on_random_labels_is_at_chance(registry, recs, tmp_path):
 def test_classifier_without_labels_says_how_to_give_them(registry, recs, tmp_path):
     with pytest.raises(AnalysisError, match="no labels"):
         analyze(registry, "classifier", recs, tmp_path)
+
+
+def test_patch_features_are_averaged_per_patient(recs):
+    from cellframe.cohort import patch_features
+
+    table = patch_features(recs)
+    assert sorted(table.index) == ["TCGA-XX-0001", "TCGA-XX-0002"]
+    recs[1].patient = "TCGA-XX-0001"  # both patches of one patient (a manifest patient_id column)
+    try:
+        merged = patch_features(recs)
+    finally:
+        recs[1].patient = None
+    assert list(merged.index) == ["TCGA-XX-0001"]
+    assert merged["n_cells"].iloc[0] == pytest.approx(table["n_cells"].mean())
