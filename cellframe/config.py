@@ -56,6 +56,13 @@ class InputConfig:
 
 
 @dataclass
+class ReconstructionConfig:
+    #: independent reconstructions per patch (seeds); with more than one, the cell table carries
+    #: each parameter's mean and standard deviation (``z_mean``, ``z_sd``, ...)
+    samples: int = 1
+
+
+@dataclass
 class MlflowConfig:
     enabled: bool = True
     #: None: MLFLOW_TRACKING_URI if set, else MLflow's default (sqlite:///mlflow.db in the working dir)
@@ -72,6 +79,7 @@ class CellframeConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     input: InputConfig = field(default_factory=InputConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
     segmenter: Any = MISSING
     geometry: Any = MISSING
     optimizer: Any = MISSING
@@ -229,6 +237,8 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if seed < 0:
         raise ConfigError(f"seed={seed} must be >= 0")
     check_model(cfg.model)
+    if cfg.reconstruction.samples < 1:
+        raise ConfigError(f"reconstruction.samples={cfg.reconstruction.samples} must be >= 1")
     if _finite("input.mpp", cfg.input.mpp) <= 0:
         raise ConfigError(f"input.mpp={cfg.input.mpp} must be > 0")
     exporters = {}

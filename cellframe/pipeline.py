@@ -27,9 +27,20 @@ from cellframe.tracking import Tracker
 log = logging.getLogger("cellframe")
 
 
-def patch_rng(seed: int, sample_id: str) -> np.random.Generator:
-    """The generator of one patch: depends on the seed and the patch id, not on run order."""
-    return np.random.default_rng([int(seed), zlib.crc32(sample_id.encode("utf-8"))])
+def patch_rng(seed: int, sample_id: str, sample: int = 0) -> np.random.Generator:
+    """The generator of one patch: depends on the seed, the patch id and the sample number, not on run order."""
+    key = [int(seed), zlib.crc32(sample_id.encode("utf-8"))]
+    return np.random.default_rng(key + [sample] if sample else key)
+
+
+def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
+    """Mean and standard deviation over independent reconstructions of each cell parameter."""
+    params = [run.geometry.unpack(run.x) for run in runs]
+    out = {}
+    for name in params[0]:
+        stack = np.stack([p[name] for p in params])
+        out[f"{name}_mean"], out[f"{name}_sd"] = stack.mean(axis=0), stack.std(axis=0)
+    return pd.DataFrame(out)
 
 
 #: input.mask files read as images; anything else (JSON, GeoJSON) is left to the segmenter
@@ -65,15 +76,14 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     nuclei = check_nuclei_table(nuclei, source)
     if nuclei.empty:
         raise InputError(f"{source}: no nuclei found")
-    rec = reconstruct(
-        nuclei,
-        registry=registry,
-        model=cfg.model,
-        geometry=plan.geometry,
-        optimizer=plan.optimizer,
-        rng=patch_rng(cfg.seed, spec.sample_id),
-        sample_id=spec.sample_id,
-    )
+    runs = [
+        reconstruct(nuclei, registry=registry, model=cfg.model, geometry=plan.geometry, optimizer=plan.optimizer,
+                    rng=patch_rng(cfg.seed, spec.sample_id, k), sample_id=spec.sample_id)
+        for k in range(int(cfg.reconstruction.samples))
+    ]
+    rec = runs[0]
+    if len(runs) > 1:
+        rec.spread = sample_spread(runs)
     rec.image_shape = tuple(image.shape)
     rec.labels = labels
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}

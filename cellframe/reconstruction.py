@@ -39,6 +39,8 @@ class Reconstruction:
     optimizer: dict = field(default_factory=dict)
     #: per component of overlapping nuclei: the depth it needs and whether z_max allows it
     feasibility: pd.DataFrame | None = None
+    #: per cell, mean and spread of each parameter over ``reconstruction.samples`` independent runs
+    spread: pd.DataFrame | None = None
     #: the patient (TCGA barcode prefix of the sample id, or the manifest's ``patient_id``)
     patient: str | None = None
     #: where the patch lies in a whole slide (:class:`cellframe.slides.SlideRegion`), if it came from one
@@ -94,6 +96,8 @@ class Reconstruction:
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
         if "R" in table:
             table["nc_ratio_radius"] = table["r"] / table["R"]
+        if self.spread is not None:
+            table = pd.concat([table, self.spread.set_index(table.index)], axis=1)
         if self.region is not None:  # every coordinate maps back to the slide's level 0
             table["x_slide"], table["y_slide"] = self.region.to_slide(table["x"], table["y"])
         for column in self.nuclei.columns.difference(NUCLEI_COLUMNS):  # e.g. cell_type from an importer
