@@ -24,10 +24,13 @@ class Geometry(ABC):
 
     #: Per-nucleus parameters, in layout order.
     param_names: tuple[str, ...] = ()
+    #: True when nuclei are spheres of radius ``r`` at depth ``z`` (the per-cluster depth check applies)
+    spherical_nuclei: bool = False
 
-    def __init__(self, nuclei: pd.DataFrame, model) -> None:
+    def __init__(self, nuclei: pd.DataFrame, model, settings=None) -> None:
         self.nuclei = nuclei.reset_index(drop=True)
         self.model = model
+        self.settings = settings
         self.xy = self.nuclei[["x", "y"]].to_numpy(float)
         self.r = self.nuclei["r"].to_numpy(float)
         self.pairs = pairs_mod.overlapping_pairs(self.xy, self.r)
@@ -92,12 +95,31 @@ class Geometry(ABC):
         """Each cell's 2D region at depth ``plane_z`` as a ``(k, 2)`` polygon (empty if none)."""
 
     @abstractmethod
+    def semi_axes(self, x: np.ndarray) -> np.ndarray:
+        """Each cell's three semi-axes ``(n, 3)``, in pixels."""
+
     def volumes(self, x: np.ndarray) -> np.ndarray:
         """Cell volumes in cubic pixels."""
+        return 4.0 / 3.0 * np.pi * self.semi_axes(x).prod(axis=1)
+
+    def surface_areas(self, x: np.ndarray) -> np.ndarray:
+        """Cell surface areas in square pixels (exact for spheres, within 1.1 % for ellipsoids)."""
+        from cellframe.measure import ellipsoid_surface
+
+        return ellipsoid_surface(self.semi_axes(x))
+
+    def nuclear_volumes(self, x: np.ndarray) -> np.ndarray:
+        """Nucleus volumes; by default spheres of radius ``r``."""
+        return 4.0 / 3.0 * np.pi * self.r**3
 
     @abstractmethod
     def mesh(self, x: np.ndarray):
         """All cells as one :class:`trimesh.Trimesh`."""
+
+    def subset(self, keep: np.ndarray) -> "Geometry":
+        """The same geometry over some of the nuclei (a boolean mask or indices)."""
+        return type(self)(self.nuclei.iloc[np.flatnonzero(keep) if np.asarray(keep).dtype == bool else keep],
+                          self.model, self.settings)
 
     def components(self) -> np.ndarray:
         """Connected component of each nucleus in the candidate-pair graph."""

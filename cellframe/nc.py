@@ -11,17 +11,22 @@ FORMS = ("radius", "area", "volume")
 
 
 def nc_ratios(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per-cell N/C ratios from a cell table (columns ``r``, ``R``, ``nuclear_area``, ``section_area``).
+    """Per-cell N/C ratios from a cell table.
 
-    The area form is the nuclear area over the cell's region at the plane
-    (NaN for cells that do not reach the plane); all forms lie in (0, 1] when
-    the cell is larger than its nucleus.
+    * radius: ``r / R`` (``R_eq``, the cube root of the semi-axes' product, for non-spheres);
+    * area: nuclear area over the cell's region at the plane (NaN for cells that do not reach it);
+    * volume: nuclear volume over cell volume (``(r / R)^3`` for spheres).
     """
-    r, R = cells["r"].to_numpy(float), cells["R"].to_numpy(float)
+    r = cells["r"].to_numpy(float)
+    R = cells["R"].to_numpy(float) if "R" in cells else cells["R_eq"].to_numpy(float)
     section = cells["section_area"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         area = np.where(section > 0, cells["nuclear_area"].to_numpy(float) / section, np.nan)
-    return pd.DataFrame({"radius": r / R, "area": area, "volume": (r / R) ** 3}, index=cells.index)
+        if {"nuclear_volume", "volume"} <= set(cells.columns):
+            volume = cells["nuclear_volume"].to_numpy(float) / cells["volume"].to_numpy(float)
+        else:
+            volume = (r / R) ** 3
+    return pd.DataFrame({"radius": r / R, "area": area, "volume": volume}, index=cells.index)
 
 
 def shannon_entropy(values: np.ndarray, bins: int = 20, value_range: tuple[float, float] = (0.0, 1.0)) -> float:

@@ -53,6 +53,28 @@ def split_instances(mask: np.ndarray, min_distance: int = 5) -> np.ndarray:
     return labels.astype(np.int32)
 
 
+#: optional shape columns a segmenter may add: semi-axes (px) and the major axis' angle to x (radians)
+SHAPE_COLUMNS = ("axis_a", "axis_b", "angle")
+
+
+def shape_axes(labels: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
+    """Equivalent-ellipse semi-axes and orientation of each labelled nucleus, from second moments.
+
+    ``angle`` is the major axis' direction in the image's x (column), y (row) frame.
+    For a filled ellipse the variance along an axis is (semi-axis)^2 / 4.
+    """
+    props = regionprops_table(np.asarray(labels), properties=("label", "moments_central"))
+    m00 = props["moments_central-0-0"]
+    var_y, var_x, cov = props["moments_central-2-0"] / m00, props["moments_central-0-2"] / m00, props["moments_central-1-1"] / m00
+    half_trace, det = (var_x + var_y) / 2, var_x * var_y - cov**2
+    spread = np.sqrt(np.maximum(half_trace**2 - det, 0.0))
+    l1, l2 = half_trace + spread, np.maximum(half_trace - spread, 0.0)
+    angle = 0.5 * np.arctan2(2 * cov, var_x - var_y)
+    shape = pd.DataFrame({"label": props["label"], "axis_a": 2 * np.sqrt(l1), "axis_b": 2 * np.sqrt(np.maximum(l2, 0.25)),
+                          "angle": angle})
+    return table[["label"]].merge(shape, on="label", how="left")[list(SHAPE_COLUMNS)].set_index(table.index)
+
+
 def enclosing_radii(labels: np.ndarray, table: pd.DataFrame) -> np.ndarray:
     """Distance from each nucleus' centroid to its farthest pixel (+0.5 px for the pixel's extent)."""
     rows, cols = np.nonzero(labels)
@@ -94,7 +116,10 @@ def nuclei_table(labels: np.ndarray, min_area: float = 0.0, radius: str = "equiv
         table["r"] = enclosing_radii(np.asarray(labels), table) if len(table) else []
     else:
         table["r"] = np.sqrt(table["area"] / np.pi)
-    return table[list(NUCLEI_COLUMNS)]
+    table = table[list(NUCLEI_COLUMNS)]
+    if len(table):
+        table = pd.concat([table, shape_axes(labels, table)], axis=1)
+    return table
 
 
 def check_nuclei_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -139,6 +164,8 @@ def nuclei_from_polygons(polygons: list[np.ndarray], shape: tuple[int, int], ids
         rr, cc = draw_polygon(outline[:, 1], outline[:, 0], shape)
         labels[rr, cc] = label
     table = pd.DataFrame(rows, columns=list(NUCLEI_COLUMNS))
+    if len(table):
+        table = pd.concat([table, shape_axes(labels, table)], axis=1)
     if cell_types is not None:
         kinds = dict(zip(ids, cell_types))
         table["cell_type"] = [kinds[label] for label in table["label"]]

@@ -75,6 +75,10 @@ class Problem:
         """Unweighted value of each penalty term at one solution."""
         return {term: float(items.sum()) for term, items in self.geometry.penalties(np.atleast_2d(x)).items()}
 
+    def component(self, c: int) -> "Problem":
+        """Component ``c`` alone, as a problem of its own (its dimensions: ``dim_component == c``)."""
+        return Problem(self.geometry.subset(self.nucleus_component == c), decompose=False)
+
     def best_per_component(self, X: np.ndarray, F: np.ndarray) -> np.ndarray:
         """Assemble one position from the best particle of each component."""
         best = np.argmin(F, axis=0)

@@ -60,7 +60,7 @@ def reconstruct(
 
     terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
     feasibility = None
-    if "z" in full.param_names:
+    if full.spherical_nuclei:
         feasibility = component_feasibility(nuclei, float(model.z_max), z=full.unpack(x)["z"])
     return Reconstruction(
         sample_id=sample_id,

@@ -10,6 +10,8 @@ import pandas as pd
 
 from cellframe.geometry import Geometry
 from cellframe.nuclei import NUCLEI_COLUMNS
+from cellframe.measure import sphericity
+from cellframe.nc import nc_ratios
 from cellframe.sections import polygon_area
 
 
@@ -91,11 +93,18 @@ class Reconstruction:
         table = pd.DataFrame({"cell_id": np.arange(self.geometry.n), "label": self.nuclei["label"].to_numpy()})
         table = pd.concat([table, shape], axis=1)
         table["r"] = self.geometry.r
+        axes = self.geometry.semi_axes(self.x)
+        if "R_eq" not in table:
+            table["R_eq"] = np.cbrt(axes.prod(axis=1))
         table["volume"] = self.geometry.volumes(self.x)
+        table["surface_area"] = self.geometry.surface_areas(self.x)
+        table["sphericity"] = sphericity(table["volume"], table["surface_area"])
         table["section_area"] = [polygon_area(p) for p in self.sections]
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
-        if "R" in table:
-            table["nc_ratio_radius"] = table["r"] / table["R"]
+        table["nuclear_volume"] = self.geometry.nuclear_volumes(self.x)
+        ratios = nc_ratios(table)
+        for form in ratios:
+            table[f"nc_ratio_{form}"] = ratios[form].to_numpy()
         if self.spread is not None:
             table = pd.concat([table, self.spread.set_index(table.index)], axis=1)
         if self.region is not None:  # every coordinate maps back to the slide's level 0

@@ -81,3 +81,58 @@ def power_regions(centers: np.ndarray, radii: np.ndarray, n_vertices: int = 64) 
         regions[i] = clip_halfplane(regions[i] - centers[i], e, offset) + centers[i]
         regions[j] = clip_halfplane(regions[j] - centers[j], -e, dist**2 - offset) + centers[j]
     return regions
+
+
+def ellipse_polygon(center, a: float, b: float, angle: float, n_vertices: int = 64) -> np.ndarray:
+    """Polygon of an ellipse with semi-axes a, b, the a axis at ``angle`` to x, counter-clockwise."""
+    t = np.linspace(0.0, 2.0 * np.pi, n_vertices, endpoint=False)
+    u, v = a * np.cos(t), b * np.sin(t)
+    c, s = np.cos(angle), np.sin(angle)
+    return np.asarray(center, float) + np.column_stack([c * u - s * v, s * u + c * v])
+
+
+def ellipse_regions(centers: np.ndarray, a: np.ndarray, b: np.ndarray, angle: np.ndarray,
+                    n_vertices: int = 64) -> list[np.ndarray]:
+    """Each ellipse cut by the common chords with the ellipses it intersects.
+
+    The chord through two intersecting boundaries plays the radical line's part
+    (for circles it is the radical line); each cell keeps the side of its own
+    centre. An ellipse inside another keeps itself and is cut out of the
+    larger one's polygon. Regions never overlap.
+    """
+    from shapely.geometry import MultiPoint, Polygon
+
+    shapes = [Polygon(ellipse_polygon(c, ai, bi, th, n_vertices)) if ai > 0 and bi > 0 else Polygon()
+              for c, ai, bi, th in zip(np.asarray(centers, float), a, b, angle)]
+    regions = list(shapes)
+    present = np.flatnonzero(np.asarray(a) > 0)
+    if len(present) >= 2:
+        tree = cKDTree(np.asarray(centers, float)[present])
+        for p, q in tree.query_pairs(2.0 * float(np.max(a)), output_type="ndarray"):
+            i, j = present[p], present[q]
+            if not shapes[i].intersects(shapes[j]):
+                continue
+            points = shapes[i].exterior.intersection(shapes[j].exterior)
+            coords = np.array([pt.coords[0] for pt in getattr(points, "geoms", [points]) if not pt.is_empty
+                               and pt.geom_type == "Point"])
+            if len(coords) >= 2:
+                far = np.linalg.norm(coords[:, None] - coords[None], axis=2)
+                k, m = np.unravel_index(far.argmax(), far.shape)
+                p1, p2 = coords[k], coords[m]
+                normal = np.array([p2[1] - p1[1], p1[0] - p2[0]])
+                for own, other in ((i, j), (j, i)):
+                    sign = 1.0 if normal @ (np.asarray(centers[own]) - p1) <= 0 else -1.0
+                    clipped = clip_halfplane(np.asarray(regions[own].exterior.coords)[:-1] if not regions[own].is_empty
+                                             else np.empty((0, 2)), sign * normal, sign * normal @ p1)
+                    regions[own] = Polygon(clipped) if len(clipped) >= 3 else Polygon()
+            else:  # one inside the other: the inner keeps its region
+                inner, outer = (i, j) if shapes[i].area <= shapes[j].area else (j, i)
+                regions[outer] = regions[outer].difference(shapes[inner])
+    out = []
+    for region in regions:
+        if region.is_empty:
+            out.append(np.empty((0, 2)))
+        else:
+            region = max(getattr(region, "geoms", [region]), key=lambda g: g.area)
+            out.append(np.asarray(region.exterior.coords)[:-1])
+    return out

@@ -82,11 +82,10 @@ def pyswarms_pso(problem: Problem, settings: PyswarmsSettings, rng: np.random.Ge
         histories = []
         for c in range(problem.n_components):
             dims = np.flatnonzero(problem.dim_component == c)
+            part = problem.component(c) if problem.n_components > 1 else problem
 
-            def objective(Xc, dims=dims, c=c):
-                X = np.broadcast_to(best, (len(Xc), len(best))).copy()
-                X[:, dims] = Xc
-                return problem.fitness(X)[:, c]
+            def objective(Xc, part=part):
+                return part.fitness(Xc)[:, 0]
 
             x_c, hist = _run_swarm(objective, start[:, dims], problem.lower[dims], problem.upper[dims], settings)
             best[dims] = x_c

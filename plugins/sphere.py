@@ -37,10 +37,10 @@ class Sphere(Geometry):
     nucleus a sphere of radius ``r_i`` at the same centre."""
 
     param_names = ("z", "R")
+    spherical_nuclei = True
 
     def __init__(self, nuclei: pd.DataFrame, model, settings: SphereSettings) -> None:
-        super().__init__(nuclei, model)
-        self.settings = settings
+        super().__init__(nuclei, model, settings)
         self._d2 = np.sum((self.xy[self.pairs[:, 0]] - self.xy[self.pairs[:, 1]]) ** 2, axis=1)
         self._rsum = self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
 
@@ -93,8 +93,8 @@ class Sphere(Geometry):
         rho = np.sqrt(np.maximum(rho2, 0.0))
         return power_regions(self.xy, np.where(rho2 > 0, rho, 0.0), self.settings.section_vertices)
 
-    def volumes(self, x: np.ndarray) -> np.ndarray:
-        return 4.0 / 3.0 * np.pi * self.unpack(x)["R"] ** 3
+    def semi_axes(self, x: np.ndarray) -> np.ndarray:
+        return np.repeat(self.unpack(x)["R"][:, None], 3, axis=1)
 
     def mesh(self, x: np.ndarray):
         import trimesh
@@ -102,12 +102,10 @@ class Sphere(Geometry):
         unit = trimesh.creation.icosphere(subdivisions=self.settings.mesh_subdivisions)
         p = self.unpack(x)
         centers, radii = self.centers(x), p["R"]
-        nv, nf = len(unit.vertices), len(unit.faces)
+        nv = len(unit.vertices)
         vertices = (unit.vertices[None, :, :] * radii[:, None, None] + centers[:, None, :]).reshape(-1, 3)
         faces = (unit.faces[None, :, :] + nv * np.arange(self.n)[:, None, None]).reshape(-1, 3)
-        mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-        mesh.metadata["cell_of_face"] = np.repeat(np.arange(self.n), nf)
-        return mesh
+        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
 
 
 def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, comp: np.ndarray,

@@ -16,11 +16,24 @@ class TableSettings:
     name: str = "table"
     stem: str = "cells"
     formats: list[str] = field(default_factory=lambda: ["csv", "parquet"])
+    #: add volume, surface and mean curvature measured on each cell's mesh (slower)
+    mesh_measurements: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(FORMATS))
         if unknown:
             raise ValueError(f"formats: unknown {unknown}; choose from {list(FORMATS)}")
+
+
+def cell_mesh_measurements(reconstruction):
+    """Mesh-based volume, surface and mean curvature of every cell (see :mod:`cellframe.measure`)."""
+    import numpy as np
+
+    from cellframe.measure import mesh_measurements
+
+    mesh = reconstruction.geometry.mesh(reconstruction.x)
+    n = reconstruction.geometry.n
+    return mesh_measurements(mesh, np.repeat(np.arange(n), len(mesh.faces) // max(n, 1)), n)
 
 
 @hookimpl
@@ -33,6 +46,8 @@ def cellframe_export(name, reconstruction, outdir, settings):
     if name != "table":
         return None
     table = reconstruction.cells
+    if settings.mesh_measurements:
+        table = table.join(cell_mesh_measurements(reconstruction))
     written = []
     for fmt in settings.formats:
         path = outdir / f"{settings.stem}.{fmt}"
