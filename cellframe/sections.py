@@ -96,8 +96,8 @@ def ellipse_regions(centers: np.ndarray, a: np.ndarray, b: np.ndarray, angle: np
     """Each ellipse cut by the common chords with the ellipses it intersects.
 
     The chord through two intersecting boundaries plays the radical line's part
-    (for circles it is the radical line); each cell keeps the side of its own
-    centre. An ellipse inside another keeps itself and is cut out of the
+    (for circles it is the radical line); each cell keeps the side where its
+    ellipse reaches beyond the other. An ellipse inside another keeps itself and is cut out of the
     larger one's polygon. Regions never overlap.
     """
     from shapely.geometry import MultiPoint, Polygon
@@ -121,13 +121,28 @@ def ellipse_regions(centers: np.ndarray, a: np.ndarray, b: np.ndarray, angle: np
                 p1, p2 = coords[k], coords[m]
                 normal = np.array([p2[1] - p1[1], p1[0] - p2[0]])
                 for own, other in ((i, j), (j, i)):
-                    sign = 1.0 if normal @ (np.asarray(centers[own]) - p1) <= 0 else -1.0
+                    # own side: where the part of its ellipse outside the other lies (for circles,
+                    # exactly the radical line's side of lower power)
+                    outside = shapes[own].difference(shapes[other])
+                    if outside.is_empty:
+                        continue
+                    ref = np.asarray(outside.representative_point().coords[0])
+                    sign = 1.0 if normal @ (ref - p1) <= 0 else -1.0
                     clipped = clip_halfplane(np.asarray(regions[own].exterior.coords)[:-1] if not regions[own].is_empty
                                              else np.empty((0, 2)), sign * normal, sign * normal @ p1)
                     regions[own] = Polygon(clipped) if len(clipped) >= 3 else Polygon()
             else:  # one inside the other: the inner keeps its region
                 inner, outer = (i, j) if shapes[i].area <= shapes[j].area else (j, i)
                 regions[outer] = regions[outer].difference(shapes[inner])
+        # ellipses may cross at four points, where one chord cannot separate them: what still
+        # overlaps goes to the smaller region
+        for p, q in tree.query_pairs(2.0 * float(np.max(a)), output_type="ndarray"):
+            i, j = present[p], present[q]
+            if regions[i].is_empty or regions[j].is_empty or not regions[i].intersects(regions[j]):
+                continue
+            if regions[i].intersection(regions[j]).area > 0:
+                small, big = (i, j) if regions[i].area <= regions[j].area else (j, i)
+                regions[big] = regions[big].difference(regions[small])
     out = []
     for region in regions:
         if region.is_empty:
