@@ -37,7 +37,7 @@ def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
     """Mean and standard deviation over independent reconstructions of each cell parameter."""
     params = [run.geometry.unpack(run.x) for run in runs]
     out = {}
-    for name in params[0]:
+    for name in runs[0].geometry.param_names:
         stack = np.stack([p[name] for p in params])
         out[f"{name}_mean"], out[f"{name}_sd"] = stack.mean(axis=0), stack.std(axis=0)
     return pd.DataFrame(out)

@@ -52,9 +52,10 @@ def reconstruct(
     else:
         problem = Problem(target, decompose=decompose)
         result = registry.call("optimizer", optimizer.name, problem=problem, settings=optimizer, rng=rng)
-        params = full.unpack(x)
-        for name, values in target.unpack(result.x).items():
-            params[name][active] = values
+        params = {name: values.copy() for name, values in full.unpack(x).items()}
+        found = target.unpack(result.x)
+        for name in target.param_names:
+            params[name][active] = found[name]
         x = full.pack(params)
     optimize_seconds = time.perf_counter() - start
 

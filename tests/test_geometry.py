@@ -171,3 +171,25 @@ def test_independent_samples_give_a_spread_per_cell(registry):
     assert (spread["z_sd"] > 0).all() and (spread["R_mean"].between(7.5, 12.5)).all()
     runs[0].spread = spread
     assert {"z_mean", "z_sd"} <= set(runs[0].cells.columns)
+
+
+def test_cylinder_baseline_closed_forms(registry):
+    nuclei = pd.DataFrame({"label": [1, 2, 3], "x": [0.0, 8.0, 100.0], "y": [0.0, 0.0, 0.0], "r": [5.0, 5.0, 4.0],
+                           "area": [78.5, 78.5, 50.3]})
+    geom = registry.call("geometry", "cylinder", nuclei=nuclei, model=ModelConfig(z_max=40),
+                         settings=registry.stage("geometry", "cylinder").schema())
+    x = np.array([2.0, 2.0, 2.0])
+    assert np.allclose(geom.volumes(x), np.pi * (2 * geom.r) ** 2 * 40)
+    assert geom.interpenetrating(x).tolist() == [True]  # discs 8 px apart with radii 5: extruded, they overlap
+    mesh = geom.mesh(x)
+    assert abs(mesh.volume - geom.volumes(x).sum()) / geom.volumes(x).sum() < 0.03
+    assert len(geom.sections(x, 50.0)[0]) == 0 and len(geom.sections(x, 20.0)[2]) > 0
+
+
+def test_spheroid_baseline_is_the_rotational_fit(registry):
+    nuclei = ellipse_nuclei([(100, 100, 6, 15, 0.4)])
+    geom = registry.call("geometry", "spheroid", nuclei=nuclei, model=ModelConfig(z_max=40),
+                         settings=registry.stage("geometry", "spheroid").schema())
+    axes = geom.semi_axes(np.array([2.0]))[0]
+    assert axes[1] == axes[2] and axes[0] > 2 * axes[1] and geom.dim == 1
+    assert geom.cells(np.array([2.0]))["z"].tolist() == [20.0]

@@ -11,7 +11,7 @@ from cellframe.stages import KINDS, Stage
 
 BUILTIN = {
     "segmenter": {"mask", "hed_watershed", "labels", "hovernet", "qupath"},
-    "geometry": {"sphere", "ellipsoid"},
+    "geometry": {"sphere", "ellipsoid", "cylinder", "spheroid"},
     "optimizer": {"pso", "pso_ga", "deap_ga", "pyswarms"},
     "exporter": {"ply", "json", "table", "tiles", "geojson", "ome_tiff"},
     "analysis": {"nc_ratio", "survival", "mutation", "stage", "expression", "spatial", "classifier", "report"},
