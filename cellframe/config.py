@@ -63,6 +63,17 @@ class ReconstructionConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """Where patches run: ``auto`` (serial for one patch, a process pool for many), ``serial``,
+    ``process`` or ``dask`` (a LocalCluster, or the cluster at ``address``, e.g. tcp://host:8786)."""
+
+    name: str = "auto"
+    #: worker processes; None = every core
+    workers: Optional[int] = None
+    address: Optional[str] = None
+
+
+@dataclass
 class MlflowConfig:
     enabled: bool = True
     #: None: MLFLOW_TRACKING_URI if set, else MLflow's default (sqlite:///mlflow.db in the working dir)
@@ -80,6 +91,9 @@ class CellframeConfig:
     input: InputConfig = field(default_factory=InputConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    #: skip patches already finished in the output folder with the same config
+    resume: bool = True
     segmenter: Any = MISSING
     geometry: Any = MISSING
     optimizer: Any = MISSING
@@ -237,6 +251,10 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if seed < 0:
         raise ConfigError(f"seed={seed} must be >= 0")
     check_model(cfg.model)
+    if cfg.executor.name not in ("auto", "serial", "process", "dask"):
+        raise ConfigError(f"executor.name={cfg.executor.name!r} must be auto, serial, process or dask")
+    if cfg.executor.workers is not None and cfg.executor.workers < 1:
+        raise ConfigError(f"executor.workers={cfg.executor.workers} must be >= 1")
     if cfg.reconstruction.samples < 1:
         raise ConfigError(f"reconstruction.samples={cfg.reconstruction.samples} must be >= 1")
     if _finite("input.mpp", cfg.input.mpp) <= 0:

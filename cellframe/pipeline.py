@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 import zlib
 from pathlib import Path
 
@@ -144,30 +143,36 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     """
     from tqdm.auto import tqdm
 
+    from cellframe.executors import execute
+
     plan = validate(cfg, registry)
     outdir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(cfg.mlflow)
-    rows, failures, recs = [], [], []
+    failures, done, resumed = [], {}, 0
     with tracker.parent(cfg, run_name=outdir.name):
-        for spec in tqdm(plan.patches, desc="patches", unit="patch", disable=not cfg.progress):
-            try:
-                rec = run_patch(spec, plan, cfg, registry, outdir)
-            except (InputError, ValueError, PluginError) as exc:
-                failures.append((spec, str(exc)))
-                log.error("patch %s failed: %s", spec.sample_id, exc)
+        progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=not cfg.progress)
+        for outcome in execute(plan, cfg, outdir):
+            progress.update()
+            spec, rec = outcome.spec, outcome.rec
+            if rec is None:
+                failures.append((spec, outcome.error))
+                log.error("patch %s failed: %s", spec.sample_id, outcome.error)
                 continue
-            except Exception as exc:  # a bug in a plugin must not stop the other patches
-                failures.append((spec, f"{type(exc).__name__}: {exc}"))
-                log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
+            done[spec.sample_id] = rec
+            if outcome.resumed:
+                resumed += 1
                 continue
             tracker.log_patch(cfg, rec, outdir / spec.sample_id)
-            rows.append(summary_row(rec))
-            recs.append(rec)
             log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s", rec.sample_id, rec.geometry.n,
                      rec.n_violations, rec.timings["total_seconds"])
+        progress.close()
+        if resumed:
+            log.info("resumed: %d finished patches taken from %s", resumed, outdir)
+        recs = [done[spec.sample_id] for spec in plan.patches if spec.sample_id in done]  # in manifest order
+        rows = [summary_row(rec) for rec in recs]
         with atomic_path(outdir / "summary.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
-        tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures)})
+        tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
         failures += run_analyses(plan, registry, recs, outdir, tracker)
     for what, message in failures:
         where = f"patch {what.sample_id} ({what.image})" if isinstance(what, PatchSpec) else what

@@ -1,0 +1,124 @@
+"""Where patches run: in this process, in a local process pool, or on a Dask cluster.
+
+Workers get patch specs (paths, offsets, config), never pixels, and return
+reconstructions; only the driver talks to MLflow. Every finished patch leaves a
+marker; a run restarted into the same output folder with the same config skips
+the patches that have one and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from omegaconf import DictConfig, OmegaConf
+
+from cellframe.config import PatchSpec, RunPlan
+from cellframe.io import InputError, atomic_path, write_text
+from cellframe.reconstruction import Reconstruction
+from cellframe.registry import PluginError
+
+log = logging.getLogger("cellframe")
+
+MARKER = ".cellframe-done.json"
+STATE = "reconstruction.pkl"
+#: config keys that do not change a patch's outputs
+RUNTIME_KEYS = ("progress", "mlflow", "executor", "resume", "output_dir", "analysis")
+
+
+@dataclass
+class PatchOutcome:
+    spec: PatchSpec
+    rec: Reconstruction | None = None
+    error: str | None = None
+    resumed: bool = False
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """A digest of everything in the config that shapes a patch's outputs."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for key in RUNTIME_KEYS:
+        data.pop(key, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finished(folder: Path, digest: str) -> Reconstruction | None:
+    """The saved reconstruction of a patch finished with the same config, else None."""
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+        if marker.get("digest") != digest:
+            return None
+        with open(folder / STATE, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+
+
+def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str) -> PatchOutcome:
+    """Run one patch (or pick up its finished result); never raises."""
+    from cellframe.pipeline import run_patch
+    from cellframe.registry import default_registry
+
+    folder = outdir / spec.sample_id
+    if cfg.get("resume", True):
+        rec = finished(folder, digest)
+        if rec is not None:
+            return PatchOutcome(spec, rec, resumed=True)
+    try:
+        rec = run_patch(spec, plan, cfg, default_registry(), outdir)
+    except (InputError, ValueError, PluginError) as exc:
+        return PatchOutcome(spec, error=str(exc))
+    except Exception as exc:  # a bug in a plugin must not stop the other patches
+        log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
+        return PatchOutcome(spec, error=f"{type(exc).__name__}: {exc}")
+    with atomic_path(folder / STATE) as tmp:
+        with open(tmp, "wb") as handle:
+            pickle.dump(rec, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    write_text(folder / MARKER, json.dumps({"digest": digest, "sample_id": spec.sample_id}))  # written last
+    return PatchOutcome(spec, rec)
+
+
+def choose(settings, n_patches: int) -> str:
+    name = settings.name
+    if name == "auto":
+        return "serial" if n_patches <= 1 or (settings.workers or os.cpu_count() or 1) <= 1 else "process"
+    return name
+
+
+def execute(plan: RunPlan, cfg: DictConfig, outdir: Path) -> Iterator[PatchOutcome]:
+    """Run every patch of a plan on the configured executor; outcomes arrive as patches finish."""
+    settings = cfg.executor
+    digest = config_digest(cfg)
+    name = choose(settings, len(plan.patches))
+    workers = settings.workers or os.cpu_count() or 1
+    if name == "serial":
+        for spec in plan.patches:
+            yield attempt(spec, plan, cfg, outdir, digest)
+    elif name == "process":
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(attempt, spec, plan, cfg, outdir, digest) for spec in plan.patches]
+            for future in as_completed(futures):
+                yield future.result()
+    elif name == "dask":
+        from distributed import Client, LocalCluster, as_completed as dask_completed
+
+        cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                              dashboard_address=None)
+        with Client(settings.address or cluster) as client:
+            futures = [client.submit(attempt, spec, plan, cfg, outdir, digest, pure=False) for spec in plan.patches]
+            for future in dask_completed(futures):
+                yield future.result()
+        if cluster is not None:
+            cluster.close()
+    else:
+        raise ValueError(f"executor.name={name!r}: choose auto, serial, process or dask")

@@ -1,0 +1,87 @@
+"""Runs at scale: executors agree, a killed run resumes to identical outputs, bad patches are isolated."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from skimage import io
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def many_crops(tmp_path_factory):
+    """Eight 250 px crops of the demo patches, with a manifest."""
+    folder = tmp_path_factory.mktemp("many")
+    rows = []
+    for k in range(8):
+        patch = 1 + k % 2
+        r0, c0 = 250 * (k // 4), 250 * (k % 4)
+        image = io.imread(DEMO / f"tcga_patch_{patch}.png")[r0 : r0 + 250, c0 : c0 + 250, :3]
+        mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")[r0 : r0 + 250, c0 : c0 + 250]
+        io.imsave(folder / f"c{k}.png", image, check_contrast=False)
+        io.imsave(folder / f"c{k}_mask.png", mask, check_contrast=False)
+        rows.append({"sample_id": f"c{k}", "image": f"c{k}.png", "mask": f"c{k}_mask.png"})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder
+
+
+COMMON = ["mlflow.enabled=false", "progress=false", "exporter=[json,table]", "analysis=[nc_ratio]", "seed=3"]
+
+
+def outputs(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("cells.*"))} | {
+        "nc_ratio.csv": (folder / "analysis" / "nc_ratio" / "nc_ratio.csv").read_bytes(),
+        "summary": pd.read_csv(folder / "summary.csv").drop(columns=["optimize_seconds", "total_seconds"]).to_csv()}
+
+
+@pytest.fixture(scope="module")
+def reference(many_crops, run_cli, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "out"
+    result = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=serial", *COMMON,
+                      f"hydra.run.dir={out}"], out.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def test_process_pool_gives_the_same_outputs_as_serial(many_crops, run_cli, reference, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process", "executor.workers=2",
+                      *COMMON, f"hydra.run.dir={out}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert outputs(out) == outputs(reference)
+
+
+def test_a_killed_run_resumes_to_identical_outputs(many_crops, reference, mlflow_uri, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=serial",
+           *COMMON, f"hydra.run.dir={out}"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*/.cellframe-done.json"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(out.glob("*/.cellframe-done.json")))
+    assert 3 <= done_before < 8, "the run was not killed mid-way"
+    assert not (out / "summary.csv").exists()
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resumed: {done_before} finished patches" in result.stderr + result.stdout
+    assert outputs(out) == outputs(reference)
+    assert not list(out.rglob("*.part"))
+
+
+def test_a_changed_config_redoes_the_patches(many_crops, run_cli, reference, tmp_path):
+    out = tmp_path / "out"
+    base = [f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=serial", *COMMON, f"hydra.run.dir={out}"]
+    assert run_cli(base, tmp_path).returncode == 0
+    again = run_cli([*base, "model.z_max=30"], tmp_path)
+    assert again.returncode == 0 and "resumed" not in again.stderr + again.stdout
+    cells = pd.read_csv(out / "c0" / "cells.csv")
+    assert cells["z"].max() <= 30
