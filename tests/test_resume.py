@@ -85,3 +85,22 @@ def test_a_changed_config_redoes_the_patches(many_crops, run_cli, reference, tmp
     assert again.returncode == 0 and "resumed" not in again.stderr + again.stdout
     cells = pd.read_csv(out / "c0" / "cells.csv")
     assert cells["z"].max() <= 30
+
+
+def test_dask_executor_gives_the_same_outputs(many_crops, run_cli, reference, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=dask", "executor.workers=2",
+                      *COMMON, f"hydra.run.dir={out}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert outputs(out) == outputs(reference)
+
+
+def test_multirun_with_the_joblib_launcher(many_crops, run_cli, tmp_path):
+    result = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                      f"input.image={many_crops / 'c1.png'}", f"input.mask={many_crops / 'c1_mask.png'}",
+                      "model.alpha=1.3,1.6", "mlflow.enabled=false", "progress=false", "analysis=[]",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for job, alpha in (("0", 1.3), ("1", 1.6)):
+        cells = pd.read_csv(tmp_path / "sweep" / job / "c1" / "cells.csv")
+        assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
