@@ -1,0 +1,129 @@
+"""Bad input never crashes with a traceback: generated masks and configs (hypothesis), and the list of the issue."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hydra import compose, initialize_config_module
+from skimage import io
+
+from cellframe.cli import register_configs
+from cellframe.config import ConfigError, validate
+from cellframe.io import InputError
+from cellframe.pipeline import load_patch, run_patch
+
+from conftest import DEMO
+
+FAST = ["mlflow.enabled=false", "progress=false", "analysis=[]", "exporter=[json]"]
+
+
+@pytest.fixture(scope="module")
+def compose_cfg(registry):
+    register_configs(registry)
+
+    def make(*overrides):
+        with initialize_config_module("cellframe.conf", version_base=None):
+            return compose("config", overrides=[*FAST, *overrides])
+
+    return make
+
+
+masks = st.integers(0, 2**32 - 1).flatmap(lambda seed: st.tuples(
+    st.just(seed), st.integers(8, 64), st.integers(8, 64), st.integers(0, 12), st.integers(1, 9)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(masks)
+def test_generated_masks_reconstruct_or_fail_cleanly(registry, compose_cfg, tmp_path_factory, case):
+    seed, h, w, n_discs, radius = case
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((h, w), np.uint8)
+    rr, cc = np.mgrid[:h, :w]
+    for cy, cx in rng.uniform(0, [h, w], (n_discs, 2)):
+        mask[(rr - cy) ** 2 + (cc - cx) ** 2 <= radius**2] = 255
+    folder = tmp_path_factory.mktemp("gen")
+    io.imsave(folder / "m.png", mask, check_contrast=False)
+    io.imsave(folder / "i.png", np.full((h, w, 3), 200, np.uint8), check_contrast=False)
+    cfg = compose_cfg(f"input.image={folder / 'i.png'}", f"input.mask={folder / 'm.png'}", "segmenter.min_area=0")
+    plan = validate(cfg, registry)
+    try:
+        rec = run_patch(plan.patches[0], plan, cfg, registry, folder / "out")
+    except InputError as exc:
+        assert "no nuclei" in str(exc) and "\n" not in str(exc)
+        return
+    assert rec.geometry.n >= 1 and (folder / "out" / "i" / "cells.json").is_file()
+    summary = rec.feasibility_summary()
+    assert summary["n_violations_feasible"] == 0
+
+
+config_values = st.sampled_from([
+    "model.alpha=nan", "model.beta=-inf", "model.z_max=-1", "model.alpha=0", "model.lambda_z=-3", "seed=-4",
+    "input.mpp=0", "optimizer.swarm_size=0", "optimizer.iterations=-1", "reconstruction.samples=0",
+    "executor.workers=0", "model.plane_z=inf", "segmenter.min_distance=0", "geometry.name=cube",
+])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config_values)
+def test_bad_config_values_are_one_line_errors_naming_the_key(registry, compose_cfg, value):
+    key = value.split("=")[0]
+    cfg = compose_cfg(f"input.image={DEMO / 'tcga_patch_1.png'}", f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}",
+                      value)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, registry)
+    message = str(err.value)
+    assert "\n" not in message and (key in message or key.split(".")[-1] in message)
+
+
+def spec_for(tmp_path, image, mask):
+    from cellframe.config import PatchSpec
+
+    return PatchSpec("p", image, mask)
+
+
+def test_the_bad_input_list(tmp_path):
+    good = DEMO / "tcga_patch_1.png"
+    # missing, unreadable, non-image files
+    with pytest.raises(InputError, match="not found"):
+        load_patch(spec_for(tmp_path, tmp_path / "gone.png", None))
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(InputError, match="not a readable image: .*text.png"):
+        load_patch(spec_for(tmp_path, tmp_path / "text.png", None))
+    # RGBA and greyscale images are accepted
+    rgba = np.dstack([io.imread(good)[:50, :50, :3], np.full((50, 50), 255, np.uint8)])
+    io.imsave(tmp_path / "rgba.png", rgba, check_contrast=False)
+    io.imsave(tmp_path / "grey.png", rgba[..., 0], check_contrast=False)
+    io.imsave(tmp_path / "mask50.png", np.zeros((50, 50), np.uint8), check_contrast=False)
+    assert load_patch(spec_for(tmp_path, tmp_path / "rgba.png", tmp_path / "mask50.png"))[0].shape == (50, 50, 3)
+    assert load_patch(spec_for(tmp_path, tmp_path / "grey.png", tmp_path / "mask50.png"))[0].shape == (50, 50, 3)
+    # a mask of another size than its image
+    with pytest.raises(InputError, match="mask .*mask50.png is 50x50 px but image .*tcga_patch_1.png is 1000x1000 px"):
+        load_patch(spec_for(tmp_path, good, tmp_path / "mask50.png"))
+
+
+def test_empty_mask_single_nucleus_and_many_nuclei(registry, compose_cfg, tmp_path):
+    image = np.full((300, 300, 3), 200, np.uint8)
+    io.imsave(tmp_path / "i.png", image, check_contrast=False)
+    io.imsave(tmp_path / "empty.png", np.zeros((300, 300), np.uint8), check_contrast=False)
+    one = np.zeros((300, 300), np.uint8)
+    one[100:120, 100:120] = 255
+    io.imsave(tmp_path / "one.png", one, check_contrast=False)
+    cfg = compose_cfg(f"input.image={tmp_path / 'i.png'}", f"input.mask={tmp_path / 'empty.png'}")
+    plan = validate(cfg, registry)
+    with pytest.raises(InputError, match="empty.png: no nuclei found"):
+        run_patch(plan.patches[0], plan, cfg, registry, tmp_path / "out")
+    cfg = compose_cfg(f"input.image={tmp_path / 'i.png'}", f"input.mask={tmp_path / 'one.png'}")
+    plan = validate(cfg, registry)
+    rec = run_patch(plan.patches[0], plan, cfg, registry, tmp_path / "out")
+    assert rec.geometry.n == 1 and rec.n_violations == 0
+
+
+def test_manifest_with_duplicate_ids_and_missing_columns(registry, compose_cfg, tmp_path):
+    bad = tmp_path / "m.csv"
+    pd.DataFrame({"sample_id": ["a", "a"], "image": [str(DEMO / "tcga_patch_1.png")] * 2}).to_csv(bad, index=False)
+    with pytest.raises(ConfigError, match="duplicate sample_id"):
+        validate(compose_cfg(f"input.manifest={bad}"), registry)
+    pd.DataFrame({"id": ["a"]}).to_csv(bad, index=False)
+    with pytest.raises(ConfigError, match="lacks columns"):
+        validate(compose_cfg(f"input.manifest={bad}"), registry)
