@@ -41,19 +41,8 @@ def _relu(a):
     return np.maximum(a, 0.0)
 
 
-class Cylinder(Geometry):
-    """Cell i: a vertical cylinder of radius ``s_i r_i`` through ``[0, z_max]``."""
-
-    param_names = ("s",)
-
-    def __init__(self, nuclei, model, settings) -> None:
-        super().__init__(nuclei, model, settings)
-        self._overlap = _relu(self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
-                              - np.linalg.norm(self.xy[self.pairs[:, 0]] - self.xy[self.pairs[:, 1]], axis=1))
-
-    @property
-    def depth(self) -> float:
-        return float(self.model.z_max)
+class ScaleOnly:
+    """The search of a baseline: one scale ``s`` per cell in ``[alpha, beta]``, no depth."""
 
     def bounds(self):
         return np.full(self.n, float(self.model.alpha)), np.full(self.n, float(self.model.beta))
@@ -67,6 +56,21 @@ class Cylinder(Geometry):
     @property
     def weights(self):
         return {"radius": float(self.model.lambda_radius), "overlap": float(self.model.lambda_overlap)}
+
+
+class Cylinder(ScaleOnly, Geometry):
+    """Cell i: a vertical cylinder of radius ``s_i r_i`` through ``[0, z_max]``."""
+
+    param_names = ("s",)
+
+    def __init__(self, nuclei, model, settings) -> None:
+        super().__init__(nuclei, model, settings)
+        self._overlap = _relu(self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
+                              - np.linalg.norm(self.xy[self.pairs[:, 0]] - self.xy[self.pairs[:, 1]], axis=1))
+
+    @property
+    def depth(self) -> float:
+        return float(self.model.z_max)
 
     def penalties(self, X):
         s = self.unpack(X)["s"]
@@ -113,7 +117,7 @@ class Cylinder(Geometry):
         return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
 
 
-class Spheroid(Ellipsoid):
+class Spheroid(ScaleOnly, Ellipsoid):
     """The rotational ellipsoid of each nucleus (semi-axes a, b, b), scaled by ``s``, at depth z_max / 2."""
 
     param_names = ("s",)
@@ -125,16 +129,6 @@ class Spheroid(Ellipsoid):
 
     def pack(self, params):
         return np.asarray(params["s"], float)
-
-    def bounds(self):
-        return np.full(self.n, float(self.model.alpha)), np.full(self.n, float(self.model.beta))
-
-    def penalty_owners(self):
-        return {"radius": np.arange(self.n), "overlap": self.pairs[:, 0]}
-
-    @property
-    def weights(self):
-        return {"radius": float(self.model.lambda_radius), "overlap": float(self.model.lambda_overlap)}
 
     def penalties(self, X):
         terms = super().penalties(X)
