@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import pandas as pd
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -53,6 +54,10 @@ class InputConfig:
     patch_size: int = 1000
     min_tissue: float = 0.5
     max_patches: Optional[int] = None
+    #: context around each slide patch, pixels; None = 2 x the largest possible cell radius,
+    #: beta x max_nucleus_um (converted with mpp)
+    halo: Optional[int] = None
+    max_nucleus_um: float = 8.0
 
 
 @dataclass
@@ -152,15 +157,20 @@ def _existing(key: str, value: str, base: Path | None = None) -> Path:
     return path
 
 
-def slide_specs(inp: Any) -> list[PatchSpec]:
-    """The tissue patches of ``input.slide``."""
+def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
+    """The tissue patches of ``input.slide``, each with a halo of context."""
     slide = _existing("input.slide", inp.slide)
     if inp.patch_size < 16:
         raise ConfigError(f"input.patch_size={inp.patch_size} must be >= 16")
     if not 0 <= _finite("input.min_tissue", inp.min_tissue) <= 1:
         raise ConfigError(f"input.min_tissue={inp.min_tissue} must be in [0, 1]")
+    halo = inp.halo
+    if halo is None:
+        halo = int(np.ceil(2 * beta * _finite("input.max_nucleus_um", inp.max_nucleus_um) / inp.mpp))
+    if halo < 0:
+        raise ConfigError(f"input.halo={halo} must be >= 0")
     try:
-        regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches)
+        regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches, halo)
     except InputError as exc:
         raise ConfigError(f"input.slide: {exc}") from None
     if not regions:
@@ -168,12 +178,12 @@ def slide_specs(inp: Any) -> list[PatchSpec]:
     return [PatchSpec(f"{slide.stem}_x{r.x0}_y{r.y0}", slide, None, r) for r in regions]
 
 
-def patch_specs(inp: Any) -> list[PatchSpec]:
+def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
     """The patches a config names, with every file checked to exist."""
     if inp.get("slide"):
         if inp.manifest or inp.image or inp.mask:
             raise ConfigError("input.slide cannot be combined with input.image/input.mask/input.manifest")
-        return slide_specs(inp)
+        return slide_specs(inp, beta)
     if inp.manifest:
         if inp.image or inp.mask:
             raise ConfigError("input.manifest cannot be combined with input.image/input.mask")
@@ -276,5 +286,5 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if cfg.input.get("slide") and plan.segmenter.name in MASK_SEGMENTERS:
         raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "
                           "use segmenter=hed_watershed (or +pipeline=wsi)")
-    plan.patches = patch_specs(cfg.input)
+    plan.patches = patch_specs(cfg.input, float(cfg.model.beta))
     return plan

@@ -22,14 +22,27 @@ class SlideRegion:
     downsample: float
     #: microns per pixel of the patch as read
     mpp: float | None
+    #: context read around the patch on every side (pixels at the read level); cells whose
+    #: centre lies in it belong to the neighbouring patch
+    halo: int = 0
 
     def to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Patch pixel coordinates -> level-0 slide coordinates."""
-        return self.x0 + np.asarray(x) * self.downsample, self.y0 + np.asarray(y) * self.downsample
+        """Patch pixel coordinates (halo included) -> level-0 slide coordinates."""
+        return (self.x0 + (np.asarray(x) - self.halo) * self.downsample,
+                self.y0 + (np.asarray(y) - self.halo) * self.downsample)
+
+    def to_level(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Patch pixel coordinates -> slide coordinates at the read level."""
+        return self.x0 / self.downsample + np.asarray(x) - self.halo, self.y0 / self.downsample + np.asarray(y) - self.halo
+
+    def owns(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cells whose centre lies in the patch itself, not in its halo."""
+        x, y = np.asarray(x) - self.halo, np.asarray(y) - self.halo
+        return (x >= 0) & (x < self.size) & (y >= 0) & (y < self.size)
 
     def describe(self) -> dict:
         return {"slide": str(self.slide), "slide_id": self.slide.stem, "x0": self.x0, "y0": self.y0,
-                "level": self.level, "downsample": self.downsample, "mpp": self.mpp}
+                "level": self.level, "downsample": self.downsample, "mpp": self.mpp, "halo": self.halo}
 
 
 def open_slide(path: str | Path):
@@ -53,7 +66,7 @@ def tissue_mask(thumbnail: np.ndarray) -> np.ndarray:
 
 
 def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, min_tissue: float = 0.5,
-                  max_patches: int | None = None) -> list[SlideRegion]:
+                  max_patches: int | None = None, halo: int = 0) -> list[SlideRegion]:
     """Patches of ``patch_size`` pixels at the level closest to ``mpp`` that hold enough tissue.
 
     :param mpp: wanted microns per pixel; None or a slide without mpp: level 0.
@@ -77,15 +90,19 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
             c0, c1 = int(left / scale), max(int((left + patch_size) / scale), int(left / scale) + 1)
             if mask[r0:r1, c0:c1].mean() >= min_tissue:
                 regions.append(SlideRegion(path, int(left * downsample), int(top * downsample), level, patch_size,
-                                           downsample, base * downsample if base else None))
+                                           downsample, base * downsample if base else None, halo))
     slide.close()
     return regions[:max_patches] if max_patches else regions
 
 
 def read_region(region: SlideRegion) -> np.ndarray:
-    """The patch as RGB uint8 ``(size, size, 3)``."""
+    """The patch and its halo as RGB uint8 ``(size + 2 halo, size + 2 halo, 3)``; beyond the slide is white."""
     slide = open_slide(region.slide)
+    side = region.size + 2 * region.halo
+    origin = (int(region.x0 - region.halo * region.downsample), int(region.y0 - region.halo * region.downsample))
     try:
-        return np.asarray(slide.read_region((region.x0, region.y0), region.level, (region.size, region.size)).convert("RGB"))
+        rgba = np.asarray(slide.read_region(origin, region.level, (side, side)))
     finally:
         slide.close()
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    return (rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)

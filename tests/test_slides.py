@@ -63,7 +63,11 @@ def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
     assert meta["slide_id"] == "demo_slide" and meta["level"] == 0 and meta["mpp"] == pytest.approx(0.25)
     cells = pd.read_csv(folders[0] / "cells.csv")
     assert len(cells) > 20
-    assert np.allclose(cells["x_slide"], cells["x"] + meta["x0"]) and np.allclose(cells["y_slide"], cells["y"] + meta["y0"])
+    halo = meta["halo"]
+    assert halo == 160  # 2 x beta 2.5 x 8 um at 0.25 um/px
+    assert np.allclose(cells["x_slide"], cells["x"] - halo + meta["x0"])
+    assert np.allclose(cells["y_slide"], cells["y"] - halo + meta["y0"])
+    cells = cells[cells["owned"]]
     # nuclei are dark in the slide at their slide coordinates
     grey = canvas.mean(axis=2)
     at_nuclei = grey[cells["y_slide"].round().astype(int), cells["x_slide"].round().astype(int)]
@@ -76,3 +80,37 @@ def test_unreadable_slide_is_a_clear_config_error(run_cli, tmp_path):
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 2
     assert "cellframe: error: input.slide: slide" in result.stderr and "not_a_slide.svs" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def centred_slide(tmp_path_factory):
+    """Demo patch 2 at [1000, 2000) x [1000, 2000) of a 3000 px slide: four 500 px patches or one of 1000."""
+    canvas = np.full((3000, 3000, 3), 244, np.uint8)
+    canvas[1000:2000, 1000:2000] = io.imread(DEMO / "tcga_patch_2.png")[:, :, :3]
+    return write_pyramid(tmp_path_factory.mktemp("centred") / "centred.tiff", canvas)
+
+
+def test_seams_of_a_tiled_region_match_the_region_in_one_piece(centred_slide, run_cli, tmp_path):
+    # a fixed threshold: Otsu's would differ between windows, which is not what this test is about
+    common = [f"input.slide={centred_slide}", "input.min_tissue=0.3", "segmenter=hed_watershed",
+              "segmenter.threshold=0.09", "exporter=[table]", "analysis=[]", "mlflow.enabled=false", "progress=false",
+              "seed=1"]
+    tiled = run_cli([*common, "input.patch_size=500", f"hydra.run.dir={tmp_path / 'tiled'}"], tmp_path)
+    whole = run_cli([*common, "input.patch_size=1000", f"hydra.run.dir={tmp_path / 'whole'}"], tmp_path)
+    assert tiled.returncode == 0 and whole.returncode == 0, tiled.stderr[-2000:] + whole.stderr[-2000:]
+    assert len([p for p in (tmp_path / "tiled").iterdir() if p.name.startswith("centred_x")]) == 4
+    merged = pd.read_csv(tmp_path / "tiled" / "centred_cells.csv")
+    one = pd.read_csv(tmp_path / "whole" / "centred_cells.csv")
+    assert merged["patch"].nunique() == 4 and one["patch"].nunique() == 1
+    log = tiled.stderr + tiled.stdout
+    assert "0 interpenetrating pairs" in log and "seam clusters re-solved" in log
+    seam_count = int(log.split("duplicates dropped, ")[1].split(" seam clusters")[0])
+    assert seam_count > 0
+    # no duplicates: no two merged cells closer than 2 px
+    from scipy.spatial import cKDTree
+
+    xy = merged[["x_slide", "y_slide"]].to_numpy()
+    assert not cKDTree(xy).query_pairs(2.0)
+    # the same nuclei as the region segmented in one piece
+    dist, _ = cKDTree(one[["x_slide", "y_slide"]].to_numpy()).query(xy)
+    assert (dist < 1.5).mean() > 0.95 and abs(len(merged) - len(one)) <= 0.03 * len(one)
