@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def main() -> None:
         print(f"cellframe: error: {exc}", file=sys.stderr)
         sys.exit(2)
     if sys.argv[1:2] == ["plugins"]:
-        print_plugins(registry)
+        try:
+            print_plugins(registry)
+        except BrokenPipeError:  # e.g. piped into head
+            sys.stdout = open(os.devnull, "w")
         return
     register_configs(registry)
     app()
