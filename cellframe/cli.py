@@ -9,7 +9,9 @@ from pathlib import Path
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from cellframe.config import CellframeConfig, ConfigError
 from cellframe.registry import PluginError, Registry, default_registry, describe_plugins
@@ -61,6 +63,24 @@ def print_plugins(registry: Registry) -> None:
         print(f"    hooks:  {', '.join(row['hooks'])}")
 
 
+def one_line(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages (and their causes) as one line."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen and len(seen) < 2:  # the error and its direct cause
+        seen.add(id(exc))
+        text = str(exc).split("Config search path:")[0]
+        head, _, options = text.partition("Available options in")
+        lines = [line.strip() for line in head.splitlines()]
+        lines = [line for line in lines if line and "$VALUE" not in line
+                 and not line.startswith(("object_type=", "reference_type=", "Set the env"))]
+        if options:
+            group, _, names = options.partition(":")
+            lines.append(f"available options in{group}: {', '.join(n.strip() for n in names.split() if n.strip())}")
+        parts += [line.rstrip(".") for line in lines if line.rstrip(".") not in parts]
+        exc = exc.__cause__ or exc.__context__
+    return "; ".join(parts)
+
+
 def main() -> None:
     try:
         registry = default_registry()
@@ -74,4 +94,12 @@ def main() -> None:
             sys.stdout = open(os.devnull, "w")
         return
     register_configs(registry)
-    app()
+    debug = os.environ.get("CELLFRAME_DEBUG") or os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us, to say them in one line
+    try:
+        app()
+    except (HydraException, OmegaConfBaseException) as exc:
+        if debug:
+            raise
+        print(f"cellframe: error: {one_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(2)

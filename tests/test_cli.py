@@ -122,10 +122,18 @@ def test_bad_config_gives_one_line_and_nonzero_exit(run_cli, tmp_path, overrides
     assert not list((tmp_path / "out").glob("*/cells.*"))
 
 
-def test_unknown_plugin_name_fails_before_work(run_cli, tmp_path):
-    result = run_cli(["+pipeline=tcga_brca", "optimizer=nosuch", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
-    assert result.returncode != 0
-    assert "optimizer/nosuch" in result.stderr and "pso" in result.stderr
+@pytest.mark.parametrize("override,needles", [
+    ("optimizer=nosuch", ["Could not find 'optimizer/nosuch'", "available options in 'optimizer': deap_ga, pso"]),
+    ("optimizer.swarm_size=lots", ["optimizer.swarm_size=lots", "could not be converted to Integer"]),
+    ("model.alhpa=2", ["Key 'alhpa' not in 'ModelConfig'", "full_key: model.alhpa"]),
+])
+def test_composition_errors_are_one_line_before_work(run_cli, tmp_path, override, needles):
+    result = run_cli(["+pipeline=tcga_brca", override, f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cellframe: error: ")
+    assert all(needle in lines[0] for needle in needles), lines[0]
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, tmp_path):
