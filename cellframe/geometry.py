@@ -19,7 +19,9 @@ class Geometry(ABC):
     """Cells of one shape family around a fixed set of nuclei.
 
     Subclasses set :attr:`param_names` and implement the abstract methods; the
-    constructor computes the fixed candidate pairs (overlapping 2D discs).
+    constructor computes the fixed candidate pairs (overlapping 2D discs). A
+    subclass constructed as ``Cls(nuclei, model, settings)`` gets :meth:`subset`
+    for free; one with another constructor overrides it.
     """
 
     #: Per-nucleus parameters, in layout order.
