@@ -24,6 +24,7 @@ def cells_document(rec, precision: int = 3) -> dict:
     geometry = rec.geometry
     rnd = lambda v: round(float(v), precision)  # noqa: E731
     radius_col = "R" if "R" in cells else None
+    semi_axes = None if radius_col else geometry.semi_axes(rec.x)
     items = []
     for row, polygon in zip(cells.itertuples(index=False), rec.sections):
         item = {
@@ -36,6 +37,9 @@ def cells_document(rec, precision: int = 3) -> dict:
         }
         if radius_col:
             item["radius"] = rnd(getattr(row, radius_col))
+        if semi_axes is not None:
+            item["semi_axes"] = [rnd(v) for v in semi_axes[row.cell_id]]
+            item["angle"] = rnd(getattr(row, "angle", 0.0))
         items.append(item)
     return {
         "cellframe_version": __version__,

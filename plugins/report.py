@@ -49,7 +49,7 @@ def patch_figure(rec, path) -> None:
     regions = [p for p in rec.sections if len(p) >= 3]
     c.add_collection(PolyCollection(regions, facecolor="none", edgecolor="cyan", lw=0.6))
     c.set_title(f"cell regions at z = {rec.plane_z:g} px ({len(regions)} cells reach it)")
-    radius = cells["R"] if "R" in cells else np.sqrt(cells["volume"] / np.pi) ** (1 / 1.5)
+    radius = cells["R"] if "R" in cells else cells["R_eq"]
     circles = PatchCollection([Circle((x, y), R) for x, y, R in zip(cells["x"], cells["y"], radius)],
                               cmap="viridis", alpha=0.55, edgecolor="k", linewidth=0.2)
     circles.set_array(cells["z"].to_numpy())

@@ -193,3 +193,21 @@ def test_spheroid_baseline_is_the_rotational_fit(registry):
     axes = geom.semi_axes(np.array([2.0]))[0]
     assert axes[1] == axes[2] and axes[0] > 2 * axes[1] and geom.dim == 1
     assert geom.cells(np.array([2.0]))["z"].tolist() == [20.0]
+
+
+def test_ellipsoid_json_carries_semi_axes_and_validates(registry, tmp_path):
+    import importlib.resources
+    import json
+
+    import jsonschema
+
+    from cellframe.reconstruct import reconstruct
+
+    nuclei = ellipse_nuclei([(50, 50, 6, 14, 0.3), (60, 70, 5, 12, -0.5)])
+    rec = reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=registry.stage("geometry", "ellipsoid").schema(),
+                      optimizer=registry.stage("optimizer", "pso").schema(), rng=np.random.default_rng(0))
+    (path,) = registry.call("exporter", "json", reconstruction=rec, outdir=tmp_path,
+                            settings=registry.stage("exporter", "json").schema())
+    doc = json.loads(path.read_text())
+    jsonschema.validate(doc, json.loads(importlib.resources.files("cellframe").joinpath("schemas/cells.schema.json").read_text()))
+    assert len(doc["cells"][0]["semi_axes"]) == 3 and doc["geometry"] == "ellipsoid"
