@@ -23,19 +23,23 @@ def registry():
     return default_registry()
 
 
+def write_crops(folder: Path, crops: list[tuple[str, int, int, int, int]]) -> Path:
+    """Save crops ``(name, patch, row, col, size)`` of the demo patches with their masks and a manifest."""
+    rows = []
+    for name, patch, r0, c0, size in crops:
+        image = io.imread(DEMO / f"tcga_patch_{patch}.png")[r0 : r0 + size, c0 : c0 + size, :3]
+        mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")[r0 : r0 + size, c0 : c0 + size]
+        io.imsave(folder / f"{name}.png", image, check_contrast=False)
+        io.imsave(folder / f"{name}_mask.png", mask, check_contrast=False)
+        rows.append({"sample_id": name, "image": f"{name}.png", "mask": f"{name}_mask.png"})
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_crops(tmp_path_factory) -> Path:
     """Two 300x300 crops of the real demo patches, with a manifest."""
-    folder = tmp_path_factory.mktemp("crops")
-    rows = []
-    for k, (r0, c0) in ((1, (350, 350)), (2, (300, 300))):
-        image = io.imread(DEMO / f"tcga_patch_{k}.png")[r0 : r0 + 300, c0 : c0 + 300, :3]
-        mask = io.imread(DEMO / f"tcga_patch_{k}_nuclei_mask.png")[r0 : r0 + 300, c0 : c0 + 300]
-        io.imsave(folder / f"crop_{k}.png", image, check_contrast=False)
-        io.imsave(folder / f"crop_{k}_mask.png", mask, check_contrast=False)
-        rows.append({"sample_id": f"crop_{k}", "image": f"crop_{k}.png", "mask": f"crop_{k}_mask.png"})
-    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
-    return folder
+    return write_crops(tmp_path_factory.mktemp("crops"), [("crop_1", 1, 350, 350, 300), ("crop_2", 2, 300, 300, 300)])
 
 
 @pytest.fixture(scope="session")

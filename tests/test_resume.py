@@ -8,26 +8,15 @@ import time
 
 import pandas as pd
 import pytest
-from skimage import io
 
-from conftest import DEMO
+from conftest import write_crops
 
 
 @pytest.fixture(scope="module")
 def many_crops(tmp_path_factory):
     """Eight 250 px crops of the demo patches, with a manifest."""
-    folder = tmp_path_factory.mktemp("many")
-    rows = []
-    for k in range(8):
-        patch = 1 + k % 2
-        r0, c0 = 250 * (k // 4), 250 * (k % 4)
-        image = io.imread(DEMO / f"tcga_patch_{patch}.png")[r0 : r0 + 250, c0 : c0 + 250, :3]
-        mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")[r0 : r0 + 250, c0 : c0 + 250]
-        io.imsave(folder / f"c{k}.png", image, check_contrast=False)
-        io.imsave(folder / f"c{k}_mask.png", mask, check_contrast=False)
-        rows.append({"sample_id": f"c{k}", "image": f"c{k}.png", "mask": f"c{k}_mask.png"})
-    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
-    return folder
+    crops = [(f"c{k}", 1 + k % 2, 250 * (k // 4), 250 * (k % 4), 250) for k in range(8)]
+    return write_crops(tmp_path_factory.mktemp("many"), crops)
 
 
 COMMON = ["mlflow.enabled=false", "progress=false", "exporter=[json,table]", "analysis=[nc_ratio]", "seed=3"]
