@@ -20,14 +20,15 @@ def haematoxylin_density(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 
 def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None = None, sigma: float = 1.0,
                    min_area_um2: float = 8.0, max_area_um2: float = 250.0, min_distance_um: float = 2.0,
-                   opening_um: float = 0.5) -> np.ndarray:
+                   opening_um: float = 0.5, threshold_scale: float = 1.0) -> np.ndarray:
     """Label nuclei in an H&E image: haematoxylin channel, threshold, cleanup, watershed split.
 
     Parameters
     ----------
     image : (H, W, 3) RGB array.
     mpp : microns per pixel; every size below is in microns and converted with it.
-    threshold : haematoxylin density above which a pixel is nucleus; None = Otsu.
+    threshold : haematoxylin density above which a pixel is nucleus; None = Otsu's threshold
+        times ``threshold_scale`` (below 1 keeps paler nuclei).
     sigma : Gaussian smoothing of the density, pixels.
     min_area_um2, max_area_um2 : nuclei outside this area range are dropped.
     min_distance_um : smallest distance between the centres of touching nuclei.
@@ -40,7 +41,7 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     px = 1.0 / mpp
     density = haematoxylin_density(image, sigma)
     if threshold is None:
-        threshold = threshold_otsu(density)
+        threshold = threshold_scale * threshold_otsu(density)
     fg = density > threshold
     radius = max(int(round(opening_um * px)), 1)
     fg = opening(fg, disk(radius))

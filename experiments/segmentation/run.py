@@ -26,7 +26,7 @@ for patch in cfg.patches:
     image = io.imread(DEMO / f"tcga_patch_{patch}.png")[..., :3]
     reference = split_instances(io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"), cfg.reference_min_distance)
     labels = segment_nuclei(image, cfg.mpp, s.threshold, s.sigma, s.min_area_um2, s.max_area_um2, s.min_distance_um,
-                            s.opening_um)
+                            s.opening_um, s.threshold_scale)
     f1 = object_f1(reference, labels)
     lines.append(f"| {patch} | {f1['n_reference']} | {f1['n_predicted']} | {pixel_dice(reference, labels):.3f} | "
                  f"{f1['precision']:.3f} | {f1['recall']:.3f} | {f1['f1']:.3f} | {aggregated_jaccard(reference, labels):.3f} |")
