@@ -168,6 +168,11 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
 
     plan = validate(cfg, registry)
     outdir.mkdir(parents=True, exist_ok=True)
+    leftovers = list(outdir.rglob(".*.part"))  # half-written files of a killed run: never read, safe to drop
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    if leftovers:
+        log.info("removed %d half-written files left by an interrupted run", len(leftovers))
     tracker = Tracker(cfg.mlflow)
     failures, done, resumed = [], {}, 0
     with tracker.parent(cfg, run_name=outdir.name):
