@@ -35,6 +35,8 @@ class ModelConfig:
     lambda_overlap: float = 1e6
     #: depth of the plane where 2D cell regions are cut
     plane_z: float = 0.0
+    #: clusters proven to fit that the optimizer left interpenetrating get their proof's arrangement
+    repair: bool = True
 
 
 @dataclass

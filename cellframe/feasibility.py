@@ -86,6 +86,21 @@ def improve_order(S: np.ndarray, order: np.ndarray, rounds: int = 100) -> tuple[
     return best, span
 
 
+def insertion_climb(S: np.ndarray, order: np.ndarray, rounds: int = 30) -> tuple[np.ndarray, float]:
+    """Hill-climb an order by moving one nucleus to another place in it (n^2 neighbours a round)."""
+    n = len(order)
+    best, span = order, float(stacked_spans(S, order[None])[0])
+    for _ in range(rounds):
+        moves = [np.insert(np.delete(best, i), j, best[i]) for i in range(n) for j in range(n) if j != i]
+        candidates = np.array(moves)
+        spans = stacked_spans(S, candidates)
+        k = int(spans.argmin())
+        if spans[k] >= span - 1e-12:
+            break
+        best, span = candidates[k], float(spans[k])
+    return best, span
+
+
 @dataclass
 class SpanBounds:
     lower: float
@@ -147,6 +162,10 @@ def analyse(xy: np.ndarray, r: np.ndarray, z_max: float, z: np.ndarray | None = 
         S = _separation_matrix(len(members), local, sep[pair_comp == c])
         hint = None if z is None else np.asarray(z)[members]
         bounds = span_bounds(S, rng, hint)
+        if bounds.lower <= z_max < bounds.upper:  # undecided: search harder for an order that fits
+            order, upper = insertion_climb(S, bounds.order)
+            if upper < bounds.upper:
+                bounds = SpanBounds(bounds.lower, max(upper, bounds.lower), False, order)
         depths = stacked(S, bounds.order[None])[0]
         if bounds.upper <= z_max:
             depths += rng.uniform(0.0, z_max - bounds.upper)

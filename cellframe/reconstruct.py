@@ -7,10 +7,31 @@ import time
 import numpy as np
 import pandas as pd
 
-from cellframe.feasibility import component_feasibility
+from cellframe.feasibility import analyse
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import Registry
+
+
+def repair(geometry, x: np.ndarray, feasibility, witness: np.ndarray) -> tuple[np.ndarray, int]:
+    """Give clusters proven feasible that the optimizer left interpenetrating their witness depths.
+
+    The witness stacks the cluster in the depth order that proved it fits in
+    ``[0, z_max]``, so its nuclei clear each other; radii are kept.
+    :return: the repaired solution and how many clusters were repaired.
+    """
+    if feasibility is None or not len(feasibility) or not len(geometry.pairs):
+        return x, 0
+    comp = geometry.components()
+    bad = np.unique(comp[geometry.pairs[geometry.interpenetrating(x)][:, 0]])
+    fixable = feasibility.loc[feasibility["feasible"] == True, "component"].to_numpy()  # noqa: E712
+    targets = np.intersect1d(bad, fixable)
+    if not len(targets):
+        return x, 0
+    params = {name: values.copy() for name, values in geometry.unpack(x).items()}
+    members = np.isin(comp, targets)
+    params["z"][members] = witness[members]
+    return geometry.pack(params), len(targets)
 
 
 def reconstruct(
@@ -59,10 +80,13 @@ def reconstruct(
         x = full.pack(params)
     optimize_seconds = time.perf_counter() - start
 
-    terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
-    feasibility = None
+    feasibility, repaired = None, 0
     if full.spherical_nuclei:
-        feasibility = component_feasibility(nuclei, float(model.z_max), z=full.unpack(x)["z"])
+        feasibility, witness = analyse(full.xy, full.r, float(model.z_max), z=full.unpack(x)["z"],
+                                       seed=int(rng.integers(2**31)))
+        if getattr(model, "repair", True):
+            x, repaired = repair(full, x, feasibility, witness)
+    terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
     return Reconstruction(
         sample_id=sample_id,
         nuclei=nuclei.reset_index(drop=True),
@@ -72,6 +96,6 @@ def reconstruct(
         penalties=terms,
         plane_z=float(model.plane_z),
         timings={"optimize_seconds": optimize_seconds},
-        optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum())},
+        optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum()), "n_repaired": repaired},
         feasibility=feasibility,
     )

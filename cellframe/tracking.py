@@ -73,6 +73,7 @@ class Tracker:
                 "n_violations": rec.n_violations,
                 "n_candidate_pairs": len(rec.geometry.pairs),
                 "n_searched": rec.optimizer.get("n_searched", 0),
+                "n_repaired_components": rec.optimizer.get("n_repaired", 0),
                 "iterations": max(len(rec.history) - 1, 0),
                 "iterations_to_feasible": rec.iterations_to_feasible,
                 "evaluations": rec.optimizer.get("evaluations", 0),
