@@ -58,7 +58,7 @@ def loop_baseline(nuclei, model, swarm: int, iterations: int, rng) -> float:
     V = np.zeros_like(X)
     best_X, best_F = X.copy(), np.array([loop_objective(x, xy, r, model) for x in X])
     start = time.perf_counter()
-    for t in range(iterations):
+    for _ in range(iterations):
         g = best_X[best_F.argmin()]
         V = 0.9 * V + 2.5 * rng.random(X.shape) * (best_X - X) + 1.0 * rng.random(X.shape) * (g - X)
         X = np.clip(X + V, lower, upper)

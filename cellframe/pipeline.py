@@ -19,7 +19,7 @@ from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
 from cellframe.reconstruct import reconstruct
 from cellframe.reconstruction import Reconstruction
-from cellframe.registry import PluginError, Registry
+from cellframe.registry import Registry
 from cellframe.slides import read_region
 from cellframe.tracking import Tracker
 

@@ -100,7 +100,7 @@ def ellipse_regions(centers: np.ndarray, a: np.ndarray, b: np.ndarray, angle: np
     ellipse reaches beyond the other. An ellipse inside another keeps itself and is cut out of the
     larger one's polygon. Regions never overlap.
     """
-    from shapely.geometry import MultiPoint, Polygon
+    from shapely.geometry import Polygon
 
     shapes = [Polygon(ellipse_polygon(c, ai, bi, th, n_vertices)) if ai > 0 and bi > 0 else Polygon()
               for c, ai, bi, th in zip(np.asarray(centers, float), a, b, angle)]

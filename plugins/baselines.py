@@ -19,7 +19,6 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.geometry import Geometry
-from cellframe.pairs import interpenetrating
 from cellframe.plugins.ellipsoid import Ellipsoid, EllipsoidSettings
 from cellframe.sections import power_regions
 from cellframe.stages import Stage

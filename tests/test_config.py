@@ -1,10 +1,8 @@
 """Hydra composition and the checks that run before any work."""
 
-import math
 
 import pytest
 from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 from cellframe.cli import register_configs
 from cellframe.config import ConfigError, validate

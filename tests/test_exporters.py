@@ -4,7 +4,6 @@ import json
 import uuid
 
 import numpy as np
-import pandas as pd
 import pytest
 from skimage import io
 

@@ -1,10 +1,9 @@
 """Cell-centric tiles on a real demo crop."""
 
 import numpy as np
-import pytest
 from skimage import io
 
-from cellframe.tiles import cell_tiles, crop, haematoxylin, polygon_mask
+from cellframe.tiles import crop, haematoxylin, polygon_mask
 
 from conftest import DEMO
 
