@@ -108,8 +108,8 @@ class CellframeConfig:
     analysis: Any = field(default_factory=dict)
     #: where patch folders go; None = Hydra's run directory
     output_dir: Optional[str] = None
-    #: show a progress bar over patches
-    progress: bool = True
+    #: progress bar over patches (done, rate, ETA); None = only on a terminal
+    progress: Optional[bool] = None
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,8 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     tracker = Tracker(cfg.mlflow)
     failures, done, resumed = [], {}, 0
     with tracker.parent(cfg, run_name=outdir.name):
-        progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=not cfg.progress)
+        quiet = None if cfg.progress is None else not cfg.progress  # None: tqdm shows it on a terminal only
+        progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=quiet)
         for outcome in execute(plan, cfg, outdir):
             progress.update()
             spec, rec = outcome.spec, outcome.rec
