@@ -252,6 +252,8 @@ class RunPlan:
     optimizer: Any
     exporters: dict[str, Any]
     analyses: dict[str, Any] = field(default_factory=dict)
+    #: the validated model, detached from the config (small to send to workers and to pickle)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
 
 def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
@@ -284,6 +286,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         optimizer=stage_settings(registry, "optimizer", cfg.optimizer, "optimizer"),
         exporters=exporters,
         analyses=analyses,
+        model=OmegaConf.to_object(cfg.model),
     )
     if cfg.input.get("slide") and plan.segmenter.name in MASK_SEGMENTERS:
         raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "

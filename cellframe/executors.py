@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from cellframe.config import PatchSpec, RunPlan
 from cellframe.io import InputError, atomic_path, write_text
 from cellframe.reconstruction import Reconstruction
-from cellframe.registry import PluginError
+from cellframe.registry import PluginError, Registry
 
 log = logging.getLogger("cellframe")
 
@@ -62,8 +62,12 @@ def finished(folder: Path, digest: str) -> Reconstruction | None:
         return None
 
 
-def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str) -> PatchOutcome:
-    """Run one patch (or pick up its finished result); never raises."""
+def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str,
+            registry: Registry | None = None) -> PatchOutcome:
+    """Run one patch (or pick up its finished result); never raises.
+
+    ``registry``: the driver's, in this process; worker processes load the installed plugins.
+    """
     from cellframe.pipeline import run_patch
     from cellframe.registry import default_registry
 
@@ -73,7 +77,7 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
         if rec is not None:
             return PatchOutcome(spec, rec, resumed=True)
     try:
-        rec = run_patch(spec, plan, cfg, default_registry(), outdir)
+        rec = run_patch(spec, plan, cfg, registry or default_registry(), outdir)
     except (InputError, ValueError, PluginError) as exc:
         return PatchOutcome(spec, error=str(exc))
     except Exception as exc:  # a bug in a plugin must not stop the other patches
@@ -93,7 +97,7 @@ def choose(settings, n_patches: int) -> str:
     return name
 
 
-def execute(plan: RunPlan, cfg: DictConfig, outdir: Path) -> Iterator[PatchOutcome]:
+def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) -> Iterator[PatchOutcome]:
     """Run every patch of a plan on the configured executor; outcomes arrive as patches finish."""
     settings = cfg.executor
     digest = config_digest(cfg)
@@ -101,7 +105,7 @@ def execute(plan: RunPlan, cfg: DictConfig, outdir: Path) -> Iterator[PatchOutco
     workers = settings.workers or os.cpu_count() or 1
     if name == "serial":
         for spec in plan.patches:
-            yield attempt(spec, plan, cfg, outdir, digest)
+            yield attempt(spec, plan, cfg, outdir, digest, registry)
     elif name == "process":
         import multiprocessing
 

@@ -76,7 +76,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     if nuclei.empty:
         raise InputError(f"{source}: no nuclei found")
     runs = [
-        reconstruct(nuclei, registry=registry, model=cfg.model, geometry=plan.geometry, optimizer=plan.optimizer,
+        reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry, optimizer=plan.optimizer,
                     rng=patch_rng(cfg.seed, spec.sample_id, k), sample_id=spec.sample_id)
         for k in range(int(cfg.reconstruction.samples))
     ]
@@ -97,7 +97,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
             rec.feasibility.to_csv(tmp, index=False)
         for row in rec.feasibility[rec.feasibility["feasible"] == False].itertuples():  # noqa: E712
             log.warning("%s: a cluster of %d nuclei needs %.1f px of depth, more than model.z_max=%g",
-                        spec.sample_id, row.n_nuclei, row.needed_depth, cfg.model.z_max)
+                        spec.sample_id, row.n_nuclei, row.needed_depth, plan.model.z_max)
     if len(rec.history):
         convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
     rec.timings["total_seconds"] = time.perf_counter() - start
@@ -125,7 +125,7 @@ def merge_slides(cfg: DictConfig, plan: RunPlan, registry: Registry, recs: list[
         if rec.region is not None:
             slides.setdefault(rec.region.slide.stem, []).append(rec)
     for slide_id, parts in slides.items():
-        cells, stats = merge_slide(parts, registry=registry, model=cfg.model, geometry=plan.geometry,
+        cells, stats = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
                                    optimizer=plan.optimizer, seed=int(cfg.seed))
         for fmt in ("csv", "parquet"):
             with atomic_path(outdir / f"{slide_id}_cells.{fmt}") as tmp:
@@ -178,7 +178,7 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     with tracker.parent(cfg, run_name=outdir.name):
         quiet = None if cfg.progress is None else not cfg.progress  # None: tqdm shows it on a terminal only
         progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=quiet)
-        for outcome in execute(plan, cfg, outdir):
+        for outcome in execute(plan, cfg, outdir, registry):
             progress.update()
             spec, rec = outcome.spec, outcome.rec
             if rec is None:

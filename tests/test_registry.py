@@ -162,3 +162,25 @@ def test_every_builtin_hook_implementation_is_exercised(registry):
         callers = [text for text in files if f'registry.call("{kind}"' in text or f'"{kind}", name' in text]
         for name in names:
             assert any(f'"{name}"' in text for text in callers), f"no test calls {kind} {name} through the registry"
+
+
+def test_a_run_uses_the_registry_it_is_given(tmp_path, demo_crops):
+    """Plugins registered in this process (a notebook, a test) run without being installed."""
+    import types
+
+    from hydra import compose, initialize_config_module
+
+    from cellframe.cli import register_configs
+    from cellframe.pipeline import run
+
+    module = types.ModuleType("inline_optimizer")
+    exec(textwrap.dedent(THIRD_PARTY), module.__dict__)
+    registry = build_registry(extra_plugins=(module,))
+    register_configs(registry)
+    with initialize_config_module("cellframe.conf", version_base=None):
+        cfg = compose("config", overrides=[f"input.image={demo_crops / 'crop_2.png'}",
+                                           f"input.mask={demo_crops / 'crop_2_mask.png'}", "optimizer=random_search",
+                                           "executor.name=serial", "mlflow.enabled=false", "progress=false",
+                                           "analysis=[]", "exporter=[json]"])
+    assert run(cfg, registry, tmp_path / "out") == 0
+    assert (tmp_path / "out" / "crop_2" / "cells.json").is_file()
