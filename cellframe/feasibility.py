@@ -70,35 +70,41 @@ def min_span_exact(S: np.ndarray) -> float:
     return best_order_exact(S)[1]
 
 
-def improve_order(S: np.ndarray, order: np.ndarray, rounds: int = 100) -> tuple[np.ndarray, float]:
-    """Hill-climb an order by swapping neighbours in it while the span shrinks."""
-    n = len(order)
+def _climb(S: np.ndarray, order: np.ndarray, neighbours, rounds: int) -> tuple[np.ndarray, float]:
+    """Move to the best neighbouring order while the span shrinks."""
     best, span = order, float(stacked_spans(S, order[None])[0])
-    swaps = np.arange(n - 1)
     for _ in range(rounds):
-        candidates = np.repeat(best[None], n - 1, axis=0)
-        candidates[swaps, swaps], candidates[swaps, swaps + 1] = best[swaps + 1], best[swaps]
+        candidates = neighbours(best)
         spans = stacked_spans(S, candidates)
         k = int(spans.argmin())
         if spans[k] >= span - 1e-12:
             break
         best, span = candidates[k], float(spans[k])
     return best, span
+
+
+def _swaps(order: np.ndarray) -> np.ndarray:
+    """Every order with two neighbours in it exchanged."""
+    k = np.arange(len(order) - 1)
+    candidates = np.repeat(order[None], len(order) - 1, axis=0)
+    candidates[k, k], candidates[k, k + 1] = order[k + 1], order[k]
+    return candidates
+
+
+def _insertions(order: np.ndarray) -> np.ndarray:
+    """Every order with one nucleus moved to another place."""
+    n = len(order)
+    return np.array([np.insert(np.delete(order, i), j, order[i]) for i in range(n) for j in range(n) if j != i])
+
+
+def improve_order(S: np.ndarray, order: np.ndarray, rounds: int = 100) -> tuple[np.ndarray, float]:
+    """Hill-climb an order by swapping neighbours in it while the span shrinks."""
+    return _climb(S, order, _swaps, rounds)
 
 
 def insertion_climb(S: np.ndarray, order: np.ndarray, rounds: int = 30) -> tuple[np.ndarray, float]:
     """Hill-climb an order by moving one nucleus to another place in it (n^2 neighbours a round)."""
-    n = len(order)
-    best, span = order, float(stacked_spans(S, order[None])[0])
-    for _ in range(rounds):
-        moves = [np.insert(np.delete(best, i), j, best[i]) for i in range(n) for j in range(n) if j != i]
-        candidates = np.array(moves)
-        spans = stacked_spans(S, candidates)
-        k = int(spans.argmin())
-        if spans[k] >= span - 1e-12:
-            break
-        best, span = candidates[k], float(spans[k])
-    return best, span
+    return _climb(S, order, _insertions, rounds)
 
 
 @dataclass
