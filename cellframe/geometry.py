@@ -118,6 +118,13 @@ class Geometry(ABC):
     def mesh(self, x: np.ndarray):
         """All cells as one :class:`trimesh.Trimesh`."""
 
+    def tiled_mesh(self, unit, vertices: np.ndarray):
+        """One mesh of every cell: ``unit``'s faces repeated over per-cell ``vertices`` ``(n, nv, 3)``."""
+        import trimesh
+
+        faces = (unit.faces[None] + len(unit.vertices) * np.arange(len(vertices))[:, None, None]).reshape(-1, 3)
+        return trimesh.Trimesh(vertices=vertices.reshape(-1, 3), faces=faces, process=False)
+
     def subset(self, keep: np.ndarray) -> "Geometry":
         """The same geometry over some of the nuclei (a boolean mask or indices)."""
         return type(self)(self.nuclei.iloc[np.flatnonzero(keep) if np.asarray(keep).dtype == bool else keep],

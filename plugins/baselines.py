@@ -110,10 +110,7 @@ class Cylinder(ScaleOnly, Geometry):
         radius = self.unpack(x)["s"] * self.r
         scale = np.column_stack([radius, radius, np.full(self.n, self.depth)])
         centres = np.column_stack([self.xy, np.full(self.n, self.depth / 2)])
-        nv = len(unit.vertices)
-        vertices = (unit.vertices[None] * scale[:, None, :] + centres[:, None, :]).reshape(-1, 3)
-        faces = (unit.faces[None] + nv * np.arange(self.n)[:, None, None]).reshape(-1, 3)
-        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+        return self.tiled_mesh(unit, unit.vertices[None] * scale[:, None, :] + centres[:, None, :])
 
 
 class Spheroid(ScaleOnly, Ellipsoid):

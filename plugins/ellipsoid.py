@@ -133,10 +133,7 @@ class Ellipsoid(Geometry):
         rotated = np.stack([c[:, None] * v[..., 0] - s[:, None] * v[..., 1],
                             s[:, None] * v[..., 0] + c[:, None] * v[..., 1], v[..., 2]], axis=-1)
         centres = np.column_stack([self.xy, p["z"]])
-        nv = len(unit.vertices)
-        vertices = (rotated + centres[:, None, :]).reshape(-1, 3)
-        faces = (unit.faces[None] + nv * np.arange(self.n)[:, None, None]).reshape(-1, 3)
-        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+        return self.tiled_mesh(unit, rotated + centres[:, None, :])
 
 
 @hookimpl

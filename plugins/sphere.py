@@ -100,12 +100,8 @@ class Sphere(Geometry):
         import trimesh
 
         unit = trimesh.creation.icosphere(subdivisions=self.settings.mesh_subdivisions)
-        p = self.unpack(x)
-        centers, radii = self.centers(x), p["R"]
-        nv = len(unit.vertices)
-        vertices = (unit.vertices[None, :, :] * radii[:, None, None] + centers[:, None, :]).reshape(-1, 3)
-        faces = (unit.faces[None, :, :] + nv * np.arange(self.n)[:, None, None]).reshape(-1, 3)
-        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+        radii = self.unpack(x)["R"]
+        return self.tiled_mesh(unit, unit.vertices[None] * radii[:, None, None] + self.centers(x)[:, None, :])
 
 
 def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, comp: np.ndarray,
