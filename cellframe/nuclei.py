@@ -17,6 +17,12 @@ NUCLEI_COLUMNS = ("label", "x", "y", "r", "area")
 RADII = ("equivalent", "enclosing")
 
 
+def check_radius(radius: str) -> None:
+    """For segmenter settings: raise a one-line ValueError unless ``radius`` is one of :data:`RADII`."""
+    if radius not in RADII:
+        raise ValueError(f"radius={radius!r} must be one of {list(RADII)}")
+
+
 def is_binary(mask: np.ndarray) -> bool:
     """True when a mask holds at most two values (background and foreground)."""
     return np.unique(mask).size <= 2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from cellframe import hookimpl
-from cellframe.nuclei import RADII, nuclei_table
+from cellframe.nuclei import check_radius, nuclei_table
 from cellframe.segmentation import segment_nuclei
 from cellframe.stages import Stage
 
@@ -38,8 +38,7 @@ class HedWatershedSettings:
                              "must satisfy 0 < min < max")
         if not 0 < self.threshold_scale:
             raise ValueError(f"threshold_scale={self.threshold_scale} must be > 0")
-        if self.radius not in RADII:
-            raise ValueError(f"radius={self.radius!r} must be one of {list(RADII)}")
+        check_radius(self.radius)
 
 
 @hookimpl

@@ -17,7 +17,7 @@ import numpy as np
 
 from cellframe import hookimpl
 from cellframe.io import InputError, read_image
-from cellframe.nuclei import RADII, nuclei_from_polygons, nuclei_table
+from cellframe.nuclei import check_radius, nuclei_from_polygons, nuclei_table
 from cellframe.stages import Stage
 
 #: HoVer-Net's PanNuke classes
@@ -30,6 +30,9 @@ class LabelsSettings:
     min_area: float = 0.0
     radius: str = "equivalent"
 
+    def __post_init__(self) -> None:
+        check_radius(self.radius)
+
 
 @dataclass
 class HovernetSettings:
@@ -38,16 +41,17 @@ class HovernetSettings:
     type_names: dict[str, str] = field(default_factory=lambda: {str(k): v for k, v in PANNUKE_TYPES.items()})
     radius: str = "equivalent"
 
+    def __post_init__(self) -> None:
+        check_radius(self.radius)
+
 
 @dataclass
 class QupathSettings:
     name: str = "qupath"
     radius: str = "equivalent"
 
-
-def _check_radius(settings) -> None:
-    if settings.radius not in RADII:
-        raise ValueError(f"radius={settings.radius!r} must be one of {list(RADII)}")
+    def __post_init__(self) -> None:
+        check_radius(self.radius)
 
 
 def _load_json(path: Path, what: str):
@@ -119,7 +123,6 @@ def cellframe_stages():
 def cellframe_segment(name, image, mask, mask_path, settings):
     if name not in ("labels", "hovernet", "qupath"):
         return None
-    _check_radius(settings)
     if mask_path is None:
         raise ValueError(f"segmenter {name!r} needs input.mask=FILE")
     shape = image.shape[:2] if image is not None else None

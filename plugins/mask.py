@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cellframe import hookimpl
-from cellframe.nuclei import RADII, is_binary, nuclei_table, split_instances
+from cellframe.nuclei import check_radius, is_binary, nuclei_table, split_instances
 from cellframe.stages import Stage
 
 
@@ -24,8 +24,7 @@ class MaskSettings:
             raise ValueError(f"min_distance={self.min_distance} must be >= 1")
         if not self.min_area >= 0:
             raise ValueError(f"min_area={self.min_area} must be >= 0")
-        if self.radius not in RADII:
-            raise ValueError(f"radius={self.radius!r} must be one of {list(RADII)}")
+        check_radius(self.radius)
 
 
 @hookimpl
