@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cellframe.analysis import AnalysisError
-from cellframe.nc import FORMS, nc_ratios, shannon_entropy
+from cellframe.nc import FORMS, shannon_entropy
 
 
 def patient_id(sample_id: str) -> str:
@@ -107,7 +107,7 @@ def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
     averaged over each patient's patches (``reconstruction.patient``, else the sample id's patient)."""
     rows = {}
     for rec in reconstructions:
-        ratios = nc_ratios(rec.cells)
+        ratios = rec.nc_ratios
         row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
         row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) for form in FORMS}
         row["n_cells"] = len(ratios)

@@ -11,7 +11,7 @@ import pandas as pd
 from cellframe.geometry import Geometry
 from cellframe.nuclei import NUCLEI_COLUMNS
 from cellframe.measure import sphericity
-from cellframe.nc import nc_ratios
+from cellframe.nc import FORMS, nc_ratios
 from cellframe.sections import polygon_area
 
 
@@ -85,6 +85,12 @@ class Reconstruction:
     def sections(self) -> list[np.ndarray]:
         """Each cell's 2D region at ``plane_z`` (empty when the cell does not reach it)."""
         return self.geometry.sections(self.x, self.plane_z)
+
+    @property
+    def nc_ratios(self) -> pd.DataFrame:
+        """The cell table's N/C ratios by radius, area and volume (:func:`cellframe.nc.nc_ratios`)."""
+        cells = self.cells
+        return pd.DataFrame({form: cells[f"nc_ratio_{form}"] for form in FORMS}, index=cells.index)
 
     @cached_property
     def cells(self) -> pd.DataFrame:

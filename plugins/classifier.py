@@ -18,7 +18,6 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.analysis import AnalysisError
-from cellframe.nc import nc_ratios
 from cellframe.stages import Stage
 
 MORPHOLOGY = ["r", "nuclear_area"]
@@ -44,7 +43,7 @@ def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd
     """All cells of the run with their features and a ``class`` column (unlabelled cells dropped)."""
     tables = []
     for rec in reconstructions:
-        cells = rec.cells.join(nc_ratios(rec.cells).add_prefix("nc_"))
+        cells = rec.cells.join(rec.nc_ratios.add_prefix("nc_"))
         tables.append(cells)
     cells = pd.concat(tables, ignore_index=True)
     if labels:

@@ -18,7 +18,6 @@ from shapely.geometry import Polygon, mapping
 
 from cellframe import hookimpl
 from cellframe.io import write_text
-from cellframe.nc import nc_ratios
 from cellframe.outlines import nucleus_outlines
 from cellframe.stages import Stage
 
@@ -44,7 +43,7 @@ def _colour(name: str) -> list[int]:
 def cells_geojson(rec) -> dict:
     """The QuPath FeatureCollection of a reconstruction (ids are UUIDs derived from sample and label)."""
     cells = rec.cells
-    nc = nc_ratios(cells)
+    nc = rec.nc_ratios
     outlines = nucleus_outlines(rec.labels, rec.nuclei)
     features = []
     for k, (row, section, outline) in enumerate(zip(cells.itertuples(index=False), rec.sections, outlines)):

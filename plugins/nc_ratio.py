@@ -18,7 +18,7 @@ from cellframe import hookimpl
 from cellframe.analysis import AnalysisError, pyplot, save_figure
 from cellframe.cohort import seed_for
 from cellframe.io import atomic_path
-from cellframe.nc import FORMS, nc_ratios, null_radii, shannon_entropy
+from cellframe.nc import FORMS, null_radii, shannon_entropy
 from cellframe.stages import Stage
 
 
@@ -40,7 +40,7 @@ def nc_versus_null(reconstructions, bins: int = 20, seed: int = 0) -> tuple[pd.D
     rows, pooled, pooled_null = [], [], []
     for rec in reconstructions:
         cells = rec.cells
-        ratios = nc_ratios(cells)
+        ratios = rec.nc_ratios
         model = rec.geometry.model
         R0 = null_radii(cells["r"].to_numpy(), float(model.alpha), float(model.beta), seed_for(seed, rec.sample_id))
         null = cells["r"].to_numpy() / R0

@@ -17,7 +17,6 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.analysis import pyplot, save_figure
 from cellframe.io import as_rgb, read_image, write_text
-from cellframe.nc import nc_ratios
 from cellframe.outlines import nucleus_outlines
 from cellframe.stages import Stage
 
@@ -78,7 +77,7 @@ def patch_figure(rec, path) -> None:
             g.text(0.5, 0.5, "feasible from the start:\nno search needed", transform=g.transAxes, ha="center")
     g.set_xlabel("iteration")
     g.set_title(f"convergence ({rec.n_violations} interpenetrating pairs)")
-    ratios = nc_ratios(cells)
+    ratios = rec.nc_ratios
     h.hist([ratios["radius"].dropna(), ratios["area"].dropna()], bins=20, range=(0, 1), label=["r / R", "area"])
     h.legend()
     h.set_xlabel("N/C ratio")

@@ -16,7 +16,6 @@ from scipy.spatial import cKDTree
 from cellframe import hookimpl
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import seed_for
-from cellframe.nc import nc_ratios
 from cellframe.stages import Stage
 
 
@@ -78,8 +77,9 @@ def class_distances(xy: np.ndarray, classes: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cell_features(cells: pd.DataFrame) -> pd.DataFrame:
-    return cells.join(nc_ratios(cells).add_prefix("nc_"))
+def cell_features(rec) -> pd.DataFrame:
+    """The cell table with the N/C ratios also under their short names (``nc_radius``, ...)."""
+    return rec.cells.join(rec.nc_ratios.add_prefix("nc_"))
 
 
 @hookimpl
@@ -93,7 +93,7 @@ def cellframe_analyze(name, reconstructions, outdir, settings):
         return None
     rows, distances = [], []
     for rec in reconstructions:
-        cells = cell_features(rec.cells)
+        cells = cell_features(rec)
         if len(cells) <= settings.k:
             continue
         xy = cells[["x", "y"]].to_numpy(float)
