@@ -86,11 +86,6 @@ def read_mutations(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows).rename_axis("sample_id")
 
 
-def by_patient(table: pd.DataFrame) -> pd.DataFrame:
-    """Average the rows of each patient (index: sample ids)."""
-    return table.groupby(table.index.map(patient_id)).mean(numeric_only=True).rename_axis("patient")
-
-
 def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2) -> list[pd.DataFrame]:
     """Restrict tables to the patients they all share; a clear error when too few do."""
     patient_tables = [t.groupby(t.index.map(patient_id)).first() for t in tables]

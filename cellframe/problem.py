@@ -71,10 +71,6 @@ class Problem:
         """Weighted penalty of each particle, ``(particles,)``."""
         return self.fitness(X).sum(axis=1)
 
-    def terms(self, x: np.ndarray) -> dict[str, float]:
-        """Unweighted value of each penalty term at one solution."""
-        return {term: float(items.sum()) for term, items in self.geometry.penalties(np.atleast_2d(x)).items()}
-
     def component(self, c: int) -> "Problem":
         """Component ``c`` alone, as a problem of its own (its dimensions: ``dim_component == c``)."""
         return Problem(self.geometry.subset(self.nucleus_component == c), decompose=False)
