@@ -60,9 +60,7 @@ def reconstruct(
     if decompose:
         comp = full.components()
         active = np.bincount(comp)[comp] >= 2 if full.n else np.zeros(0, bool)
-        target = registry.call(
-            "geometry", geometry.name, nuclei=nuclei[active], model=model, settings=geometry
-        ) if active.any() else None
+        target = full.subset(active) if active.any() else None
     else:
         active = np.ones(full.n, bool)
         target = full if full.n else None
