@@ -56,6 +56,22 @@ def app(cfg: DictConfig) -> None:
         sys.exit(code)
 
 
+@hydra.main(config_path="pkg://cellframe.conf", config_name="simulate", version_base=None)
+def simulate_app(cfg: DictConfig) -> None:
+    from cellframe.simulate import SimulationError, simulate, write_simulation
+
+    try:
+        settings = OmegaConf.to_object(cfg)
+    except SimulationError as exc:
+        print(f"cellframe: error: simulate: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    outdir = Path(settings.output_dir or HydraConfig.get().runtime.output_dir)
+    sim = simulate(settings)
+    write_simulation(sim, outdir)
+    print(f"simulated {sim.meta['n_visible']} visible nuclei ({sim.meta['n_nuclei_slab']} in the slab), "
+          f"section {settings.section_um:g} um = {sim.meta['section_px']:g} px: {outdir}")
+
+
 def print_plugins(registry: Registry) -> None:
     for row in describe_plugins(registry):
         print(f"{row['plugin']}  ({row['distribution']} {row['version']}, module {row['module']})")
@@ -94,10 +110,17 @@ def main() -> None:
             sys.stdout = open(os.devnull, "w")
         return
     register_configs(registry)
+    entry = app
+    if sys.argv[1:2] == ["simulate"]:
+        from cellframe.simulate import SimulateConfig
+
+        ConfigStore.instance().store(name="simulate_schema", node=SimulateConfig)
+        del sys.argv[1]
+        entry = simulate_app
     debug = os.environ.get("CELLFRAME_DEBUG") or os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us, to say them in one line
     try:
-        app()
+        entry()
     except (HydraException, OmegaConfBaseException) as exc:
         if debug:
             raise

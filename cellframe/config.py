@@ -35,6 +35,8 @@ class ModelConfig:
     lambda_overlap: float = 1e6
     #: depth of the plane where 2D cell regions are cut
     plane_z: float = 0.0
+    #: section thickness in microns, for objectives that model the section (``evidence``; converted with input.mpp)
+    section_um: float = 4.0
     #: clusters proven to fit that the optimizer left interpenetrating get their proof's arrangement
     repair: bool = True
 
@@ -104,6 +106,8 @@ class CellframeConfig:
     segmenter: Any = MISSING
     geometry: Any = MISSING
     optimizer: Any = MISSING
+    #: what the optimizer minimises: ``cellsqueeze3d`` (the paper) or ``evidence`` (terms read from the image)
+    objective: Any = MISSING
     exporter: Any = field(default_factory=dict)
     analysis: Any = field(default_factory=dict)
     #: where patch folders go; None = Hydra's run directory
@@ -145,6 +149,8 @@ def check_model(model: Any) -> None:
     if _finite("model.z_max", model.z_max) <= 0:
         raise ConfigError(f"model.z_max={model.z_max} must be > 0")
     _finite("model.plane_z", model.plane_z)
+    if _finite("model.section_um", model.section_um) <= 0:
+        raise ConfigError(f"model.section_um={model.section_um} must be > 0")
     for key in ("lambda_radius", "lambda_z", "lambda_overlap"):
         if _finite(f"model.{key}", getattr(model, key)) < 0:
             raise ConfigError(f"model.{key}={getattr(model, key)} must be >= 0")
@@ -250,6 +256,7 @@ class RunPlan:
     segmenter: Any
     geometry: Any
     optimizer: Any
+    objective: Any
     exporters: dict[str, Any]
     analyses: dict[str, Any] = field(default_factory=dict)
     #: the validated model, detached from the config (small to send to workers and to pickle)
@@ -284,6 +291,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         segmenter=stage_settings(registry, "segmenter", cfg.segmenter, "segmenter"),
         geometry=stage_settings(registry, "geometry", cfg.geometry, "geometry"),
         optimizer=stage_settings(registry, "optimizer", cfg.optimizer, "optimizer"),
+        objective=stage_settings(registry, "objective", cfg.objective, "objective"),
         exporters=exporters,
         analyses=analyses,
         model=OmegaConf.to_object(cfg.model),

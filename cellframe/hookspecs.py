@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cellframe.geometry import Geometry
+    from cellframe.objective import Objective
     from cellframe.problem import OptimizeResult, Problem
     from cellframe.reconstruction import Reconstruction
     from cellframe.stages import Stage
@@ -97,6 +98,30 @@ def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: An
     :param nuclei: the nuclei table from :func:`cellframe_segment`.
     :param model: the ``model`` config (alpha, beta, z_max, lambdas).
     :param settings: this geometry's validated settings.
+    """
+
+
+@hookspec(firstresult=True)
+def cellframe_objective(
+    name: str, geometry: Geometry, image: np.ndarray | None, model: Any, mpp: float, settings: Any,
+    rng: np.random.Generator, samples: int
+) -> Objective | None:
+    """Build what the optimizer minimises over a geometry's parameters.
+
+    Stops at first non-None result. ``cellsqueeze3d`` returns the paper's
+    objective (the geometry's penalties); ``evidence`` adds terms read from the
+    image. An objective may draw posterior samples for per-cell intervals
+    (:meth:`cellframe.objective.Objective.intervals`).
+
+    :param name: the selected objective; return ``None`` unless it is yours.
+    :param geometry: the cells' geometry over every nucleus of the patch.
+    :param image: the RGB image ``(H, W, 3)`` uint8, or ``None``.
+    :param model: the ``model`` config (alpha, beta, z_max, section_um, lambdas).
+    :param mpp: microns per pixel of the image.
+    :param settings: this objective's validated settings.
+    :param rng: the only source of randomness allowed.
+    :param samples: ``reconstruction.samples``: posterior draws wanted for the intervals.
+    :return: a :class:`cellframe.objective.Objective`.
     """
 
 

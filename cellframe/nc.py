@@ -13,11 +13,11 @@ FORMS = ("radius", "area", "volume")
 def nc_ratios(cells: pd.DataFrame) -> pd.DataFrame:
     """Per-cell N/C ratios from a cell table.
 
-    * radius: ``r / R`` (``R_eq``, the cube root of the semi-axes' product, for non-spheres);
+    * radius: ``r / R`` (``rho / R`` where the objective estimated the 3D nuclear radius ``rho``; ``R_eq``, the cube root of the semi-axes' product, for non-spheres);
     * area: nuclear area over the cell's region at the plane (NaN for cells that do not reach it);
     * volume: nuclear volume over cell volume (``(r / R)^3`` for spheres).
     """
-    r = cells["r"].to_numpy(float)
+    r = cells["rho" if "rho" in cells else "r"].to_numpy(float)  # the 3D nuclear radius where one was estimated
     R = cells["R"].to_numpy(float) if "R" in cells else cells["R_eq"].to_numpy(float)
     section = cells["section_area"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):

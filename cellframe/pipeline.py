@@ -75,14 +75,16 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
     nuclei = check_nuclei_table(nuclei, source)
     if nuclei.empty:
         raise InputError(f"{source}: no nuclei found")
-    runs = [
-        reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry, optimizer=plan.optimizer,
-                    rng=patch_rng(cfg.seed, spec.sample_id, k), sample_id=spec.sample_id)
-        for k in range(int(cfg.reconstruction.samples))
-    ]
-    rec = runs[0]
-    if len(runs) > 1:
-        rec.spread = sample_spread(runs)
+    samples = int(cfg.reconstruction.samples)
+
+    def one(k: int) -> Reconstruction:
+        return reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry,
+                           optimizer=plan.optimizer, objective=plan.objective, image=image, mpp=float(cfg.input.mpp),
+                           samples=samples, rng=patch_rng(cfg.seed, spec.sample_id, k), sample_id=spec.sample_id)
+
+    rec = one(0)
+    if rec.spread is None and samples > 1:  # the objective draws no posterior samples: independent runs instead
+        rec.spread = sample_spread([rec] + [one(k) for k in range(1, samples)])
     rec.image_shape = tuple(image.shape)
     rec.labels = labels
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}

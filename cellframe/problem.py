@@ -8,6 +8,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from cellframe.geometry import Geometry
+from cellframe.objective import Objective
 
 
 @dataclass
@@ -26,7 +27,10 @@ class OptimizeResult:
 
 
 class Problem:
-    """Weighted sum of a geometry's penalty terms, evaluated for a whole swarm.
+    """Weighted sum of an objective's terms, evaluated for a whole swarm.
+
+    ``target`` is an :class:`~cellframe.objective.Objective`, or a geometry
+    (then the paper's objective over it).
 
     With ``decompose=True`` every connected component of the candidate-pair
     graph is an independent sub-problem: :meth:`fitness` returns one column per
@@ -34,21 +38,24 @@ class Problem:
     With ``decompose=False`` there is a single column.
     """
 
-    def __init__(self, geometry: Geometry, decompose: bool = True) -> None:
+    def __init__(self, target: Geometry | Objective, decompose: bool = True) -> None:
+        objective = target if isinstance(target, Objective) else Objective(target, target.model)
+        geometry = objective.geometry
+        self.objective = objective
         self.geometry = geometry
         comp = geometry.components() if decompose else np.zeros(geometry.n, np.int64)
         _, comp = np.unique(comp, return_inverse=True)
         self.nucleus_component = comp.astype(np.int64)
         self.n_components = int(comp.max()) + 1 if len(comp) else 0
         self.dim_component = self.nucleus_component[geometry.dim_owner]
-        self.lower, self.upper = (np.asarray(b, float) for b in geometry.bounds())
-        self.weights = geometry.weights
+        self.lower, self.upper = (np.asarray(b, float) for b in objective.bounds())
+        self.weights = objective.weights
         self._reduce = {
             term: csr_matrix(
                 (np.ones(len(owner)), (np.arange(len(owner)), self.nucleus_component[owner])),
                 shape=(len(owner), self.n_components),
             )
-            for term, owner in geometry.penalty_owners().items()
+            for term, owner in objective.penalty_owners().items()
         }
 
     @property
@@ -56,13 +63,13 @@ class Problem:
         return self.geometry.dim
 
     def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
-        return self.geometry.initial(rng, n_particles)
+        return self.objective.initial(rng, n_particles)
 
     def fitness(self, X: np.ndarray) -> np.ndarray:
         """Weighted penalty per component, ``(particles, components)``."""
         X = np.atleast_2d(X)
         total = np.zeros((X.shape[0], self.n_components))
-        for term, items in self.geometry.penalties(X).items():
+        for term, items in self.objective.penalties(X).items():
             if items.shape[1]:
                 total += self.weights[term] * (self._reduce[term].T @ items.T).T
         return total
@@ -73,7 +80,7 @@ class Problem:
 
     def component(self, c: int) -> "Problem":
         """Component ``c`` alone, as a problem of its own (its dimensions: ``dim_component == c``)."""
-        return Problem(self.geometry.subset(self.nucleus_component == c), decompose=False)
+        return Problem(self.objective.subset(self.nucleus_component == c), decompose=False)
 
     def best_per_component(self, X: np.ndarray, F: np.ndarray) -> np.ndarray:
         """Assemble one position from the best particle of each component."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cellframe.feasibility import analyse
+from cellframe.objective import Objective
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import Registry
@@ -43,6 +44,10 @@ def reconstruct(
     optimizer,
     rng: np.random.Generator,
     sample_id: str = "patch",
+    objective=None,
+    image: np.ndarray | None = None,
+    mpp: float = 0.25,
+    samples: int = 1,
 ) -> Reconstruction:
     """Optimise a cell around every nucleus.
 
@@ -53,17 +58,27 @@ def reconstruct(
 
     :param geometry: the geometry stage's settings (``name`` selects the plugin).
     :param optimizer: the optimizer stage's settings.
+    :param objective: the objective stage's settings (None: the paper's, CellSqueeze3D).
+    :param image: the RGB image, for objectives that read evidence from it.
+    :param samples: posterior draws for the per-cell intervals, where the objective can draw them.
     """
     full = registry.call("geometry", geometry.name, nuclei=nuclei, model=model, settings=geometry)
-    x = rng.uniform(*full.bounds())  # isolated nuclei keep this: any in-bounds value costs nothing
+    if objective is None:
+        goal = Objective(full, model)
+    else:
+        goal = registry.call("objective", objective.name, geometry=full, image=image, model=model, mpp=mpp,
+                             settings=objective, rng=rng, samples=samples)
+    x = goal.start(rng)  # isolated nuclei keep this: for the paper any in-bounds value costs nothing
     decompose = bool(getattr(optimizer, "decompose", True))
     if decompose:
         comp = full.components()
         active = np.bincount(comp)[comp] >= 2 if full.n else np.zeros(0, bool)
-        target = full.subset(active) if active.any() else None
+        if goal.per_nucleus():
+            active = np.ones(full.n, bool)
+        target = goal.subset(active) if active.any() else None
     else:
         active = np.ones(full.n, bool)
-        target = full if full.n else None
+        target = goal if full.n else None
 
     start = time.perf_counter()
     if target is None:
@@ -72,14 +87,14 @@ def reconstruct(
         problem = Problem(target, decompose=decompose)
         result = registry.call("optimizer", optimizer.name, problem=problem, settings=optimizer, rng=rng)
         params = {name: values.copy() for name, values in full.unpack(x).items()}
-        found = target.unpack(result.x)
-        for name in target.param_names:
+        found = target.geometry.unpack(result.x)
+        for name in full.param_names:
             params[name][active] = found[name]
         x = full.pack(params)
     optimize_seconds = time.perf_counter() - start
 
     feasibility, repaired = None, 0
-    if full.spherical_nuclei:
+    if full.spherical_nuclei and goal.checks_feasibility:
         feasibility, witness = analyse(full.xy, full.r, float(model.z_max), z=full.unpack(x)["z"],
                                        seed=int(rng.integers(2**31)))
         if getattr(model, "repair", True):
@@ -96,4 +111,7 @@ def reconstruct(
         timings={"optimize_seconds": optimize_seconds},
         optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum()), "n_repaired": repaired},
         feasibility=feasibility,
+        section=goal.section,
+        extra=goal.cell_columns(x),
+        spread=goal.intervals(x),
     )

@@ -49,6 +49,10 @@ class Reconstruction:
     region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
     labels: np.ndarray | None = None
+    #: depths of the section's faces in the cells' z (the objective's; the mid-plane lies between)
+    section: tuple[float, float] = (0.0, 0.0)
+    #: per-cell columns the objective adds (e.g. ``rho``, the estimated 3D nuclear radius)
+    extra: pd.DataFrame | None = None
 
     @cached_property
     def violations(self) -> np.ndarray:
@@ -108,6 +112,11 @@ class Reconstruction:
         table["section_area"] = [polygon_area(p) for p in self.sections]
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
         table["nuclear_volume"] = self.geometry.nuclear_volumes(self.x)
+        if self.extra is not None and len(self.extra.columns):
+            for column in self.extra.columns:
+                table[column] = self.extra[column].to_numpy()
+            if "rho" in self.extra:  # the objective estimated each nucleus' true radius (lost caps)
+                table["nuclear_volume"] = 4.0 / 3.0 * np.pi * table["rho"] ** 3
         ratios = nc_ratios(table)
         for form in ratios:
             table[f"nc_ratio_{form}"] = ratios[form].to_numpy()

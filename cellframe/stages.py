@@ -9,6 +9,7 @@ KINDS = {
     "segmenter": "cellframe_segment",
     "geometry": "cellframe_geometry",
     "optimizer": "cellframe_optimize",
+    "objective": "cellframe_objective",
     "exporter": "cellframe_export",
     "analysis": "cellframe_analyze",
 }

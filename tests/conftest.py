@@ -73,3 +73,15 @@ def disc_mask(shape, centers, radius) -> np.ndarray:
     for cy, cx in centers:
         mask[(rr - cy) ** 2 + (cc - cx) ** 2 <= radius**2] = 255
     return mask
+
+
+@pytest.fixture(scope="session")
+def small_sim(tmp_path_factory):
+    """A 320 x 320 px section (0.25 um/px) and its files."""
+    from cellframe.simulate import SimulateConfig, simulate, write_simulation
+
+    cfg = SimulateConfig(width=320, height=320, seed=3)
+    sim = simulate(cfg)
+    folder = tmp_path_factory.mktemp("sim")
+    write_simulation(sim, folder)
+    return sim, folder

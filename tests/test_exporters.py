@@ -8,7 +8,7 @@ import pytest
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.plugins.ome_tiff import label_volume
+from cellframe.volumes import label_volume
 from cellframe.plugins.pso import PSOSettings
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct

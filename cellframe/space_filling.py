@@ -1,0 +1,116 @@
+"""Cell size from space filling: cells fill the tissue around their nuclei.
+
+A cell is the part of the tissue closer (in power distance, the nuclear radius
+as weight; see :mod:`cellframe.tissue`) to its nucleus than to any other. One
+section shows only the nuclei that reach into it; the cells above and below are
+unseen, so they are drawn: nuclei at the density the section implies (Holmes:
+``N_A = N_V (T + 2 E[h])``), outside the depths where they would have shown,
+never interpenetrating. Each draw gives every visible cell a volume (Monte
+Carlo points in a ball around its nucleus); the spread over draws is the size
+uncertainty one section leaves. Columns of no tissue (lumen, glass: little
+optical density) and tissue far from every nucleus (stroma) hold no cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+from scipy.spatial import cKDTree
+
+from cellframe.tissue import power_labels
+
+
+def cellular_region(image: np.ndarray, xy: np.ndarray, reach: float, min_od: float = 0.12) -> np.ndarray:
+    """``(H, W)`` where cells can be: stained tissue within ``reach`` px of a nucleus centre."""
+    od = -np.log10(np.maximum(image[..., :3].astype(float), 1.0) / 255.0).sum(axis=2)
+    tissue = od > min_od
+    seeds = np.ones(image.shape[:2], bool)
+    rows = np.clip(np.round(xy[:, 1]).astype(int), 0, image.shape[0] - 1)
+    cols = np.clip(np.round(xy[:, 0]).astype(int), 0, image.shape[1] - 1)
+    seeds[rows, cols] = False
+    return tissue & (distance_transform_edt(seeds) <= reach)
+
+
+def visible_depth(rho: np.ndarray, T: float, r_min: float) -> np.ndarray:
+    """Thickness of the slab a nucleus' centre can lie in and still show a profile of at least ``r_min``."""
+    return T + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0))
+
+
+def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, region: np.ndarray, n_v: float,
+                  T: float, r_min: float, reach: float, rho_draw, rng: np.random.Generator):
+    """Draw the unseen nuclei around a section: centres and radii.
+
+    They lie in a margin of ``reach`` px around the patch (unseen: outside the
+    image) and above and below the section (unseen: too far from it to show),
+    at density ``n_v``, in tissue columns (anywhere outside the image), and
+    never interpenetrate a visible nucleus or each other.
+    :param rho_draw: ``rho_draw(n, rng)`` radii from the size prior.
+    """
+    H, W = region.shape
+    lo = np.array([-reach, -reach, -reach - r_min])
+    hi = np.array([W + reach, H + reach, T + reach + r_min])
+    vis = np.column_stack([xy_vis, z_vis])
+    vis_tree = cKDTree(vis) if len(vis) else None
+
+    def candidates(n):
+        pts = rng.uniform(lo, hi, size=(n, 3))
+        rho = rho_draw(n, rng)
+        inside_xy = (pts[:, 0] >= 0) & (pts[:, 0] < W) & (pts[:, 1] >= 0) & (pts[:, 1] < H)
+        shows = inside_xy & (np.abs(pts[:, 2] - T / 2) < visible_depth(rho, T, r_min) / 2)
+        rows = np.clip(pts[:, 1].astype(int), 0, H - 1)
+        cols = np.clip(pts[:, 0].astype(int), 0, W - 1)
+        keep = ~shows & (~inside_xy | region[rows, cols])
+        return pts[keep], rho[keep]
+
+    target_pts, target_rho = candidates(rng.poisson(n_v * np.prod(hi - lo)))
+    target = len(target_pts)
+    pts, rho = np.zeros((0, 3)), np.zeros(0)
+    new_pts, new_rho = target_pts, target_rho
+    for _ in range(8):  # refill what clashes, so the unseen tissue keeps the density
+        if len(new_pts) and vis_tree is not None:
+            d, j = vis_tree.query(new_pts)
+            ok = d >= new_rho + rho_vis[j]
+            new_pts, new_rho = new_pts[ok], new_rho[ok]
+        if len(new_pts) and len(pts):
+            d, j = cKDTree(pts).query(new_pts)
+            ok = d >= new_rho + rho[j]
+            new_pts, new_rho = new_pts[ok], new_rho[ok]
+        if len(new_pts) > 1:
+            pairs = cKDTree(new_pts).query_pairs(2 * float(new_rho.max()), output_type="ndarray")
+            gap = np.linalg.norm(new_pts[pairs[:, 0]] - new_pts[pairs[:, 1]], axis=1)
+            ok = np.ones(len(new_pts), bool)
+            ok[pairs[gap < new_rho[pairs[:, 0]] + new_rho[pairs[:, 1]], 1]] = False
+            new_pts, new_rho = new_pts[ok], new_rho[ok]
+        pts, rho = np.vstack([pts, new_pts]), np.concatenate([rho, new_rho])
+        missing = target - len(pts)
+        if missing <= 0:
+            break
+        new_pts, new_rho = candidates(int(missing * 1.3 * (np.prod(hi - lo) * n_v / max(target, 1))))
+        new_pts, new_rho = new_pts[:missing], new_rho[:missing]
+    return pts, rho
+
+
+def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, others_rho: np.ndarray,
+                 region: np.ndarray, ball: np.ndarray, points: int, rng: np.random.Generator) -> np.ndarray:
+    """Volume of each of ``centres``' Laguerre cells, by Monte Carlo in a ball of radius ``ball`` around it.
+
+    Points over image columns that hold no cells do not count; outside the image the tissue is taken to go on.
+    """
+    n = len(centres)
+    if n == 0:
+        return np.zeros(0)
+    u = rng.standard_normal((n, points, 3))
+    u /= np.linalg.norm(u, axis=2, keepdims=True)
+    u *= rng.random((n, points, 1)) ** (1 / 3) * ball[:, None, None]
+    pts = (centres[:, None, :] + u).reshape(-1, 3)
+    sites = np.vstack([centres, others])
+    weights = np.concatenate([rho, others_rho]) ** 2
+    _, owner = power_labels(pts, sites, weights)
+    H, W = region.shape
+    rows, cols = pts[:, 1].astype(int), pts[:, 0].astype(int)
+    in_image = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+    cellular = ~in_image
+    cellular[in_image] = region[rows[in_image], cols[in_image]]
+    mine = (owner == np.repeat(np.arange(n), points)) & cellular
+    share = mine.reshape(n, points).mean(axis=1)
+    return share * 4 / 3 * np.pi * ball**3

@@ -1,0 +1,212 @@
+"""Objective ``evidence``: depth and cell size from what the H&E image shows.
+
+Terms, each on by its weight (0 switches it off):
+
+* ``depth`` (lost caps, :mod:`cellframe.lost_caps`): each nucleus' profile size
+  and haematoxylin density against a size prior fitted to the image say how far
+  its centre lies from the section's faces; ``z`` is measured from the top face,
+  so the section is ``[0, T]`` with ``T = model.section_um / input.mpp`` and a
+  centre may lie outside it (a cap).
+* ``size`` (space filling, :mod:`cellframe.space_filling`): the cell radius
+  ``R`` is the size of the nucleus' share of the tissue (a Laguerre partition
+  with the unseen nuclei above and below drawn at the density the section implies).
+* ``overlap``: the geometry's non-interpenetration, weighted by ``model.lambda_overlap``.
+
+Posterior draws (``reconstruction.samples``, at least ``draws``) give each cell
+90 % intervals for ``z``, its distance from the mid-plane and ``R``, and flags
+saying whether the image narrows each below half its prior width. Which face a
+nucleus is near is not identifiable in transmitted light: ``z`` intervals of
+nuclei away from the mid-plane span both sides, and ``z_determined`` says so.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cellframe import hookimpl
+from cellframe import lost_caps as caps
+from cellframe.objective import Objective
+from cellframe.posterior import sample_depths
+from cellframe.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
+from cellframe.stages import Stage
+from cellframe.stereology import radius_from_profile
+
+
+@dataclass
+class EvidenceSettings:
+    name: str = "evidence"
+    #: weight of the lost-caps depth term and of the space-filling size term (0 = off)
+    lambda_depth: float = 1.0
+    lambda_size: float = 1.0
+    #: posterior draws for the cell sizes and intervals (reconstruction.samples raises it)
+    draws: int = 16
+    #: Monte Carlo points per cell and draw
+    points: int = 400
+    #: share of the tissue between cells (scales every R alike)
+    extracellular: float = 0.1
+    #: depth grid points
+    grid: int = 97
+
+    def __post_init__(self) -> None:
+        for key in ("lambda_depth", "lambda_size", "extracellular"):
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
+        if self.extracellular >= 1:
+            raise ValueError(f"extracellular={self.extracellular} must be < 1")
+        if self.draws < 2:
+            raise ValueError(f"draws={self.draws} must be >= 2")
+        if self.points < 50:
+            raise ValueError(f"points={self.points} must be >= 50")
+        if self.grid < 9:
+            raise ValueError(f"grid={self.grid} must be >= 9")
+
+
+class EvidenceObjective(Objective):
+    """The paper's non-interpenetration plus depth and size evidence read from the image."""
+
+    checks_feasibility = False
+
+    def __init__(self, geometry, image, model, mpp, settings: EvidenceSettings, rng, samples: int = 1) -> None:
+        super().__init__(geometry, model)
+        if image is None:
+            raise ValueError("objective=evidence reads the H&E image: give input.image")
+        if tuple(geometry.param_names) != ("z", "R"):
+            raise ValueError(f"objective=evidence needs a geometry with parameters z, R (got {geometry.param_names})")
+        self.settings = settings
+        self.T = float(model.section_um) / float(mpp)
+        r, xy = geometry.r, geometry.xy
+        self.prior = caps.fit_size_prior(r, self.T)
+        self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
+        density = caps.measure_density(caps.haematoxylin(image), xy, r)
+        lp = caps.log_prior(r, self.grid, self.T, self.prior)
+        path = caps.predicted_path(r, self.grid, self.T)
+        self.stain, self.stain_sd = caps.calibrate_stain(density, lp, path)
+        self.energy = caps.depth_energy(density, lp, path, self.stain, self.stain_sd)
+        if settings.lambda_depth == 0:
+            self.energy = np.zeros_like(self.energy)
+        n_draws = max(int(samples), settings.draws)
+        self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation, n_draws, rng)
+        self.R_draws = self._cell_radii(image, rng)
+        logR = np.log(self.R_draws)
+        self.R_hat = np.exp(np.median(logR, axis=0))
+        self.R_sd = np.maximum(logR.std(axis=0), 0.03)
+
+    # -- evidence ----------------------------------------------------------------
+    def _cell_radii(self, image, rng) -> np.ndarray:
+        """``(draws, n)`` cell radii: Laguerre cells around each draw's nuclei and freshly drawn unseen ones."""
+        g, T, prior = self.geometry, self.T, self.prior
+        typical = np.exp(prior.mu)
+        spacing = np.median(_nearest(g.xy)) if g.n > 1 else 4 * typical
+        region = cellular_region(image, g.xy, reach=max(spacing, 2 * typical))
+        area = float(region.sum())
+        mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T), T, prior.r_min)))
+        n_v = g.n / max(area * mean_depth, 1.0)
+        cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
+        out = np.empty_like(self.z_draws)
+        for d, z in enumerate(self.z_draws):
+            rho = radius_from_profile(g.r, z, T)
+            ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
+            others, others_rho = hidden_nuclei(g.xy, z, rho, region, n_v, T, prior.r_min, 3 * cell,
+                                               lambda n, r: np.exp(prior.mu + prior.sigma * r.standard_normal(n)), rng)
+            volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, region, ball,
+                                  self.settings.points, rng)
+            volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
+            out[d] = np.cbrt(3 * volume / (4 * np.pi))
+        return out
+
+    # -- the objective contract --------------------------------------------------------
+    @property
+    def section(self) -> tuple[float, float]:
+        return 0.0, self.T
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"depth": self.settings.lambda_depth, "size": self.settings.lambda_size,
+                "overlap": float(self.model.lambda_overlap)}
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        n = self.geometry.n
+        lower = np.concatenate([np.full(n, self.grid[0]), self.R_hat * np.exp(-4 * self.R_sd)])
+        upper = np.concatenate([np.full(n, self.grid[-1]), self.R_hat * np.exp(4 * self.R_sd)])
+        return lower, upper
+
+    def start(self, rng: np.random.Generator) -> np.ndarray:
+        """Each nucleus at its most probable depth (the first of the two mirror images), R at its estimate."""
+        return self.geometry.pack({"z": self.grid[self.energy.argmin(axis=1)], "R": self.R_hat})
+
+    def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
+        """Posterior draws (cycled), the last particle at :meth:`start`."""
+        pick = np.arange(n_particles) % len(self.z_draws)
+        X = np.column_stack([self.z_draws[pick], self.R_draws[pick]])
+        X[-1] = self.start(rng)
+        return X
+
+    def per_nucleus(self) -> bool:
+        return True
+
+    def penalty_owners(self) -> dict[str, np.ndarray]:
+        every = np.arange(self.geometry.n)
+        return {"depth": every, "size": every, "overlap": self.geometry.pairs[:, 0]}
+
+    def penalties(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        p = self.geometry.unpack(X)
+        z, R = np.atleast_2d(p["z"]), np.atleast_2d(p["R"])
+        step = self.grid[1] - self.grid[0]
+        pos = np.clip((z - self.grid[0]) / step, 0, len(self.grid) - 1.000001)
+        i0 = pos.astype(int)
+        frac = pos - i0
+        rows = np.arange(self.geometry.n)[None, :]
+        depth = self.energy[rows, i0] * (1 - frac) + self.energy[rows, i0 + 1] * frac
+        size = 0.5 * ((np.log(R) - np.log(self.R_hat)) / self.R_sd) ** 2
+        return {"depth": depth, "size": size, "overlap": self.geometry.penalties(X)["overlap"]}
+
+    def subset(self, keep: np.ndarray) -> "EvidenceObjective":
+        keep = np.asarray(keep, bool)
+        out = copy.copy(self)
+        out.geometry = self.geometry.subset(keep)
+        out.energy, out.R_hat, out.R_sd = self.energy[keep], self.R_hat[keep], self.R_sd[keep]
+        out.z_draws, out.R_draws = self.z_draws[:, keep], self.R_draws[:, keep]
+        return out
+
+    def cell_columns(self, x: np.ndarray) -> pd.DataFrame:
+        z = self.geometry.unpack(x)["z"]
+        return pd.DataFrame({"rho": radius_from_profile(self.geometry.r, z, self.T),
+                             "depth_from_mid": caps.distance_from_mid(z, self.T)})
+
+    def intervals(self, x: np.ndarray) -> pd.DataFrame:
+        """5-95 % intervals over the posterior draws, and whether each is under half the prior's width."""
+        T, g = self.T, self.geometry
+        depth = caps.distance_from_mid(self.z_draws, T)
+        prior_depth = 0.9 * (T / 2 + self.prior.high)
+        prior_R = 0.9 * (float(self.model.beta) - float(self.model.alpha)) * g.r
+        out = {}
+        for name, draws, prior in (("z", self.z_draws, 0.9 * (self.grid[-1] - self.grid[0])),
+                                   ("depth", depth, prior_depth), ("R", self.R_draws, prior_R)):
+            lo, hi = np.percentile(draws, [5, 95], axis=0)
+            out[f"{name}_lo"], out[f"{name}_hi"] = lo, hi
+            out[f"{name}_determined"] = (hi - lo) < 0.5 * prior
+        return pd.DataFrame(out)
+
+
+def _nearest(xy: np.ndarray) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(xy).query(xy, k=2)
+    return d[:, 1]
+
+
+@hookimpl
+def cellframe_stages():
+    return [Stage("objective", "evidence", EvidenceSettings,
+                  "lost caps (depth) and space filling (cell size) read from the image, with posterior intervals")]
+
+
+@hookimpl
+def cellframe_objective(name, geometry, image, model, mpp, settings, rng, samples):
+    if name != "evidence":
+        return None
+    return EvidenceObjective(geometry, image, model, mpp, settings, rng, samples)

@@ -1,0 +1,125 @@
+"""The evidence terms on cases with a known answer, and the objective against the simulator's truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+from scipy.stats import spearmanr
+from skimage import io
+
+from cellframe import lost_caps as caps
+from cellframe.config import ModelConfig
+from cellframe.nuclei import nuclei_table
+from cellframe.posterior import sample_depths
+from cellframe.reconstruct import reconstruct
+from cellframe.space_filling import cell_volumes
+from cellframe.stereology import mean_path, profile_radius
+
+T = 16.0
+
+
+def sectioned(n, rng, median=10.0, sigma=0.2, r_min=3.0):
+    """True radii and depths of nuclei a section shows, and their profile radii."""
+    rho = median * np.exp(sigma * rng.standard_normal(n * 4))
+    z = rng.uniform(-40, T + 40, n * 4)
+    r_obs = profile_radius(rho, z, T)
+    seen = r_obs >= r_min
+    return rho[seen][:n], z[seen][:n], r_obs[seen][:n]
+
+
+def test_size_prior_unfolds_the_lost_caps():
+    rho, z, r_obs = sectioned(3000, np.random.default_rng(0))
+    prior = caps.fit_size_prior(r_obs, T)
+    assert np.exp(prior.mu) == pytest.approx(10.0, rel=0.05)
+    assert prior.sigma == pytest.approx(0.2, abs=0.05)
+    assert np.median(r_obs) < 0.97 * 10.0  # the profiles alone underestimate the size
+
+
+def test_depth_energy_finds_the_distance_from_the_mid_plane():
+    rng = np.random.default_rng(1)
+    rho, z, r_obs = sectioned(600, rng)
+    k = 0.02
+    m = k * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(0.1 * rng.standard_normal(len(z)))
+    prior = caps.fit_size_prior(r_obs, T)
+    grid = caps.depth_grid(T, prior)
+    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    k_hat, sd = caps.calibrate_stain(m, lp, path)
+    assert k_hat == pytest.approx(k, rel=0.15)
+    energy = caps.depth_energy(m, lp, path, k_hat, sd)
+    best = np.abs(grid[energy.argmin(axis=1)] - T / 2)
+    assert spearmanr(best, np.abs(z - T / 2)).statistic > 0.8
+    assert np.allclose(energy, energy[:, ::-1], atol=1e-6)  # which face is near: not identifiable
+
+
+def test_overlapping_nuclei_are_drawn_apart():
+    grid = np.linspace(-10, 26, 73)
+    energy = np.zeros((2, len(grid)))
+    z = sample_depths(energy, grid, np.array([[0, 1]]), np.array([10.0]), 200, np.random.default_rng(0))
+    gap = np.abs(z[:, 0] - z[:, 1])
+    assert (gap >= 10.0 - (grid[1] - grid[0])).mean() > 0.97
+    assert 0.3 < (z[:, 0] > z[:, 1]).mean() < 0.7  # either may be on top
+
+
+def test_space_filling_on_a_lattice_gives_the_lattice_cell():
+    a = 20.0
+    g = np.arange(-3, 4) * a
+    sites = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3) + 100.0
+    centre = np.flatnonzero((np.abs(sites - 100.0) < 1e-9).all(axis=1))
+    others = np.delete(sites, centre, axis=0)
+    region = np.ones((200, 200), bool)
+    v = cell_volumes(sites[centre], np.array([5.0]), others, np.full(len(others), 5.0), region, np.array([1.6 * a]),
+                     4000, np.random.default_rng(0))
+    assert v[0] == pytest.approx(a**3, rel=0.08)
+
+
+def _settings(registry, kind, name, **values):
+    node = OmegaConf.merge(OmegaConf.structured(registry.stage(kind, name).schema), values)
+    return OmegaConf.to_object(node)
+
+
+@pytest.fixture(scope="module")
+def both(registry, small_sim):
+    sim, folder = small_sim
+    image = io.imread(folder / "image.png")
+    nuclei = nuclei_table(io.imread(folder / "mask.png").astype(np.int32))
+    model = ModelConfig(z_max=16.0)
+    out = {}
+    for name in ("cellsqueeze3d", "evidence"):
+        out[name] = reconstruct(nuclei, registry=registry, model=model, geometry=_settings(registry, "geometry", "sphere"),
+                                optimizer=_settings(registry, "optimizer", "pso", iterations=40),
+                                objective=_settings(registry, "objective", name), image=image, mpp=0.25,
+                                rng=np.random.default_rng(0), samples=8)
+    return out, sim.truth
+
+
+def test_evidence_recovers_depth_and_size_where_the_paper_does_not(both):
+    recs, truth = both
+    scores = {}
+    for name, rec in recs.items():
+        cells = rec.cells
+        t = truth.set_index("label").loc[cells["label"]]
+        depth = np.abs(cells["z"] - np.mean(rec.section))
+        rho = cells["rho"] if "rho" in cells else cells["r"]
+        scores[name] = (spearmanr(depth, t["depth_from_mid"]).statistic,
+                        spearmanr(cells["R"] / rho, t["R"] / t["r"]).statistic)
+        assert rec.n_violations == 0
+    assert scores["evidence"][0] > 0.6 and abs(scores["cellsqueeze3d"][0]) < 0.35
+    assert scores["evidence"][1] > 0.45 and abs(scores["cellsqueeze3d"][1]) < 0.25  # R / r
+
+
+def test_evidence_gives_intervals_and_the_3d_nuclear_radius(both):
+    cells = both[0]["evidence"].cells
+    for name in ("z", "depth", "R"):
+        assert (cells[f"{name}_lo"] <= cells[f"{name}_hi"]).all()
+        assert cells[f"{name}_determined"].dtype == bool
+    assert (cells["rho"] >= cells["r"] - 1e-9).all()  # a cap's nucleus is larger than its profile
+    assert both[0]["evidence"].section == (0.0, 16.0)
+    assert "R_lo" not in both[0]["cellsqueeze3d"].cells  # the paper's objective draws no posterior
+
+
+def test_evidence_needs_the_image(registry, small_sim):
+    nuclei = nuclei_table(small_sim[0].mask.astype(np.int32))
+    with pytest.raises(ValueError, match="reads the H&E image"):
+        reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=_settings(registry, "geometry", "sphere"),
+                    optimizer=_settings(registry, "optimizer", "pso"), objective=_settings(registry, "objective", "evidence"),
+                    image=None, rng=np.random.default_rng(0))

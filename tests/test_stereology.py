@@ -1,0 +1,53 @@
+"""Lost caps and projections on hand-made cases (cellframe.stereology, cellframe.render)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellframe.render import project
+from cellframe.stereology import (clipped_chord, mean_path, profile_radius, radius_from_profile,
+                                  volume_in_section)
+
+T = 16.0
+
+
+def test_chord_is_clipped_to_the_section():
+    assert clipped_chord(8.0, 20.0, T) == pytest.approx(16.0)  # a long chord fills the section
+    assert clipped_chord(8.0, 3.0, T) == pytest.approx(6.0)  # a short one lies inside it
+    assert clipped_chord(-5.0, 7.0, T) == pytest.approx(2.0)  # a cap reaching 2 px into it
+    assert clipped_chord(-5.0, 4.0, T) == 0.0  # misses it
+
+
+def test_a_cap_shows_a_smaller_profile_and_the_radius_comes_back():
+    assert profile_radius(5.0, 8.0, T) == 5.0  # centre inside: the full equator
+    assert profile_radius(5.0, -3.0, T) == pytest.approx(4.0)  # 3 px above: sqrt(25 - 9)
+    assert profile_radius(5.0, T + 3.0, T) == pytest.approx(4.0)  # the mirror image looks the same
+    assert profile_radius(5.0, -6.0, T) == 0.0
+    assert radius_from_profile(4.0, -3.0, T) == pytest.approx(5.0)
+
+
+def test_volume_in_section_is_the_spherical_segment():
+    r = 5.0
+    assert volume_in_section(r, 8.0, T) == pytest.approx(4 / 3 * np.pi * r**3)
+    assert volume_in_section(r, 0.0, T) == pytest.approx(2 / 3 * np.pi * r**3)  # centred on a face: half
+    cap = np.pi * 2.0**2 * (3 * r - 2.0) / 3  # a cap of height 2
+    assert volume_in_section(r, -3.0, T) == pytest.approx(cap)
+
+
+def test_mean_path_matches_the_volume_for_the_whole_profile():
+    r, z = 6.0, -2.0
+    rim = profile_radius(r, z, T)
+    whole = mean_path(r, z, T, rim, n=2000) * np.pi * rim**2
+    assert whole == pytest.approx(volume_in_section(r, z, T), rel=0.01)
+    assert mean_path(30.0, 8.0, T, 3.0) == pytest.approx(T)  # a huge nucleus: every chord spans the section
+
+
+def test_projection_of_a_cap_is_small_and_pale():
+    nuclei = pd.DataFrame({"label": [1, 2], "x": [20.0, 60.0], "y": [20.0, 20.0], "z": [8.0, -6.0],
+                           "a": [10.0, 10.0], "b": [10.0, 10.0], "c": [10.0, 10.0], "angle": [0.0, 0.0]})
+    stain, labels = project(nuclei, (40, 80), T, np.ones(2), np.zeros(2))
+    full, cap = (labels == 1).sum(), (labels == 2).sum()
+    assert full == pytest.approx(np.pi * 10**2, rel=0.05)
+    assert cap == pytest.approx(np.pi * 8**2, rel=0.06)  # sqrt(100 - 36) = 8
+    assert stain[labels == 1].max() == pytest.approx(T)
+    assert stain[labels == 2].max() == pytest.approx(4.0, abs=0.1)  # the cap reaches 4 px into the section
