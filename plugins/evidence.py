@@ -44,6 +44,8 @@ class EvidenceSettings:
     lambda_size: float = 1.0
     #: posterior draws for the cell sizes and intervals (reconstruction.samples raises it)
     draws: int = 16
+    #: depth-only draws for the z intervals (cheap)
+    depth_draws: int = 200
     #: Monte Carlo points per cell and draw
     points: int = 400
     #: share of the tissue between cells (scales every R alike)
@@ -57,8 +59,8 @@ class EvidenceSettings:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
         if self.extracellular >= 1:
             raise ValueError(f"extracellular={self.extracellular} must be < 1")
-        if self.draws < 2:
-            raise ValueError(f"draws={self.draws} must be >= 2")
+        if self.draws < 3 or self.depth_draws < 3:
+            raise ValueError(f"draws={self.draws} and depth_draws={self.depth_draws} must be >= 3")
         if self.points < 50:
             raise ValueError(f"points={self.points} must be >= 50")
         if self.grid < 9:
@@ -89,14 +91,16 @@ class EvidenceObjective(Objective):
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         n_draws = max(int(samples), settings.draws)
-        self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation, n_draws, rng)
-        self.R_draws = self._cell_radii(image, rng)
+        # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
+        self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
+                                     max(n_draws, settings.depth_draws), rng)
+        self.R_draws = self._cell_radii(image, rng, n_draws)
         logR = np.log(self.R_draws)
         self.R_hat = np.exp(np.median(logR, axis=0))
         self.R_sd = np.maximum(logR.std(axis=0), 0.03)
 
     # -- evidence ----------------------------------------------------------------
-    def _cell_radii(self, image, rng) -> np.ndarray:
+    def _cell_radii(self, image, rng, n_draws: int) -> np.ndarray:
         """``(draws, n)`` cell radii: Laguerre cells around each draw's nuclei and freshly drawn unseen ones."""
         g, T, prior = self.geometry, self.T, self.prior
         typical = np.exp(prior.mu)
@@ -106,8 +110,8 @@ class EvidenceObjective(Objective):
         mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T), T, prior.r_min)))
         n_v = g.n / max(area * mean_depth, 1.0)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
-        out = np.empty_like(self.z_draws)
-        for d, z in enumerate(self.z_draws):
+        out = np.empty((n_draws, g.n))
+        for d, z in enumerate(self.z_draws[:n_draws]):
             rho = radius_from_profile(g.r, z, T)
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
             others, others_rho = hidden_nuclei(g.xy, z, rho, region, n_v, T, prior.r_min, 3 * cell,
@@ -140,7 +144,7 @@ class EvidenceObjective(Objective):
 
     def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
         """Posterior draws (cycled), the last particle at :meth:`start`."""
-        pick = np.arange(n_particles) % len(self.z_draws)
+        pick = np.arange(n_particles) % len(self.R_draws)
         X = np.column_stack([self.z_draws[pick], self.R_draws[pick]])
         X[-1] = self.start(rng)
         return X
@@ -178,17 +182,26 @@ class EvidenceObjective(Objective):
                              "depth_from_mid": caps.distance_from_mid(z, self.T)})
 
     def intervals(self, x: np.ndarray) -> pd.DataFrame:
-        """5-95 % intervals over the posterior draws, and whether each is under half the prior's width."""
+        """90 % intervals and whether each is under half the prior's width.
+
+        Depths: the 5-95 % percentiles of the depth draws. Cell radii: a log-normal
+        prediction interval from the size draws (Student's t, as they are few).
+        """
+        from scipy.stats import t as student
+
         T, g = self.T, self.geometry
         depth = caps.distance_from_mid(self.z_draws, T)
-        prior_depth = 0.9 * (T / 2 + self.prior.high)
-        prior_R = 0.9 * (float(self.model.beta) - float(self.model.alpha)) * g.r
         out = {}
         for name, draws, prior in (("z", self.z_draws, 0.9 * (self.grid[-1] - self.grid[0])),
-                                   ("depth", depth, prior_depth), ("R", self.R_draws, prior_R)):
+                                   ("depth", depth, 0.9 * (T / 2 + self.prior.high))):
             lo, hi = np.percentile(draws, [5, 95], axis=0)
-            out[f"{name}_lo"], out[f"{name}_hi"] = lo, hi
-            out[f"{name}_determined"] = (hi - lo) < 0.5 * prior
+            out[f"{name}_lo"], out[f"{name}_hi"], out[f"{name}_determined"] = lo, hi, (hi - lo) < 0.5 * prior
+        n = len(self.R_draws)
+        logR = np.log(self.R_draws)
+        half = student.ppf(0.95, n - 1) * np.sqrt(1 + 1 / n) * np.maximum(logR.std(axis=0, ddof=1), 0.03)
+        lo, hi = np.exp(logR.mean(axis=0) - half), np.exp(logR.mean(axis=0) + half)
+        prior_R = 0.9 * (float(self.model.beta) - float(self.model.alpha)) * g.r
+        out["R_lo"], out["R_hi"], out["R_determined"] = lo, hi, (hi - lo) < 0.5 * prior_R
         return pd.DataFrame(out)
 
 
