@@ -43,7 +43,7 @@ def test_simulate_then_evidence_prints_metrics_beside_the_null(run_cli, small_si
     table = pd.read_csv(tmp_path / "out" / "analysis" / "truth" / "truth_metrics.csv").set_index("metric")
     assert table.loc["depth_rank", "run"] > table.loc["depth_rank", "null_hi"]
     assert table.loc["R_over_r_rank", "run"] > table.loc["R_over_r_rank", "null_hi"]
-    assert table.loc["nc_ks", "run"] < table.loc["nc_ks", "null"]
+    assert table.loc["jaccard", "run"] > table.loc["jaccard", "null_hi"]
     assert 0.5 < table.loc["coverage90_depth", "run"] <= 1.0
     cells = pd.read_csv(tmp_path / "out" / "image" / "cells.csv")
     assert {"rho", "depth_from_mid", "z_lo", "z_hi", "R_lo", "R_hi", "R_determined"} <= set(cells.columns)
