@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from cellframe.stereology import face_distance, mean_path, radius_from_profile
+from cellframe.stereology import mean_path, radius_from_profile
 
 #: energy given to depths the size prior rules out
 WALL = 30.0
@@ -182,6 +182,3 @@ def distance_from_mid(z: np.ndarray, T: float) -> np.ndarray:
     """How far a depth lies from the section's mid-plane (what one section can tell)."""
     return np.abs(np.asarray(z, float) - T / 2)
 
-
-__all__ = ["haematoxylin", "measure_density", "SizePrior", "fit_size_prior", "depth_grid", "log_prior",
-           "predicted_path", "calibrate_stain", "depth_energy", "distance_from_mid", "face_distance"]
