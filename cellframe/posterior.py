@@ -38,11 +38,10 @@ def sample_depths(energy: np.ndarray, grid: np.ndarray, pairs: np.ndarray, separ
         neighbours.setdefault(int(i), []).append((int(j), float(s)))
         neighbours.setdefault(int(j), []).append((int(i), float(s)))
     clustered = np.array(sorted(neighbours))
+    arrays = {i: (np.array([a for a, _ in nb]), np.array([b for _, b in nb])) for i, nb in neighbours.items()}
     for _ in range(sweeps):
         for i in rng.permutation(clustered):
-            nb = neighbours[i]
-            j = np.array([a for a, _ in nb])
-            s = np.array([b for _, b in nb])
+            j, s = arrays[i]
             gap = np.abs(grid[None, :, None] - z[:, None, j])  # (draws, G, neighbours)
             e = energy[i][None, :] + stiffness * np.maximum(s[None, None, :] - gap, 0.0).sum(axis=2)
             pick = draw_from_energy(e, rng, 1)[0]

@@ -42,13 +42,15 @@ def nucleus_paths(nuclei: pd.DataFrame, shape: tuple[int, int], T: float):
 
 
 def project(nuclei: pd.DataFrame, shape: tuple[int, int], T: float, weight: np.ndarray, blur: np.ndarray):
-    """Stained path length of all nuclei and the label of the nucleus with the longest path at each pixel.
+    """Stained and plain path length of all nuclei, and the label of the nucleus with the longest path.
 
-    :param weight: each nucleus' stain concentration (multiplies its path).
-    :param blur: each nucleus' defocus blur (Gaussian sigma, px); grouped in 0.5 px steps.
-    :return: ``(stain, labels)``: ``(H, W)`` float and int32 (``nuclei['label']``, 0 = none).
+    :param weight: each nucleus' stain concentration (multiplies its stained path).
+    :param blur: each nucleus' defocus blur of the stained path (Gaussian sigma, px); grouped in 0.5 px steps.
+    :return: ``(stain, path, labels)``: ``(H, W)`` floats (the stained path blurred, the plain path not)
+        and int32 (``nuclei['label']``, 0 = none).
     """
     stain = np.zeros(shape)
+    plain = np.zeros(shape)
     best = np.zeros(shape)
     labels = np.zeros(shape, np.int32)
     groups = np.round(np.asarray(blur, float) * 2) / 2
@@ -57,12 +59,13 @@ def project(nuclei: pd.DataFrame, shape: tuple[int, int], T: float, weight: np.n
     for k, box, path in nucleus_paths(nuclei, shape, T):
         layer = layers.setdefault(groups[k], np.zeros(shape))
         layer[box] += weight[k] * path
+        plain[box] += path
         take = path > best[box]
         best[box][take] = path[take]
         labels[box][take] = label_of[k]
     for sigma, layer in layers.items():
         stain += gaussian_filter(layer, sigma) if sigma > 0 else layer
-    return stain, labels
+    return stain, plain, labels
 
 
 def beer_lambert(h_od: np.ndarray, e_od: np.ndarray, background: float = 245.0, noise: float = 0.0,

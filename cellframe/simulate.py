@@ -176,8 +176,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     focal = (cfg.focal_um * px) if cfg.focal_um is not None else T / 2
     concentration = np.exp(cfg.chromatin_sd * rng.standard_normal(len(drawn)))
     blur = np.hypot(cfg.blur_px, cfg.defocus * face_distance(drawn["z"] - focal, 0.0) / px)
-    stain, _ = project(drawn, (H, W), T, concentration, blur)
-    geometric, labels2d = project(drawn, (H, W), T, np.ones(len(drawn)), np.zeros(len(drawn)))
+    stain, geometric, labels2d = project(drawn, (H, W), T, concentration, blur)
     h_od = cfg.haematoxylin_od_um / px * stain
 
     # eosin: cytoplasm path inside the section (cells minus nuclei), stroma, membranes at mid-section

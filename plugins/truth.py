@@ -119,8 +119,9 @@ def _interval(values: list[np.ndarray], statistic, n: int, seed: int) -> tuple[f
 
 
 def evaluate(reconstructions, table: pd.DataFrame, meta: dict, settings: TruthSettings,
-             volume: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per metric: the run, its bootstrap interval, and the null's mean and 2.5-97.5 % range."""
+             volume: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Matched]]:
+    """One row per metric (the run, its bootstrap interval, the null's mean and 2.5-97.5 % range),
+    and the matched cells of each patch."""
     true_mid = float(meta.get("section_px", 16.0)) / 2
     rng = np.random.default_rng(settings.seed)
     ours_parts, null_parts, matched_all = [], [[] for _ in range(settings.null_draws)], []
@@ -175,18 +176,15 @@ def evaluate(reconstructions, table: pd.DataFrame, meta: dict, settings: TruthSe
             t, lo, hi = (np.concatenate(p) for p in zip(*parts))
             rows.append({"metric": f"coverage90_{name}", "run": fidelity.coverage(t, lo, hi), "null": np.nan})
     rows.append({"metric": "n_matched", "run": float(len(truth_all)), "null": np.nan})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), matched_all
 
 
-def _figure(reconstructions, table: pd.DataFrame, meta: dict, path: Path) -> None:
+def _figure(matched: list[Matched], path: Path) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    true_mid = float(meta.get("section_px", 16.0)) / 2
-    for rec in reconstructions:
-        cells = rec.cells
-        i, j = fidelity.match(cells[["x", "y"]].to_numpy(float), table[["x", "y"]].to_numpy(float), table["r"].to_numpy(float))
-        axes[0].scatter(table["R"].iloc[j], cells["R"].iloc[i], s=4, alpha=0.5)
-        axes[1].scatter(np.abs(table["z"].iloc[j] - true_mid), np.abs(cells["z"].iloc[i] - np.mean(rec.section)), s=4, alpha=0.5)
+    for m in matched:
+        axes[0].scatter(m.truth["R"], m.ours["R"], s=4, alpha=0.5)
+        axes[1].scatter(np.abs(m.truth["z"] - m.true_mid), np.abs(m.ours["z"] - m.mid), s=4, alpha=0.5)
     axes[0].set(xlabel="true cell radius R (px)", ylabel="reconstructed R (px)", title="cell size")
     axes[1].set(xlabel="true distance from mid-plane (px)", ylabel="reconstructed (px)", title="depth")
     fig.tight_layout()
@@ -213,10 +211,10 @@ def cellframe_analyze(name, reconstructions, outdir, settings):
         import tifffile
 
         volume = tifffile.imread(volume_path)
-    result = evaluate(reconstructions, table, meta, settings, volume)
+    result, matched = evaluate(reconstructions, table, meta, settings, volume)
     with atomic_path(outdir / "truth_metrics.csv") as tmp:
         result.to_csv(tmp, index=False)
-    _figure(reconstructions, table, meta, outdir / "truth_scatter.png")
+    _figure(matched, outdir / "truth_scatter.png")
     lines = [f"{'metric':<20}{'run':>8}  {'[95% CI]':<16}{'null':>8}"]
     for row in result.itertuples():
         ci = f"[{row.run_lo:.2f}, {row.run_hi:.2f}]" if np.isfinite(getattr(row, "run_lo", np.nan)) else ""

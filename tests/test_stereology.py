@@ -45,9 +45,10 @@ def test_mean_path_matches_the_volume_for_the_whole_profile():
 def test_projection_of_a_cap_is_small_and_pale():
     nuclei = pd.DataFrame({"label": [1, 2], "x": [20.0, 60.0], "y": [20.0, 20.0], "z": [8.0, -6.0],
                            "a": [10.0, 10.0], "b": [10.0, 10.0], "c": [10.0, 10.0], "angle": [0.0, 0.0]})
-    stain, labels = project(nuclei, (40, 80), T, np.ones(2), np.zeros(2))
+    stain, path, labels = project(nuclei, (40, 80), T, np.full(2, 2.0), np.zeros(2))
     full, cap = (labels == 1).sum(), (labels == 2).sum()
     assert full == pytest.approx(np.pi * 10**2, rel=0.05)
     assert cap == pytest.approx(np.pi * 8**2, rel=0.06)  # sqrt(100 - 36) = 8
-    assert stain[labels == 1].max() == pytest.approx(T)
-    assert stain[labels == 2].max() == pytest.approx(4.0, abs=0.1)  # the cap reaches 4 px into the section
+    assert path[labels == 1].max() == pytest.approx(T)
+    assert path[labels == 2].max() == pytest.approx(4.0, abs=0.1)  # the cap reaches 4 px into the section
+    assert np.allclose(stain, 2.0 * path)  # stain = concentration x path, unblurred here
