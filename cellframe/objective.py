@@ -22,9 +22,6 @@ class Objective:
     :param model: the ``model`` config.
     """
 
-    #: the depth analysis and repair of :mod:`cellframe.feasibility` apply (z is bounded by [0, z_max])
-    checks_feasibility: bool = True
-
     def __init__(self, geometry: Geometry, model) -> None:
         self.geometry = geometry
         self.model = model
@@ -32,6 +29,10 @@ class Objective:
     @property
     def section(self) -> tuple[float, float]:
         """Depths of the section's two faces in the model's ``z`` (its mid-plane is between them)."""
+        return 0.0, float(self.model.z_max)
+
+    def depth_range(self) -> tuple[float, float]:
+        """The depths a nucleus centre may take: clusters are checked (and repaired) against this span."""
         return 0.0, float(self.model.z_max)
 
     @property

@@ -98,8 +98,9 @@ def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registr
         with atomic_path(patch_dir / "components.csv") as tmp:
             rec.feasibility.to_csv(tmp, index=False)
         for row in rec.feasibility[rec.feasibility["feasible"] == False].itertuples():  # noqa: E712
-            log.warning("%s: a cluster of %d nuclei needs %.1f px of depth, more than model.z_max=%g",
-                        spec.sample_id, row.n_nuclei, row.needed_depth, plan.model.z_max)
+            log.warning("%s: a cluster of %d nuclei needs %.1f px of depth, more than the %g px the objective "
+                        "allows (model.z_max for cellsqueeze3d)", spec.sample_id, row.n_nuclei, row.needed_depth,
+                        rec.depth_range[1] - rec.depth_range[0])
     if len(rec.history):
         convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
     rec.timings["total_seconds"] = time.perf_counter() - start

@@ -18,7 +18,7 @@ def repair(geometry, x: np.ndarray, feasibility, witness: np.ndarray) -> tuple[n
     """Give clusters proven feasible that the optimizer left interpenetrating their witness depths.
 
     The witness stacks the cluster in the depth order that proved it fits in
-    ``[0, z_max]``, so its nuclei clear each other; radii are kept.
+    the objective's depth range, so its nuclei clear each other; radii are kept.
     :return: the repaired solution and how many clusters were repaired.
     """
     if feasibility is None or not len(feasibility) or not len(geometry.pairs):
@@ -94,9 +94,11 @@ def reconstruct(
     optimize_seconds = time.perf_counter() - start
 
     feasibility, repaired = None, 0
-    if full.spherical_nuclei and goal.checks_feasibility:
-        feasibility, witness = analyse(full.xy, full.r, float(model.z_max), z=full.unpack(x)["z"],
+    low, high = goal.depth_range()
+    if full.spherical_nuclei:
+        feasibility, witness = analyse(full.xy, full.r, high - low, z=full.unpack(x)["z"] - low,
                                        seed=int(rng.integers(2**31)))
+        witness = witness + low
         if getattr(model, "repair", True):
             x, repaired = repair(full, x, feasibility, witness)
     terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
@@ -112,6 +114,7 @@ def reconstruct(
         optimizer={"evaluations": int(result.evaluations), "n_searched": int(active.sum()), "n_repaired": repaired},
         feasibility=feasibility,
         section=goal.section,
+        depth_range=(low, high),
         extra=goal.cell_columns(x),
         spread=goal.intervals(x),
     )

@@ -51,6 +51,8 @@ class Reconstruction:
     labels: np.ndarray | None = None
     #: depths of the section's faces in the cells' z (the objective's; the mid-plane lies between)
     section: tuple[float, float] = (0.0, 0.0)
+    #: the depths a nucleus centre could take (clusters needing more cannot be free of interpenetration)
+    depth_range: tuple[float, float] = (0.0, 0.0)
     #: per-cell columns the objective adds (e.g. ``rho``, the estimated 3D nuclear radius)
     extra: pd.DataFrame | None = None
 

@@ -70,8 +70,6 @@ class EvidenceSettings:
 class EvidenceObjective(Objective):
     """The paper's non-interpenetration plus depth and size evidence read from the image."""
 
-    checks_feasibility = False
-
     def __init__(self, geometry, image, model, mpp, settings: EvidenceSettings, rng, samples: int = 1) -> None:
         super().__init__(geometry, model)
         if image is None:
@@ -126,6 +124,9 @@ class EvidenceObjective(Objective):
     @property
     def section(self) -> tuple[float, float]:
         return 0.0, self.T
+
+    def depth_range(self) -> tuple[float, float]:
+        return float(self.grid[0]), float(self.grid[-1])
 
     @property
     def weights(self) -> dict[str, float]:

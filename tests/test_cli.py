@@ -86,9 +86,10 @@ def test_mlflow_has_a_parent_run_and_a_child_per_patch(e2e, mlflow_uri):
 
 
 def test_multirun_sweeps_parameters(demo_crops, run_cli, tmp_path):
+    # alpha and beta bound R in the paper's objective; the evidence objective reads R from the image
     result = run_cli(
         ["-m", f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
-         "model.alpha=1.3,1.5", "model.beta=2.0,2.5", "mlflow.enabled=false", "progress=false",
+         "objective=cellsqueeze3d", "model.alpha=1.3,1.5", "model.beta=2.0,2.5", "mlflow.enabled=false", "progress=false",
          f"hydra.sweep.dir={tmp_path / 'sweep'}"],
         tmp_path,
     )
