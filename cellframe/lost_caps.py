@@ -148,8 +148,14 @@ def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.
     return np.maximum(mean_path(rho, z[None, :], T, inner * r_obs[:, None]), 1e-3)
 
 
+#: degrees of freedom of the Student-t noise on log density: heavy tails for what the model leaves out
+#: (overlapping neighbours, odd shapes, segmentation errors)
+NU = 4.0
+
+
 def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma: float) -> np.ndarray:
-    return -0.5 * ((logm[:, None] - log_k - log_path) / sigma) ** 2 - np.log(sigma)
+    u = (logm[:, None] - log_k - log_path) / sigma
+    return -0.5 * (NU + 1) * np.log1p(u * u / NU) - np.log(sigma)
 
 
 def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray) -> tuple[float, float]:
