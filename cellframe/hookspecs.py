@@ -6,9 +6,11 @@ decorated with :data:`cellframe.hookimpl`. Plugins are found through the
 exactly the same way a third-party package does.
 
 Stages are chosen by name in the config (``optimizer=pso``). A plugin announces
-the names it serves with :func:`cellframe_stages`; the stage hooks below are
-then called with that ``name`` and every implementation that does not serve it
-returns ``None`` (``firstresult=True``: the first non-``None`` answer wins).
+the names it serves with :func:`cellframe_stages`; each name is bound to that
+plugin's implementation of the stage's hook, and the core calls exactly that
+implementation (:meth:`cellframe.registry.Registry.call`), never the others:
+no plugin needs to check ``name``. A plugin serving several stages of one kind
+reads ``name`` to tell them apart.
 """
 
 from __future__ import annotations
@@ -62,10 +64,9 @@ def cellframe_segment(
 ) -> pd.DataFrame | None:
     """Turn an H&E image and/or a nuclei mask into a nuclei table.
 
-    Stops at first non-None result. An implementation may declare only the
-    arguments it uses.
+    An implementation may declare only the arguments it uses.
 
-    :param name: the selected segmenter; return ``None`` unless it is yours.
+    :param name: the selected segmenter; only needed by a plugin that serves several.
     :param image: the RGB image as ``(H, W, 3)`` uint8, or ``None``.
     :param mask: ``input.mask`` read as an image (binary or labelled) when it is
         one, else ``None``.
@@ -87,14 +88,13 @@ def cellframe_segment(
 def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: Any) -> Geometry | None:
     """Build the cell geometry for a set of nuclei.
 
-    Stops at first non-None result.
 
     The returned object (see :class:`cellframe.geometry.Geometry`) defines the
     parameter layout and bounds of the search, evaluates the penalty terms for
     a whole swarm at once, and turns a solution into cells: their table, 2D
     boundaries at a plane, volumes and a mesh.
 
-    :param name: the selected geometry; return ``None`` unless it is yours.
+    :param name: the selected geometry; only needed by a plugin that serves several.
     :param nuclei: the nuclei table from :func:`cellframe_segment`.
     :param model: the ``model`` config (alpha, beta, z_max, lambdas).
     :param settings: this geometry's validated settings.
@@ -108,12 +108,11 @@ def cellframe_objective(
 ) -> Objective | None:
     """Build what the optimizer minimises over a geometry's parameters.
 
-    Stops at first non-None result. ``cellsqueeze3d`` returns the paper's
-    objective (the geometry's penalties); ``evidence`` adds terms read from the
-    image. An objective may draw posterior samples for per-cell intervals
+    ``cellsqueeze3d`` returns the paper's objective (the geometry's penalties);
+    ``evidence`` adds terms read from the image. An objective may draw posterior samples for per-cell intervals
     (:meth:`cellframe.objective.Objective.intervals`).
 
-    :param name: the selected objective; return ``None`` unless it is yours.
+    :param name: the selected objective; only needed by a plugin that serves several.
     :param geometry: the cells' geometry over every nucleus of the patch.
     :param image: the RGB image ``(H, W, 3)`` uint8, or ``None``.
     :param model: the ``model`` config (alpha, beta, z_max, section_um, lambdas).
@@ -131,9 +130,8 @@ def cellframe_optimize(
 ) -> OptimizeResult | None:
     """Minimise a problem's objective within its bounds.
 
-    Stops at first non-None result.
 
-    :param name: the selected optimizer; return ``None`` unless it is yours.
+    :param name: the selected optimizer; only needed by a plugin that serves several.
     :param problem: the objective: ``problem.lower``/``problem.upper`` bounds,
         ``problem.initial(rng, n)`` starting positions and
         ``problem.fitness(X)`` which, for positions ``X`` of shape
@@ -152,11 +150,10 @@ def cellframe_optimize(
 def cellframe_export(name: str, reconstruction: Reconstruction, outdir: Path, settings: Any) -> list[Path] | None:
     """Write a reconstruction to files in ``outdir``.
 
-    Stops at first non-None result. Write each file under a temporary name and
-    rename it (:func:`cellframe.io.atomic_path`) so no half-written file is
-    ever left behind.
+    Write each file under a temporary name and rename it
+    (:func:`cellframe.io.atomic_path`) so no half-written file is ever left behind.
 
-    :param name: the selected exporter; return ``None`` unless it is yours.
+    :param name: the selected exporter; only needed by a plugin that serves several.
     :param reconstruction: the cells of one patch.
     :param outdir: the patch's output folder (exists).
     :param settings: this exporter's validated settings.
@@ -170,12 +167,12 @@ def cellframe_analyze(
 ) -> dict[str, float] | None:
     """Compute downstream metrics from the reconstructions of a run.
 
-    Stops at first non-None result. Called once per run, after every patch.
-    Tables and figures written into ``outdir`` are logged as artifacts of the
+    Called once per run, after every patch. Tables and figures written into
+    ``outdir`` are logged as artifacts of the
     run's parent MLflow run; raise :class:`cellframe.analysis.AnalysisError`
     with a one-line message when the inputs do not allow the analysis.
 
-    :param name: the selected analysis; return ``None`` unless it is yours.
+    :param name: the selected analysis; only needed by a plugin that serves several.
     :param reconstructions: every patch of the run that succeeded.
     :param outdir: an empty folder for this analysis' files (exists).
     :param settings: this analysis' validated settings.

@@ -1,7 +1,13 @@
-"""Plugin discovery: load the ``cellframe`` entry points, collect their stages."""
+"""Plugin discovery: load the ``cellframe`` entry points, collect their stages.
+
+Each stage a plugin declares is bound to that plugin's implementation of the
+stage's hook; :meth:`Registry.call` calls exactly that implementation (as
+tox 4's registry does), so no plugin answers for a name it did not declare.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +30,8 @@ class Registry:
 
     pm: pluggy.PluginManager
     stages: dict[str, dict[str, Stage]]
+    #: the hook implementation each stage is bound to, by kind and name
+    impls: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def stage(self, kind: str, name: str) -> Stage:
         try:
@@ -33,9 +41,14 @@ class Registry:
             raise PluginError(f"unknown {kind} {name!r} (available: {known})") from None
 
     def call(self, kind: str, name: str, **kwargs: Any) -> Any:
-        """Call the stage hook for ``kind`` with ``name``; fail loudly if nobody answers."""
+        """Call the hook implementation of the plugin that declared stage ``kind``/``name``.
+
+        Only the arguments the implementation names are passed (as pluggy does).
+        """
         stage = self.stage(kind, name)
-        result = getattr(self.pm.hook, KINDS[kind])(name=name, **kwargs)
+        impl = self.impls[kind][name]
+        given = {"name": name, **kwargs}
+        result = impl.function(**{arg: given[arg] for arg in impl.argnames})
         if result is None:
             raise PluginError(f"{kind} {name!r} (plugin {stage.plugin}) did not answer {KINDS[kind]}")
         return result
@@ -58,6 +71,7 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     pm.check_pending()  # a misspelt hook name fails here, not silently later
 
     stages: dict[str, dict[str, Stage]] = {kind: {} for kind in KINDS}
+    impls: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
     for impl in pm.hook.cellframe_stages.get_hookimpls():
         label = _plugin_label(pm, impl.plugin)
         for stage in impl.function() or []:
@@ -68,14 +82,25 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
                     f"{stage.kind} {stage.name!r} is declared by both plugin {other.plugin!r} and {label!r}"
                 )
             hook = KINDS[stage.kind]
-            if not any(i.plugin is impl.plugin for i in getattr(pm.hook, hook).get_hookimpls()):
+            own = [i for i in getattr(pm.hook, hook).get_hookimpls() if i.plugin is impl.plugin]
+            if not own:
                 raise PluginError(f"plugin {label!r} declares {stage.kind} {stage.name!r} but does not implement {hook}")
+            _check_schema(stage, label)
             stages[stage.kind][stage.name] = stage
+            impls[stage.kind][stage.name] = own[0]
     if not any(stages.values()):
         raise PluginError(
             f"no plugins found in entry-point group {ENTRY_POINT_GROUP!r}; is cellframe installed (pip install -e .)?"
         )
-    return Registry(pm, stages)
+    return Registry(pm, stages, impls)
+
+
+def _check_schema(stage: Stage, label: str) -> None:
+    """A stage's settings schema is a dataclass with a ``name`` field defaulting to the stage's name."""
+    fields = {f.name: f for f in dataclasses.fields(stage.schema)} if dataclasses.is_dataclass(stage.schema) else {}
+    if "name" not in fields or fields["name"].default != stage.name:
+        raise PluginError(f"plugin {label!r}: the settings schema of {stage.kind} {stage.name!r} needs a field "
+                          f"name: str = {stage.name!r}")
 
 
 @functools.lru_cache(maxsize=1)

@@ -143,6 +143,4 @@ def cellframe_stages():
 def cellframe_geometry(name, nuclei, model, settings):
     if name == "cylinder":
         return Cylinder(nuclei, model, settings)
-    if name == "spheroid":
-        return Spheroid(nuclei, model, settings)
-    return None
+    return Spheroid(nuclei, model, settings)  # the only other geometry this plugin declares

@@ -27,7 +27,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_objective(name, geometry, model):
-    if name != "cellsqueeze3d":
-        return None
+def cellframe_objective(geometry, model):
     return Objective(geometry, model)

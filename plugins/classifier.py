@@ -84,9 +84,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "classifier":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     cells = labelled_cells(reconstructions, settings.labels, settings.label_column)
     metrics, rows = {}, []
     for set_name, features in (("morphology", MORPHOLOGY), ("morphology_3d", MORPHOLOGY + THREE_D)):

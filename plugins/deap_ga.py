@@ -141,7 +141,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_optimize(name, problem, settings, rng):
-    if name != "deap_ga":
-        return None
+def cellframe_optimize(problem, settings, rng):
     return deap_ga(problem, settings, rng)

@@ -142,7 +142,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_geometry(name, nuclei, model, settings):
-    if name != "ellipsoid":
-        return None
+def cellframe_geometry(nuclei, model, settings):
     return Ellipsoid(nuclei, model, settings)

@@ -220,7 +220,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_objective(name, geometry, image, model, mpp, settings, rng, samples):
-    if name != "evidence":
-        return None
+def cellframe_objective(geometry, image, model, mpp, settings, rng, samples):
     return EvidenceObjective(geometry, image, model, mpp, settings, rng, samples)

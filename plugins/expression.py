@@ -51,9 +51,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "expression":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.expression:
         raise AnalysisError("expression: set analysis.expression.expression=PATH (genes x samples)")
     values = feature_values(reconstructions, settings.features, settings.feature)

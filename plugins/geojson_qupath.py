@@ -74,7 +74,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "geojson":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     return [write_text(outdir / settings.filename, json.dumps(cells_geojson(reconstruction)))]

@@ -48,9 +48,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_segment(name, image, mpp, settings):
-    if name != "hed_watershed":
-        return None
+def cellframe_segment(image, mpp, settings):
     if image is None:
         raise ValueError("segmenter 'hed_watershed' needs input.image")
     labels = segment_nuclei(image, mpp, settings.threshold, settings.sigma, settings.min_area_um2,

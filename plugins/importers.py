@@ -121,8 +121,6 @@ def cellframe_stages():
 
 @hookimpl
 def cellframe_segment(name, image, mask, mask_path, settings):
-    if name not in ("labels", "hovernet", "qupath"):
-        return None
     if mask_path is None:
         raise ValueError(f"segmenter {name!r} needs input.mask=FILE")
     shape = image.shape[:2] if image is not None else None

@@ -62,8 +62,6 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "json":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     doc = cells_document(reconstruction, settings.precision)
     return [write_text(outdir / settings.filename, json.dumps(doc))]

@@ -33,9 +33,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_segment(name, image, mask, settings):
-    if name != "mask":
-        return None
+def cellframe_segment(image, mask, settings):
     if mask is None:
         raise ValueError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask

@@ -86,9 +86,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "mutation":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.status:
         raise AnalysisError("mutation: set analysis.mutation.status=PATH (genes x samples, 0/1)")
     features = read_features(settings.features) if settings.features else patch_features(reconstructions)

@@ -95,9 +95,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "nc_ratio":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     if not reconstructions:
         raise AnalysisError("nc_ratio: no reconstructed patches")
     table, metrics, cells = nc_versus_null(reconstructions, settings.bins, settings.seed)

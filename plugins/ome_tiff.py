@@ -37,9 +37,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "ome_tiff":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     import tifffile
 
     cells = reconstruction.cells

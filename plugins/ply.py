@@ -45,7 +45,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "ply":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     return [export_ply(reconstruction, outdir / settings.filename, settings.color_by_depth)]

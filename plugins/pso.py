@@ -116,7 +116,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_optimize(name, problem, settings, rng):
-    if name != "pso":
-        return None
+def cellframe_optimize(problem, settings, rng):
     return pso(problem, settings, rng)

@@ -109,7 +109,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_optimize(name, problem, settings, rng):
-    if name != "pso_ga":
-        return None
+def cellframe_optimize(problem, settings, rng):
     return pso_ga(problem, settings, rng)

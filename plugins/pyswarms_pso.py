@@ -101,7 +101,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_optimize(name, problem, settings, rng):
-    if name != "pyswarms":
-        return None
+def cellframe_optimize(problem, settings, rng):
     return pyswarms_pso(problem, settings, rng)

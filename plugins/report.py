@@ -106,9 +106,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "report":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     recs = reconstructions[: settings.max_patches]
     figures = []
     for rec in recs:

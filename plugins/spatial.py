@@ -88,9 +88,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "spatial":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     rows, distances = [], []
     for rec in reconstructions:
         cells = cell_features(rec)

@@ -165,7 +165,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_geometry(name, nuclei, model, settings):
-    if name != "sphere":
-        return None
+def cellframe_geometry(nuclei, model, settings):
     return Sphere(nuclei, model, settings)

@@ -76,9 +76,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "stage":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.stages:
         raise AnalysisError("stage: set analysis.stage.stages=PATH")
     values = feature_values(reconstructions, settings.features, settings.feature)

@@ -73,9 +73,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "survival":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.times:
         raise AnalysisError("survival: set analysis.survival.times=PATH (sample id, time, event)")
     values = feature_values(reconstructions, settings.features, settings.feature)

@@ -42,9 +42,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "table":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     table = reconstruction.cells
     if settings.mesh_measurements:
         table = table.join(cell_mesh_measurements(reconstruction))

@@ -61,9 +61,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_export(name, reconstruction, outdir, settings):
-    if name != "tiles":
-        return None
+def cellframe_export(reconstruction, outdir, settings):
     path = reconstruction.source.get("image")
     image = as_rgb(read_image(path, "image"), path)
     labels = nucleus_labels(reconstruction, image.shape[:2])

@@ -197,9 +197,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_analyze(name, reconstructions, outdir, settings):
-    if name != "truth":
-        return None
+def cellframe_analyze(reconstructions, outdir, settings):
     from cellframe.simulate import read_truth
 
     if not settings.table:

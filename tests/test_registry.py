@@ -2,6 +2,9 @@
 
 import inspect
 import textwrap
+from dataclasses import dataclass
+
+import numpy as np
 
 import pytest
 
@@ -42,9 +45,7 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_optimize(name, problem, settings, rng):
-    if name != "random_search":
-        return None
+def cellframe_optimize(problem, settings, rng):
     best_X = problem.initial(rng, settings.samples)
     best_F = problem.fitness(best_X)
     history = [best_F.min(axis=0).sum()]
@@ -184,3 +185,54 @@ def test_a_run_uses_the_registry_it_is_given(tmp_path, demo_crops):
                                            "analysis=[]", "exporter=[json]"])
     assert run(cfg, registry, tmp_path / "out") == 0
     assert (tmp_path / "out" / "crop_2" / "cells.json").is_file()
+
+
+def test_a_plugin_without_a_name_check_cannot_answer_for_another_stage():
+    from cellframe import hookimpl
+    from cellframe.problem import OptimizeResult
+
+    @dataclass
+    class GreedySettings:
+        name: str = "greedy"
+
+    class Greedy:
+        @staticmethod
+        @hookimpl
+        def cellframe_stages():
+            return [Stage("optimizer", "greedy", GreedySettings)]
+
+        @staticmethod
+        @hookimpl
+        def cellframe_optimize(problem, settings, rng):  # answers whatever it is asked
+            return OptimizeResult(np.full(problem.dim, -1.0), np.zeros(1), evaluations=-1)
+
+    from test_pso import problem
+
+    registry = build_registry(extra_plugins=(Greedy,))
+    prob = problem()
+    pso = registry.stage("optimizer", "pso").schema(iterations=5)
+    assert registry.call("optimizer", "pso", problem=prob, settings=pso, rng=np.random.default_rng(0)).evaluations > 0
+    assert registry.call("optimizer", "greedy", problem=prob, settings=GreedySettings(),
+                         rng=np.random.default_rng(0)).evaluations == -1
+
+
+def test_a_settings_schema_without_its_name_is_refused():
+    from cellframe import hookimpl
+
+    @dataclass
+    class Nameless:
+        samples: int = 3
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def cellframe_stages():
+            return [Stage("optimizer", "nameless", Nameless)]
+
+        @staticmethod
+        @hookimpl
+        def cellframe_optimize(problem):
+            return None
+
+    with pytest.raises(PluginError, match="nameless.*needs a field name: str = 'nameless'"):
+        build_registry(extra_plugins=(Plugin,))
