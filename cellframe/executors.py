@@ -24,7 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 from cellframe.config import PatchSpec, RunPlan
 from cellframe.io import InputError, atomic_path, write_text
 from cellframe.reconstruction import Reconstruction
-from cellframe.registry import PluginError, Registry
+from cellframe.registry import PluginError, Registry, StageFailure
+from cellframe.stages import StageError
 
 log = logging.getLogger("cellframe")
 
@@ -78,9 +79,11 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
             return PatchOutcome(spec, rec, resumed=True)
     try:
         rec = run_patch(spec, plan, cfg, registry or default_registry(), outdir)
-    except (InputError, ValueError, PluginError) as exc:
+    except (InputError, StageError, StageFailure, PluginError) as exc:
+        if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
+            log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
         return PatchOutcome(spec, error=str(exc))
-    except Exception as exc:  # a bug in a plugin must not stop the other patches
+    except Exception as exc:  # a bug in the core must not stop the other patches
         log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
         return PatchOutcome(spec, error=f"{type(exc).__name__}: {exc}")
     with atomic_path(folder / STATE) as tmp:

@@ -10,6 +10,8 @@ from skimage.measure import label as label_components
 from skimage.measure import regionprops_table
 from skimage.segmentation import watershed
 
+from cellframe.stages import StageError
+
 #: Columns every segmenter must return; segmenters may add more (e.g. ``cell_type``).
 NUCLEI_COLUMNS = ("label", "x", "y", "r", "area")
 
@@ -132,10 +134,10 @@ def check_nuclei_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
     """Raise a one-line ValueError unless ``table`` is a usable nuclei table."""
     missing = [c for c in NUCLEI_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"{source}: nuclei table lacks columns {missing}")
+        raise StageError(f"{source}: nuclei table lacks columns {missing}")
     values = table[["x", "y", "r"]].to_numpy(float)
     if not np.isfinite(values).all() or (table["r"] <= 0).any():
-        raise ValueError(f"{source}: nuclei table has non-finite coordinates or non-positive radii")
+        raise StageError(f"{source}: nuclei table has non-finite coordinates or non-positive radii")
     return table.reset_index(drop=True)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+import traceback
 import zlib
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
 from cellframe.reconstruct import reconstruct
 from cellframe.reconstruction import Reconstruction
-from cellframe.registry import Registry
+from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.slides import read_region
+from cellframe.stages import StageError
 from cellframe.tracking import Tracker
 
 log = logging.getLogger("cellframe")
@@ -151,7 +154,9 @@ def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
         folder.mkdir(parents=True, exist_ok=True)
         try:
             metrics = registry.call("analysis", settings.name, reconstructions=recs, outdir=folder, settings=settings)
-        except (AnalysisError, ValueError) as exc:
+        except (AnalysisError, StageError, PluginError) as exc:
+            if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
+                log.error("analysis %s failed:\n%s", key, traceback.format_exc())
             failures.append((f"analysis {key}", str(exc)))
             log.error("analysis %s failed: %s", key, exc)
             continue

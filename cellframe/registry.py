@@ -15,13 +15,17 @@ from typing import Any
 import pluggy
 
 from cellframe import hookspecs
-from cellframe.stages import KINDS, Stage
+from cellframe.stages import KINDS, Stage, StageError
 
 ENTRY_POINT_GROUP = "cellframe"
 
 
 class PluginError(Exception):
     """A plugin is broken or a stage name is unknown."""
+
+
+class StageFailure(PluginError):
+    """A plugin raised something other than a :class:`~cellframe.stages.StageError`: a bug, named by stage and plugin."""
 
 
 @dataclass
@@ -48,7 +52,12 @@ class Registry:
         stage = self.stage(kind, name)
         impl = self.impls[kind][name]
         given = {"name": name, **kwargs}
-        result = impl.function(**{arg: given[arg] for arg in impl.argnames})
+        try:
+            result = impl.function(**{arg: given[arg] for arg in impl.argnames})
+        except (StageError, PluginError, *_user_errors()):
+            raise
+        except Exception as exc:
+            raise StageFailure(f"{kind} {name!r} (plugin {stage.plugin}) failed: {type(exc).__name__}: {exc}") from exc
         if result is None:
             raise PluginError(f"{kind} {name!r} (plugin {stage.plugin}) did not answer {KINDS[kind]}")
         return result
@@ -93,6 +102,14 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
             f"no plugins found in entry-point group {ENTRY_POINT_GROUP!r}; is cellframe installed (pip install -e .)?"
         )
     return Registry(pm, stages, impls)
+
+
+def _user_errors() -> tuple[type, ...]:
+    """Errors the core's own helpers raise for bad input; plugins pass them through as they are."""
+    from cellframe.analysis import AnalysisError
+    from cellframe.io import InputError
+
+    return (InputError, AnalysisError)
 
 
 def _check_schema(stage: Stage, label: str) -> None:

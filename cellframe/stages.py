@@ -15,6 +15,11 @@ KINDS = {
 }
 
 
+class StageError(Exception):
+    """What a plugin reports as the user's fault (a missing input, a file it cannot use): said in one
+    line, with no traceback. Any other exception from a plugin is reported as that plugin's failure."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """A named stage a plugin provides.

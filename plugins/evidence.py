@@ -32,7 +32,7 @@ from cellframe import lost_caps as caps
 from cellframe.objective import Objective
 from cellframe.posterior import sample_depths
 from cellframe.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
-from cellframe.stages import Stage
+from cellframe.stages import Stage, StageError
 from cellframe.stereology import radius_from_profile
 
 
@@ -73,9 +73,9 @@ class EvidenceObjective(Objective):
     def __init__(self, geometry, image, model, mpp, settings: EvidenceSettings, rng, samples: int = 1) -> None:
         super().__init__(geometry, model)
         if image is None:
-            raise ValueError("objective=evidence reads the H&E image: give input.image")
+            raise StageError("objective=evidence reads the H&E image: give input.image")
         if tuple(geometry.param_names) != ("z", "R"):
-            raise ValueError(f"objective=evidence needs a geometry with parameters z, R (got {geometry.param_names})")
+            raise StageError(f"objective=evidence needs a geometry with parameters z, R (got {geometry.param_names})")
         self.settings = settings
         self.T = float(model.section_um) / float(mpp)
         r, xy = geometry.r, geometry.xy

@@ -14,7 +14,7 @@ from typing import Optional
 from cellframe import hookimpl
 from cellframe.nuclei import check_radius, nuclei_table
 from cellframe.segmentation import segment_nuclei
-from cellframe.stages import Stage
+from cellframe.stages import Stage, StageError
 
 
 @dataclass
@@ -50,7 +50,7 @@ def cellframe_stages():
 @hookimpl
 def cellframe_segment(image, mpp, settings):
     if image is None:
-        raise ValueError("segmenter 'hed_watershed' needs input.image")
+        raise StageError("segmenter 'hed_watershed' needs input.image")
     labels = segment_nuclei(image, mpp, settings.threshold, settings.sigma, settings.min_area_um2,
                             settings.max_area_um2, settings.min_distance_um, settings.opening_um,
                             settings.threshold_scale)

@@ -18,7 +18,7 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.io import InputError, read_image
 from cellframe.nuclei import check_radius, nuclei_from_polygons, nuclei_table
-from cellframe.stages import Stage
+from cellframe.stages import Stage, StageError
 
 #: HoVer-Net's PanNuke classes
 PANNUKE_TYPES = {0: "unlabelled", 1: "neoplastic", 2: "inflammatory", 3: "connective", 4: "dead", 5: "epithelial"}
@@ -122,7 +122,7 @@ def cellframe_stages():
 @hookimpl
 def cellframe_segment(name, image, mask, mask_path, settings):
     if mask_path is None:
-        raise ValueError(f"segmenter {name!r} needs input.mask=FILE")
+        raise StageError(f"segmenter {name!r} needs input.mask=FILE")
     shape = image.shape[:2] if image is not None else None
     if name == "labels":
         labels = mask if mask is not None else read_image(mask_path, "label image")
@@ -132,7 +132,7 @@ def cellframe_segment(name, image, mask, mask_path, settings):
         table.attrs["labels"] = labels
         return table
     if shape is None:
-        raise ValueError(f"segmenter {name!r} needs input.image for the image size")
+        raise StageError(f"segmenter {name!r} needs input.image for the image size")
     if name == "hovernet":
         return read_hovernet(mask_path, shape, settings.type_names, settings.radius)
     return read_qupath(mask_path, shape, settings.radius)

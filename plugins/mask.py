@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cellframe import hookimpl
 from cellframe.nuclei import check_radius, is_binary, nuclei_table, split_instances
-from cellframe.stages import Stage
+from cellframe.stages import Stage, StageError
 
 
 @dataclass
@@ -35,7 +35,7 @@ def cellframe_stages():
 @hookimpl
 def cellframe_segment(image, mask, settings):
     if mask is None:
-        raise ValueError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
+        raise StageError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
     table = nuclei_table(labels, settings.min_area, radius=settings.radius)
     table.attrs["labels"] = labels

@@ -15,7 +15,7 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.io import atomic_path
 from cellframe.volumes import label_volume
-from cellframe.stages import Stage
+from cellframe.stages import Stage, StageError
 
 
 @dataclass
@@ -42,7 +42,7 @@ def cellframe_export(reconstruction, outdir, settings):
 
     cells = reconstruction.cells
     if "R" not in cells:
-        raise ValueError("ome_tiff: the geometry has no radius R (spheres only)")
+        raise StageError("ome_tiff: the geometry has no radius R (spheres only)")
     volume, z0 = label_volume(cells[["x", "y", "z"]].to_numpy(float), cells["R"].to_numpy(float),
                               reconstruction.image_shape[:2], settings.downsample)
     size = settings.mpp * settings.downsample

@@ -13,6 +13,7 @@ from cellframe.nuclei import nuclei_table
 from cellframe.posterior import sample_depths
 from cellframe.reconstruct import reconstruct
 from cellframe.space_filling import cell_volumes
+from cellframe.stages import StageError
 from cellframe.stereology import mean_path, profile_radius
 
 T = 16.0
@@ -119,7 +120,7 @@ def test_evidence_gives_intervals_and_the_3d_nuclear_radius(both):
 
 def test_evidence_needs_the_image(registry, small_sim):
     nuclei = nuclei_table(small_sim[0].mask.astype(np.int32))
-    with pytest.raises(ValueError, match="reads the H&E image"):
+    with pytest.raises(StageError, match="reads the H&E image"):
         reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=_settings(registry, "geometry", "sphere"),
                     optimizer=_settings(registry, "optimizer", "pso"), objective=_settings(registry, "objective", "evidence"),
                     image=None, rng=np.random.default_rng(0))

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from cellframe.nuclei import NUCLEI_COLUMNS, check_nuclei_table, is_binary, nuclei_table, split_instances
+from cellframe.stages import StageError
 from conftest import disc_mask
 
 
@@ -41,8 +42,8 @@ def test_is_binary():
 
 
 def test_check_nuclei_table_rejects_bad_tables():
-    with pytest.raises(ValueError, match="lacks columns"):
+    with pytest.raises(StageError, match="lacks columns"):
         check_nuclei_table(pd.DataFrame({"x": [1.0]}), "m.png")
     bad = pd.DataFrame({"label": [1], "x": [np.nan], "y": [1.0], "r": [2.0], "area": [12.0]})
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(StageError, match="non-finite"):
         check_nuclei_table(bad, "m.png")

@@ -236,3 +236,28 @@ def test_a_settings_schema_without_its_name_is_refused():
 
     with pytest.raises(PluginError, match="nameless.*needs a field name: str = 'nameless'"):
         build_registry(extra_plugins=(Plugin,))
+
+
+def test_a_plugin_bug_is_reported_with_its_stage_and_plugin():
+    from cellframe import hookimpl
+    from cellframe.registry import StageFailure
+
+    @dataclass
+    class BuggySettings:
+        name: str = "buggy"
+
+    class Buggy:
+        @staticmethod
+        @hookimpl
+        def cellframe_stages():
+            return [Stage("optimizer", "buggy", BuggySettings)]
+
+        @staticmethod
+        @hookimpl
+        def cellframe_optimize(problem):
+            return 1 / 0
+
+    registry = build_registry(extra_plugins=(Buggy,))
+    with pytest.raises(StageFailure, match=r"optimizer 'buggy' \(plugin .*\) failed: ZeroDivisionError") as info:
+        registry.call("optimizer", "buggy", problem=None, settings=BuggySettings(), rng=None)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)  # the traceback stays reachable
