@@ -153,13 +153,21 @@ def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.
 NU = 4.0
 
 
-def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma: float) -> np.ndarray:
+def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> np.ndarray:
+    sigma = np.asarray(sigma, float)
+    sigma = sigma[:, None] if sigma.ndim else sigma  # one spread per nucleus, or one for all
     u = (logm[:, None] - log_k - log_path) / sigma
     return -0.5 * (NU + 1) * np.log1p(u * u / NU) - np.log(sigma)
 
 
-def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray) -> tuple[float, float]:
-    """Stain constant ``k`` (density per px of chromatin) and log-scale spread, by marginal likelihood."""
+def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
+                    use: np.ndarray | None = None) -> tuple[float, float]:
+    """Stain constant ``k`` (density per px of chromatin) and log-scale spread, by marginal likelihood.
+
+    :param use: the nuclei to fit on (e.g. those no other profile overlaps); all when fewer than 30.
+    """
+    if use is not None and np.sum(use) >= 30:
+        m, lp, path = m[use], lp[use], path[use]
     logm, log_path = np.log(np.maximum(m, _floor(m))), np.log(path)
     centre = float(np.median(logm) - np.median(log_path))
     best = (-np.inf, centre, 0.3)
@@ -176,8 +184,11 @@ def _floor(m: np.ndarray) -> float:
     return 0.05 * float(np.median(positive)) if len(positive) else 1e-3
 
 
-def depth_energy(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigma: float) -> np.ndarray:
-    """``(n, G)`` negative log posterior of each depth, 0 at each nucleus' best depth."""
+def depth_energy(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigma) -> np.ndarray:
+    """``(n, G)`` negative log posterior of each depth, 0 at each nucleus' best depth.
+
+    :param sigma: the log-density spread, one for all nuclei or one each.
+    """
     logm = np.log(np.maximum(m, _floor(m)))
     energy = -(lp + _loglik(logm, np.log(path), np.log(k), sigma))
     energy -= energy.min(axis=1, keepdims=True)

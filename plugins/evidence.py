@@ -50,11 +50,16 @@ class EvidenceSettings:
     points: int = 400
     #: share of the tissue between cells (scales every R alike)
     extracellular: float = 0.1
+    #: nuclei differ in chromatin density by at least this much (log scale: cell cycle, ploidy),
+    #: whatever the fit to one image says
+    min_stain_sd: float = 0.15
+    #: how much less a density tells where another profile overlaps the nucleus
+    crowded_spread: float = 2.0
     #: depth grid points
     grid: int = 97
 
     def __post_init__(self) -> None:
-        for key in ("lambda_depth", "lambda_size", "extracellular"):
+        for key in ("lambda_depth", "lambda_size", "extracellular", "min_stain_sd"):
             if not getattr(self, key) >= 0:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
         if self.extracellular >= 1:
@@ -63,6 +68,8 @@ class EvidenceSettings:
             raise ValueError(f"draws={self.draws} and depth_draws={self.depth_draws} must be >= 3")
         if self.points < 50:
             raise ValueError(f"points={self.points} must be >= 50")
+        if self.crowded_spread < 1:
+            raise ValueError(f"crowded_spread={self.crowded_spread} must be >= 1")
         if self.grid < 9:
             raise ValueError(f"grid={self.grid} must be >= 9")
 
@@ -84,8 +91,11 @@ class EvidenceObjective(Objective):
         density = caps.measure_density(caps.haematoxylin(image), xy, r)
         lp = caps.log_prior(r, self.grid, self.T, self.prior)
         path = caps.predicted_path(r, self.grid, self.T)
-        self.stain, self.stain_sd = caps.calibrate_stain(density, lp, path)
-        self.energy = caps.depth_energy(density, lp, path, self.stain, self.stain_sd)
+        crowded = np.zeros(geometry.n, bool)  # profiles another one overlaps: their density mixes both
+        crowded[geometry.pairs.ravel()] = True
+        self.stain, self.stain_sd = caps.calibrate_stain(density, lp, path, use=~crowded)
+        spread = max(self.stain_sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
+        self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         n_draws = max(int(samples), settings.draws)

@@ -30,15 +30,16 @@ def cellframe(args: list[str], cwd: Path) -> None:
 rows = []
 with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
-    for scenario, overrides in cfg.scenarios.items():
+    for scenario, spec in cfg.scenarios.items():
+        run = {**cfg.run, **spec.run}
         for seed in cfg.seeds:
             sim = tmp / f"{scenario}_{seed}"
-            cellframe(["simulate", f"seed={seed}", f"output_dir={sim}", *(f"{k}={v}" for k, v in overrides.items())], tmp)
+            cellframe(["simulate", f"seed={seed}", f"output_dir={sim}", *(f"{k}={v}" for k, v in spec.simulate.items())], tmp)
             for objective in cfg.objectives:
                 out = tmp / f"{scenario}_{seed}_{objective}"
                 cellframe([f"input.image={sim / 'image.png'}", f"input.mask={sim / 'nuclei.json'}",
                            f"objective={objective}", "analysis=[truth]", f"analysis.truth.table={sim / 'truth.parquet'}",
-                           f"output_dir={out}", *(f"{k}={v}" for k, v in cfg.run.items())], tmp)
+                           f"output_dir={out}", *(f"{k}={v}" for k, v in run.items())], tmp)
                 metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
                 seconds = float(pd.read_csv(out / "summary.csv")["total_seconds"].iloc[0])
                 metrics = pd.concat([metrics, pd.DataFrame([{"metric": "seconds_per_patch", "run": seconds}])])
