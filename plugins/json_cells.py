@@ -14,8 +14,13 @@ from cellframe.stages import Stage
 class JsonSettings:
     name: str = "json"
     filename: str = "cells.json"
-    #: decimals kept for coordinates
+    #: decimals kept for boundaries, volumes and cell radii; centres and nuclear radii are written
+    #: exactly, so reading them back keeps the run's zero interpenetration
     precision: int = 3
+
+    def __post_init__(self) -> None:
+        if self.precision < 0:
+            raise ValueError(f"precision={self.precision} must be >= 0")
 
 
 def cells_document(rec, precision: int = 3) -> dict:
@@ -30,8 +35,8 @@ def cells_document(rec, precision: int = 3) -> dict:
         item = {
             "id": int(row.cell_id),
             "label": int(row.label),
-            "center": [rnd(row.x), rnd(row.y), rnd(row.z)],
-            "nuc_radius": rnd(row.r),
+            "center": [float(row.x), float(row.y), float(row.z)],
+            "nuc_radius": float(row.r),
             "volume": rnd(row.volume),
             "boundary": [[rnd(px), rnd(py)] for px, py in polygon],
         }
