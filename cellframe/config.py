@@ -244,10 +244,6 @@ def stage_settings(registry: Registry, kind: str, node: Any, key: str) -> Any:
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
 
 
-#: built-in segmenters that need ``input.mask``
-MASK_SEGMENTERS = ("mask", "labels", "hovernet", "qupath")
-
-
 @dataclass
 class RunPlan:
     """A validated run: the patches and each stage's settings object."""
@@ -261,6 +257,11 @@ class RunPlan:
     analyses: dict[str, Any] = field(default_factory=dict)
     #: the validated model, detached from the config (small to send to workers and to pickle)
     model: ModelConfig = field(default_factory=ModelConfig)
+    seed: int = 0
+    #: microns per pixel of the inputs (``input.mpp``)
+    mpp: float = 0.25
+    #: ``reconstruction.samples``
+    samples: int = 1
 
 
 def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
@@ -272,8 +273,10 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if seed < 0:
         raise ConfigError(f"seed={seed} must be >= 0")
     check_model(cfg.model)
-    if cfg.executor.name not in ("auto", "serial", "process", "dask"):
-        raise ConfigError(f"executor.name={cfg.executor.name!r} must be auto, serial, process or dask")
+    from cellframe.executors import EXECUTORS
+
+    if cfg.executor.name not in EXECUTORS:
+        raise ConfigError(f"executor.name={cfg.executor.name!r} must be one of {', '.join(EXECUTORS)}")
     if cfg.executor.workers is not None and cfg.executor.workers < 1:
         raise ConfigError(f"executor.workers={cfg.executor.workers} must be >= 1")
     if cfg.reconstruction.samples < 1:
@@ -295,8 +298,11 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         exporters=exporters,
         analyses=analyses,
         model=OmegaConf.to_object(cfg.model),
+        seed=seed,
+        mpp=float(cfg.input.mpp),
+        samples=int(cfg.reconstruction.samples),
     )
-    if cfg.input.get("slide") and plan.segmenter.name in MASK_SEGMENTERS:
+    if cfg.input.get("slide") and registry.stage("segmenter", plan.segmenter.name).needs_mask:
         raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "
                           "use segmenter=hed_watershed (or +pipeline=wsi)")
     plan.patches = patch_specs(cfg.input, float(cfg.model.beta))

@@ -78,7 +78,7 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
         if rec is not None:
             return PatchOutcome(spec, rec, resumed=True)
     try:
-        rec = run_patch(spec, plan, cfg, registry or default_registry(), outdir)
+        rec = run_patch(spec, plan, registry or default_registry(), outdir)
     except (InputError, StageError, StageFailure, PluginError) as exc:
         if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
             log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
@@ -91,6 +91,10 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
             pickle.dump(rec, handle, protocol=pickle.HIGHEST_PROTOCOL)
     write_text(folder / MARKER, json.dumps({"digest": digest, "sample_id": spec.sample_id}))  # written last
     return PatchOutcome(spec, rec)
+
+
+#: ``executor.name`` choices
+EXECUTORS = ("auto", "serial", "process", "dask")
 
 
 def choose(settings, n_patches: int) -> str:
@@ -116,7 +120,7 @@ def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) ->
             futures = [pool.submit(attempt, spec, plan, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
-    elif name == "dask":
+    else:  # "dask" (names are checked once, by cellframe.config.validate)
         from distributed import Client, LocalCluster, as_completed as dask_completed
 
         cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -127,5 +131,3 @@ def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) ->
                 yield future.result()
         if cluster is not None:
             cluster.close()
-    else:
-        raise ValueError(f"executor.name={name!r}: choose auto, serial, process or dask")

@@ -67,23 +67,23 @@ def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray | None]:
     return image, mask
 
 
-def run_patch(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, registry: Registry, outdir: Path) -> Reconstruction:
+def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) -> Reconstruction:
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
     image, mask = load_patch(spec)
     nuclei = registry.call("segmenter", plan.segmenter.name, image=image, mask=mask, mask_path=spec.mask,
-                           mpp=float(cfg.input.mpp), settings=plan.segmenter)
+                           mpp=plan.mpp, settings=plan.segmenter)
     labels = nuclei.attrs.pop("labels", None)
     source = str(spec.mask or spec.image)
     nuclei = check_nuclei_table(nuclei, source)
     if nuclei.empty:
         raise InputError(f"{source}: no nuclei found")
-    samples = int(cfg.reconstruction.samples)
+    samples = plan.samples
 
     def one(k: int) -> Reconstruction:
         return reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry,
-                           optimizer=plan.optimizer, objective=plan.objective, image=image, mpp=float(cfg.input.mpp),
-                           samples=samples, rng=patch_rng(cfg.seed, spec.sample_id, k), sample_id=spec.sample_id)
+                           optimizer=plan.optimizer, objective=plan.objective, image=image, mpp=plan.mpp,
+                           samples=samples, rng=patch_rng(plan.seed, spec.sample_id, k), sample_id=spec.sample_id)
 
     rec = one(0)
     if rec.spread is None and samples > 1:  # the objective draws no posterior samples: independent runs instead
@@ -121,7 +121,7 @@ def summary_row(rec: Reconstruction) -> dict:
     }
 
 
-def merge_slides(cfg: DictConfig, plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
+def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
                  tracker: Tracker) -> None:
     """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.seams`)."""
     from cellframe.seams import merge_slide
@@ -132,7 +132,7 @@ def merge_slides(cfg: DictConfig, plan: RunPlan, registry: Registry, recs: list[
             slides.setdefault(rec.region.slide.stem, []).append(rec)
     for slide_id, parts in slides.items():
         cells, stats = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
-                                   optimizer=plan.optimizer, seed=int(cfg.seed))
+                                   optimizer=plan.optimizer, seed=plan.seed)
         for fmt in ("csv", "parquet"):
             with atomic_path(outdir / f"{slide_id}_cells.{fmt}") as tmp:
                 cells.to_csv(tmp, index=False) if fmt == "csv" else cells.to_parquet(tmp, index=False)
@@ -208,7 +208,7 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
         with atomic_path(outdir / "summary.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
-        merge_slides(cfg, plan, registry, recs, outdir, tracker)
+        merge_slides(plan, registry, recs, outdir, tracker)
         failures += run_analyses(plan, registry, recs, outdir, tracker)
     for what, message in failures:
         where = f"patch {what.sample_id} ({what.image})" if isinstance(what, PatchSpec) else what

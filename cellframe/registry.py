@@ -84,7 +84,7 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     for impl in pm.hook.cellframe_stages.get_hookimpls():
         label = _plugin_label(pm, impl.plugin)
         for stage in impl.function() or []:
-            stage = Stage(stage.kind, stage.name, stage.schema, stage.description, plugin=label)
+            stage = dataclasses.replace(stage, plugin=label)
             other = stages[stage.kind].get(stage.name)
             if other is not None:
                 raise PluginError(

@@ -29,6 +29,7 @@ class Stage:
     :param schema: a dataclass whose fields are the stage's settings, with
         defaults. It must have a ``name: str`` field defaulting to ``name``.
     :param description: one line for ``python -m cellframe plugins``.
+    :param needs_mask: a segmenter that reads ``input.mask`` (so it cannot run on a slide).
     """
 
     kind: str
@@ -36,6 +37,7 @@ class Stage:
     schema: type
     description: str = ""
     plugin: str = field(default="", compare=False)
+    needs_mask: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

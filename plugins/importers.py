@@ -113,9 +113,10 @@ def read_qupath(path: Path, shape, radius: str = "equivalent"):
 @hookimpl
 def cellframe_stages():
     return [
-        Stage("segmenter", "labels", LabelsSettings, "a label image (StarDist / Cellpose): 0 background, 1..N"),
-        Stage("segmenter", "hovernet", HovernetSettings, "HoVer-Net JSON (contours, types)"),
-        Stage("segmenter", "qupath", QupathSettings, "QuPath GeoJSON detections or cells"),
+        Stage("segmenter", "labels", LabelsSettings, "a label image (StarDist / Cellpose): 0 background, 1..N",
+              needs_mask=True),
+        Stage("segmenter", "hovernet", HovernetSettings, "HoVer-Net JSON (contours, types)", needs_mask=True),
+        Stage("segmenter", "qupath", QupathSettings, "QuPath GeoJSON detections or cells", needs_mask=True),
     ]
 
 

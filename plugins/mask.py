@@ -29,7 +29,8 @@ class MaskSettings:
 
 @hookimpl
 def cellframe_stages():
-    return [Stage("segmenter", "mask", MaskSettings, "nuclei from a binary or labelled mask (watershed split)")]
+    return [Stage("segmenter", "mask", MaskSettings, "nuclei from a binary or labelled mask (watershed split)",
+                  needs_mask=True)]
 
 
 @hookimpl

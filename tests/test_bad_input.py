@@ -48,7 +48,7 @@ def test_generated_masks_reconstruct_or_fail_cleanly(registry, compose_cfg, tmp_
     cfg = compose_cfg(f"input.image={folder / 'i.png'}", f"input.mask={folder / 'm.png'}", "segmenter.min_area=0")
     plan = validate(cfg, registry)
     try:
-        rec = run_patch(plan.patches[0], plan, cfg, registry, folder / "out")
+        rec = run_patch(plan.patches[0], plan, registry, folder / "out")
     except InputError as exc:
         assert "no nuclei" in str(exc) and "\n" not in str(exc)
         return
@@ -112,10 +112,10 @@ def test_empty_mask_single_nucleus_and_many_nuclei(registry, compose_cfg, tmp_pa
     cfg = compose_cfg(f"input.image={tmp_path / 'i.png'}", f"input.mask={tmp_path / 'empty.png'}")
     plan = validate(cfg, registry)
     with pytest.raises(InputError, match="empty.png: no nuclei found"):
-        run_patch(plan.patches[0], plan, cfg, registry, tmp_path / "out")
+        run_patch(plan.patches[0], plan, registry, tmp_path / "out")
     cfg = compose_cfg(f"input.image={tmp_path / 'i.png'}", f"input.mask={tmp_path / 'one.png'}")
     plan = validate(cfg, registry)
-    rec = run_patch(plan.patches[0], plan, cfg, registry, tmp_path / "out")
+    rec = run_patch(plan.patches[0], plan, registry, tmp_path / "out")
     assert rec.geometry.n == 1 and rec.n_violations == 0
 
 
