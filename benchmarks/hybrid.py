@@ -16,7 +16,7 @@ import common
 import numpy as np
 
 from cellframe.config import ModelConfig
-from cellframe.plugins.pso import PSOSettings
+from cellframe.swarm import PSOSettings
 from cellframe.plugins.pso_ga import PSOGASettings
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.problem import Problem

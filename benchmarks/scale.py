@@ -22,7 +22,7 @@ def measure(n: int, mode: str) -> dict:
     import numpy as np
 
     from cellframe.config import ModelConfig
-    from cellframe.plugins.pso import PSOSettings
+    from cellframe.swarm import PSOSettings
     from cellframe.plugins.sphere import SphereSettings
     from cellframe.reconstruct import reconstruct
     from cellframe.registry import default_registry

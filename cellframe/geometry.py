@@ -15,6 +15,11 @@ import pandas as pd
 from cellframe import pairs as pairs_mod
 
 
+def relu(a: np.ndarray) -> np.ndarray:
+    """``max(a, 0)``: how far a penalty term's constraint is violated (0 when it holds)."""
+    return np.maximum(a, 0.0)
+
+
 class Geometry(ABC):
     """Cells of one shape family around a fixed set of nuclei.
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe.geometry import Geometry
-from cellframe.plugins.ellipsoid import Ellipsoid, EllipsoidSettings
+from cellframe.ellipsoids import Ellipsoid, EllipsoidSettings
+from cellframe.geometry import Geometry, relu
 from cellframe.sections import power_regions
 from cellframe.stages import Stage
 
@@ -34,10 +34,6 @@ class CylinderSettings:
 @dataclass
 class SpheroidSettings(EllipsoidSettings):
     name: str = "spheroid"
-
-
-def _relu(a):
-    return np.maximum(a, 0.0)
 
 
 class ScaleOnly:
@@ -64,7 +60,7 @@ class Cylinder(ScaleOnly, Geometry):
 
     def __init__(self, nuclei, model, settings) -> None:
         super().__init__(nuclei, model, settings)
-        self._overlap = _relu(self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
+        self._overlap = relu(self.r[self.pairs[:, 0]] + self.r[self.pairs[:, 1]]
                               - np.linalg.norm(self.xy[self.pairs[:, 0]] - self.xy[self.pairs[:, 1]], axis=1))
 
     @property
@@ -74,7 +70,7 @@ class Cylinder(ScaleOnly, Geometry):
     def penalties(self, X):
         s = self.unpack(X)["s"]
         m = self.model
-        return {"radius": _relu(m.alpha - s) + _relu(s - m.beta), "overlap": np.broadcast_to(self._overlap, (len(s), len(self._overlap)))}
+        return {"radius": relu(m.alpha - s) + relu(s - m.beta), "overlap": np.broadcast_to(self._overlap, (len(s), len(self._overlap)))}
 
     def interpenetrating(self, x, tol=1e-6):
         return self._overlap > tol  # extruded nuclei overlap wherever their discs do

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.plugins.pso import PSOSettings, pso
+from cellframe.swarm import PSOSettings, pso
 from cellframe.problem import Problem
 from cellframe.stages import Stage
 

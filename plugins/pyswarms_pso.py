@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.plugins.pso import SwarmSettings
+from cellframe.swarm import SwarmSettings
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.seeding import global_random_state
 from cellframe.stages import Stage

@@ -9,7 +9,7 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.feasibility import analyse
-from cellframe.geometry import Geometry
+from cellframe.geometry import Geometry, relu
 from cellframe.pairs import interpenetrating
 from cellframe.sections import power_regions
 from cellframe.stages import Stage
@@ -26,10 +26,6 @@ class SphereSettings:
     #: each particle places them in a random order at the nearest depth clearing the ones
     #: placed before, and the last particle stacks each cluster in its best order
     separate_init: bool = True
-
-
-def _relu(a: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0.0)
 
 
 class Sphere(Geometry):
@@ -72,9 +68,9 @@ class Sphere(Geometry):
         m = self.model
         dz = z[:, self.pairs[:, 0]] - z[:, self.pairs[:, 1]]
         return {
-            "radius": _relu(m.alpha * self.r - R) + _relu(R - m.beta * self.r),
-            "z": _relu(-z) + _relu(z - m.z_max),
-            "overlap": _relu(self._rsum - np.sqrt(self._d2 + dz * dz)),
+            "radius": relu(m.alpha * self.r - R) + relu(R - m.beta * self.r),
+            "z": relu(-z) + relu(z - m.z_max),
+            "overlap": relu(self._rsum - np.sqrt(self._d2 + dz * dz)),
         }
 
     def centers(self, x: np.ndarray) -> np.ndarray:

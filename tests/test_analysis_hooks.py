@@ -8,7 +8,7 @@ from skimage import io
 from cellframe.analysis import AnalysisError
 from cellframe.config import ModelConfig
 from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.plugins.pso import PSOSettings
+from cellframe.swarm import PSOSettings
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 

@@ -9,7 +9,7 @@ from skimage import io
 
 from cellframe.config import ModelConfig
 from cellframe.volumes import label_volume
-from cellframe.plugins.pso import PSOSettings
+from cellframe.swarm import PSOSettings
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 

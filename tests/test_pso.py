@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from cellframe.config import ModelConfig
-from cellframe.plugins.pso import PSOSettings, pso, schedule
+from cellframe.swarm import PSOSettings, pso, schedule
 from cellframe.plugins.sphere import Sphere, SphereSettings
 from cellframe.problem import Problem
 

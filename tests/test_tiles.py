@@ -28,7 +28,7 @@ def test_haematoxylin_is_dark_on_nuclei():
 
 def test_tiles_exporter_writes_three_kinds_per_cell(registry, tmp_path):
     from cellframe.config import ModelConfig
-    from cellframe.plugins.pso import PSOSettings
+    from cellframe.swarm import PSOSettings
     from cellframe.plugins.sphere import SphereSettings
     from cellframe.reconstruct import reconstruct
 

@@ -17,7 +17,7 @@ from cellframe.config import ModelConfig
 from cellframe.nuclei import nuclei_table, split_instances
 from cellframe.plugins.mask import MaskSettings
 from cellframe.plugins.nc_ratio import nc_versus_null, plot
-from cellframe.plugins.pso import PSOSettings
+from cellframe.swarm import PSOSettings
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
