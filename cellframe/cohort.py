@@ -113,9 +113,10 @@ def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
     return table.rename_axis("sample_id")
 
 
-def seed_for(seed: int, key: str) -> np.random.Generator:
-    """A generator that depends on a seed and a name (patch id), not on call order."""
-    return np.random.default_rng([int(seed), zlib.crc32(key.encode("utf-8"))])
+def seed_for(seed: int, key: str, sample: int = 0) -> np.random.Generator:
+    """A generator that depends on a seed, a name (patch id) and a sample number, not on call order."""
+    entropy = [int(seed), zlib.crc32(key.encode("utf-8"))]
+    return np.random.default_rng(entropy + [sample] if sample else entropy)
 
 
 def feature_values(reconstructions, path: str | None, feature: str, bins: int = 20) -> pd.Series:

@@ -6,7 +6,6 @@ import logging
 import os
 import time
 import traceback
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from cellframe.analysis import AnalysisError
-from cellframe.cohort import patient_id
+from cellframe.cohort import patient_id, seed_for
 from cellframe.config import PatchSpec, RunPlan, validate
 from cellframe.io import InputError, as_rgb, atomic_path, read_image
 from cellframe.nuclei import check_nuclei_table
@@ -27,12 +26,6 @@ from cellframe.stages import StageError
 from cellframe.tracking import Tracker
 
 log = logging.getLogger("cellframe")
-
-
-def patch_rng(seed: int, sample_id: str, sample: int = 0) -> np.random.Generator:
-    """The generator of one patch: depends on the seed, the patch id and the sample number, not on run order."""
-    key = [int(seed), zlib.crc32(sample_id.encode("utf-8"))]
-    return np.random.default_rng(key + [sample] if sample else key)
 
 
 def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
@@ -83,7 +76,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     def one(k: int) -> Reconstruction:
         return reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry,
                            optimizer=plan.optimizer, objective=plan.objective, image=image, mpp=plan.mpp,
-                           samples=samples, rng=patch_rng(plan.seed, spec.sample_id, k), sample_id=spec.sample_id)
+                           samples=samples, rng=seed_for(plan.seed, spec.sample_id, k), sample_id=spec.sample_id)
 
     rec = one(0)
     if rec.spread is None and samples > 1:  # the objective draws no posterior samples: independent runs instead
