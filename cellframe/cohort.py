@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pandas as pd
 
 from cellframe.analysis import AnalysisError
 from cellframe.nc import FORMS, shannon_entropy
+
+log = logging.getLogger(__name__)
 
 
 def patient_id(sample_id: str) -> str:
@@ -86,43 +89,73 @@ def read_mutations(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows).rename_axis("sample_id")
 
 
-def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2) -> list[pd.DataFrame]:
-    """Restrict tables to the patients they all share; a clear error when too few do."""
-    patient_tables = [t.groupby(t.index.map(patient_id)).first() for t in tables]
-    shared = sorted(set.intersection(*(set(t.index) for t in patient_tables)))
+def sample_type(sample_id: str) -> str | None:
+    """The TCGA sample type of a barcode (``01`` in ``TCGA-XX-XXXX-01A``; ``11`` = solid normal), else None."""
+    parts = str(sample_id).split("-")
+    if len(parts) >= 4 and parts[0].upper() == "TCGA" and parts[3][:2].isdigit():
+        return parts[3][:2]
+    return None
+
+
+def one_per_patient(table: pd.DataFrame, what: str, sample_types: tuple[str, ...] = ("01",),
+                    patients: set | None = None) -> pd.DataFrame:
+    """Rows by patient: samples of other TCGA types dropped (ids without a type are kept); a
+    patient's duplicated rows kept once when they agree and refused, naming them, when they don't
+    (checked for ``patients`` only, when given)."""
+    types = [sample_type(i) for i in table.index]
+    table = table[[t is None or t in sample_types for t in types]]
+    by = table.index.map(patient_id)
+    for patient, group in table.groupby(by):
+        if len(group) > 1 and (patients is None or patient in patients) and len(group.drop_duplicates()) > 1:
+            raise AnalysisError(f"{what}: patient {patient} has {len(group)} samples with different values "
+                                f"({', '.join(map(str, group.index))}); keep one per patient")
+    return table.groupby(by).first()
+
+
+def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2,
+                  sample_types: tuple[str, ...] = ("01",)) -> list[pd.DataFrame]:
+    """Restrict tables to the patients they all share (matched by TCGA barcode, one sample per
+    patient: :func:`one_per_patient`); a clear error when too few do."""
+    types = tuple(sample_types)
+    shared = set.intersection(*(set(one_per_patient(t, what, types, set()).index) for t in tables))
+    patient_tables = [one_per_patient(t, what, types, shared) for t in tables]
+    shared = sorted(shared)
+    sizes = " and ".join(str(len(t)) for t in patient_tables)
     if len(shared) < minimum:
-        sizes = " and ".join(str(len(t)) for t in patient_tables)
         raise AnalysisError(f"{what}: the tables ({sizes} patients) share {len(shared)} patient ids; "
                             f"at least {minimum} are needed")
+    log.info("%s: %d patients matched (the tables hold %s)", what, len(shared), sizes)
     return [t.loc[shared] for t in patient_tables]
 
 
-def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
-    """N/C features per patient: entropy and mean of each N/C form and cell counts of every patch,
-    averaged over each patient's patches (``reconstruction.patient``, else the sample id's patient)."""
-    rows = {}
-    for rec in reconstructions:
-        ratios = rec.nc_ratios
-        row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
-        row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) for form in FORMS}
-        row["n_cells"] = len(ratios)
-        row["patient"] = getattr(rec, "patient", None) or patient_id(rec.sample_id)
-        rows[rec.sample_id] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").groupby("patient").mean(numeric_only=True)
+def patch_row(rec, bins: int = 20) -> dict:
+    """N/C features of one patch: entropy and mean of each N/C form, cell counts, and the share
+    of cells that reach the cut plane (the area form is undefined for the others)."""
+    ratios = rec.nc_ratios
+    row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
+    row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) if ratios[form].notna().any() else np.nan
+            for form in FORMS}
+    row["n_cells"] = len(ratios)
+    row["share_at_plane"] = float(ratios["area"].notna().mean()) if len(ratios) else np.nan
+    return row
+
+
+def per_patient(rows: dict[str, dict], reconstructions) -> pd.DataFrame:
+    """Patch rows (by sample id) averaged over each patient's patches, with ``nc_entropy``."""
+    patients = {rec.sample_id: getattr(rec, "patient", None) or patient_id(rec.sample_id) for rec in reconstructions}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table = table.groupby(table.index.map(patients)).mean(numeric_only=True)
     table["nc_entropy"] = table["nc_entropy_radius"]
     return table.rename_axis("sample_id")
+
+
+def patch_features(reconstructions, bins: int = 20) -> pd.DataFrame:
+    """N/C features per patient (:func:`patch_row` averaged over each patient's patches;
+    ``reconstruction.patient``, else the sample id's patient)."""
+    return per_patient({rec.sample_id: patch_row(rec, bins) for rec in reconstructions}, reconstructions)
 
 
 def seed_for(seed: int, key: str, sample: int = 0) -> np.random.Generator:
     """A generator that depends on a seed, a name (patch id) and a sample number, not on call order."""
     entropy = [int(seed), zlib.crc32(key.encode("utf-8"))]
     return np.random.default_rng(entropy + [sample] if sample else entropy)
-
-
-def feature_values(reconstructions, path: str | None, feature: str, bins: int = 20) -> pd.Series:
-    """One feature per sample: from a features table when ``path`` is given, else from the
-    reconstructions (:func:`patch_features`); a clear error when the column is missing."""
-    table = read_features(path) if path else patch_features(reconstructions, bins)
-    if feature not in table.columns:
-        raise AnalysisError(f"feature {feature!r} not in {path or 'the reconstructions'} (have {list(table.columns)})")
-    return table[feature].astype(float).dropna()

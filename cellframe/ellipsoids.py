@@ -109,6 +109,12 @@ class Ellipsoid(Geometry):
     def nuclear_volumes(self, x):
         return 4.0 / 3.0 * np.pi * self.a * self.b * self.unpack(x)["c"]
 
+    def nuclear_sections(self, x, plane_z, radius=None):
+        p = self.unpack(x)
+        t = (plane_z - p["z"]) / p["c"]
+        k = np.sqrt(np.maximum(1.0 - t * t, 0.0))
+        return np.column_stack([self.a * k, self.b * k, self.angle])
+
     def sections(self, x, plane_z):
         from cellframe.sections import ellipse_regions
 

@@ -119,6 +119,15 @@ class Geometry(ABC):
         """Nucleus volumes; by default spheres of radius ``r``."""
         return 4.0 / 3.0 * np.pi * self.r**3
 
+    def nuclear_sections(self, x: np.ndarray, plane_z: float, radius: np.ndarray | None = None) -> np.ndarray:
+        """Each nucleus' own section at depth ``plane_z``: semi-axes and angle ``(n, 3)``, zero axes
+        where it does not reach the plane. By default spheres of radius ``r`` (or ``radius``, e.g. an
+        objective's 3D estimate) at the cell's centre."""
+        r = self.r if radius is None else np.asarray(radius, float)
+        dz = self.cells(x)["z"].to_numpy(float) - plane_z
+        k = np.sqrt(np.maximum(r**2 - dz**2, 0.0))
+        return np.column_stack([k, k, np.zeros(self.n)])
+
     @abstractmethod
     def mesh(self, x: np.ndarray):
         """All cells as one :class:`trimesh.Trimesh`."""

@@ -12,7 +12,7 @@ from cellframe.geometry import Geometry
 from cellframe.nuclei import NUCLEI_COLUMNS
 from cellframe.measure import sphericity
 from cellframe.nc import FORMS, nc_ratios
-from cellframe.sections import polygon_area
+from cellframe.sections import clipped_ellipse_areas, polygon_area
 
 
 @dataclass
@@ -98,6 +98,11 @@ class Reconstruction:
         cells = self.cells
         return pd.DataFrame({form: cells[f"nc_ratio_{form}"] for form in FORMS}, index=cells.index)
 
+    @property
+    def cell_features(self) -> pd.DataFrame:
+        """The cell table with the N/C ratios also under their short names (``nc_radius``, ...)."""
+        return self.cells.join(self.nc_ratios.add_prefix("nc_"))
+
     @cached_property
     def cells(self) -> pd.DataFrame:
         """The cell table: one row per nucleus, its cell's centre, shape and measurements."""
@@ -114,11 +119,16 @@ class Reconstruction:
         table["section_area"] = [polygon_area(p) for p in self.sections]
         table["nuclear_area"] = self.nuclei["area"].to_numpy(float)
         table["nuclear_volume"] = self.geometry.nuclear_volumes(self.x)
+        rho = None
         if self.extra is not None and len(self.extra.columns):
             for column in self.extra.columns:
                 table[column] = self.extra[column].to_numpy()
             if "rho" in self.extra:  # the objective estimated each nucleus' true radius (lost caps)
-                table["nuclear_volume"] = 4.0 / 3.0 * np.pi * table["rho"] ** 3
+                rho = table["rho"].to_numpy(float)
+                table["nuclear_volume"] = 4.0 / 3.0 * np.pi * rho**3
+        # the nucleus' own section at the plane, inside its cell's region (not the whole 2D profile)
+        table["nuclear_section_area"] = clipped_ellipse_areas(
+            table[["x", "y"]].to_numpy(float), self.geometry.nuclear_sections(self.x, self.plane_z, rho), self.sections)
         ratios = nc_ratios(table)
         for form in ratios:
             table[f"nc_ratio_{form}"] = ratios[form].to_numpy()

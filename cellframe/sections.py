@@ -151,3 +151,20 @@ def ellipse_regions(centers: np.ndarray, a: np.ndarray, b: np.ndarray, angle: np
             region = max(getattr(region, "geoms", [region]), key=lambda g: g.area)
             out.append(np.asarray(region.exterior.coords)[:-1])
     return out
+
+
+def clipped_ellipse_areas(centers: np.ndarray, ellipses: np.ndarray, regions: list[np.ndarray],
+                          n_vertices: int = 48) -> np.ndarray:
+    """Area of each ellipse ``(a, b, angle)`` inside its region (polygon); 0 where either is empty."""
+    import shapely
+
+    centers = np.asarray(centers, float)
+    ellipses = np.asarray(ellipses, float)
+    areas = np.zeros(len(centers))
+    todo = [i for i, (e, reg) in enumerate(zip(ellipses, regions)) if e[0] > 0 and e[1] > 0 and len(reg) >= 3]
+    if not todo:
+        return areas
+    shapes = np.array([shapely.Polygon(ellipse_polygon(centers[i], *ellipses[i], n_vertices)) for i in todo])
+    cells = shapely.make_valid(np.array([shapely.Polygon(regions[i]) for i in todo]))
+    areas[todo] = shapely.area(shapely.intersection(shapes, cells))
+    return areas

@@ -1,11 +1,14 @@
 """Analysis ``classifier``: cross-validated cell classification from morphology and 3D features.
 
 A class-balanced random forest (scikit-learn) is scored by stratified k-fold
-cross-validation on two feature sets, so the gain from the 3D reconstruction
+cross-validation grouped by patch (a patch's cells are never in both a training
+and a test fold: neighbouring cells share stain and depth) on two feature sets, so the gain from the 3D reconstruction
 is visible: ``morphology`` (the 2D nucleus alone) and ``morphology_3d`` (plus
 depth, cell radius, volume, section area and N/C ratios). Labels come from a
 cell-table column (e.g. ``cell_type`` from an importer) or a CSV with columns
-``sample_id``, ``label`` (the nucleus label) and ``class``.
+``sample_id``, ``label`` (the nucleus label) and ``class``. Missing values (the
+area N/C of cells that do not reach the plane) stay missing: the forest learns
+where they go.
 """
 
 from __future__ import annotations
@@ -41,11 +44,7 @@ class ClassifierSettings:
 
 def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd.DataFrame:
     """All cells of the run with their features and a ``class`` column (unlabelled cells dropped)."""
-    tables = []
-    for rec in reconstructions:
-        cells = rec.cells.join(rec.nc_ratios.add_prefix("nc_"))
-        tables.append(cells)
-    cells = pd.concat(tables, ignore_index=True)
+    cells = pd.concat([rec.cell_features for rec in reconstructions], ignore_index=True)
     if labels:
         table = pd.read_csv(labels)
         missing = [c for c in ("sample_id", "label", "class") if c not in table.columns]
@@ -62,20 +61,27 @@ def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd
 
 def cross_validate_cells(cells: pd.DataFrame, features: list[str], folds: int = 5, trees: int = 200,
                          seed: int = 0) -> dict[str, float]:
-    """Stratified CV of a class-balanced random forest: mean AUROC (one-vs-rest, weighted) and macro F1."""
+    """Stratified CV grouped by ``sample_id`` of a class-balanced random forest: mean AUROC
+    (one-vs-rest, weighted) and macro F1, with their range over folds."""
     from sklearn.ensemble import RandomForestClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.model_selection import StratifiedGroupKFold, cross_validate
 
     y = cells["class"].astype(str).to_numpy()
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2 or counts.min() < folds:
         raise AnalysisError(f"classifier: need two or more classes with at least {folds} cells each "
                             f"(have {dict(zip(classes, counts.tolist()))})")
-    X = cells[features].fillna(0.0).to_numpy(float)
+    groups = cells["sample_id"].astype(str).to_numpy()
+    if len(np.unique(groups)) < folds:
+        raise AnalysisError(f"classifier: {len(np.unique(groups))} patches for {folds}-fold CV grouped by patch "
+                            f"(set analysis.classifier.folds to at most the number of patches, at least 2)")
+    X = cells[features].to_numpy(float)
     model = RandomForestClassifier(n_estimators=trees, class_weight="balanced", random_state=seed, n_jobs=1)
     scoring = {"auroc": "roc_auc" if len(classes) == 2 else "roc_auc_ovr_weighted", "f1": "f1_macro"}
-    scores = cross_validate(model, X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), scoring=scoring)
-    return {"auroc": float(scores["test_auroc"].mean()), "f1": float(scores["test_f1"].mean())}
+    cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    scores = cross_validate(model, X, y, groups=groups, cv=cv, scoring=scoring, error_score="raise")
+    return {"auroc": float(scores["test_auroc"].mean()), "auroc_low": float(scores["test_auroc"].min()),
+            "auroc_high": float(scores["test_auroc"].max()), "f1": float(scores["test_f1"].mean())}
 
 
 @hookimpl

@@ -1,4 +1,8 @@
-"""Analysis ``expression``: Spearman correlation of a feature with every gene, Benjamini-Hochberg q-values."""
+"""Analysis ``expression``: Spearman correlation of a feature with every gene, Benjamini-Hochberg q-values.
+
+A run-derived feature is first tested against its null (:mod:`cellframe.feature_null`).
+Each rho carries a 95 % interval (Fisher's z on the ranks).
+"""
 
 from __future__ import annotations
 
@@ -7,41 +11,49 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, spearmanr
+from scipy.stats import pearsonr, rankdata
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import feature_values, join_patients, read_matrix
+from cellframe.analysis import AnalysisError, CohortSettings
+from cellframe.cohort import join_patients, read_matrix
+from cellframe.feature_null import cohort_features, null_metrics
+from cellframe.inference import bh
 from cellframe.stages import Stage
 
 
 @dataclass
-class ExpressionSettings:
+class ExpressionSettings(CohortSettings):
     name: str = "expression"
     #: genes x samples expression matrix
     expression: Optional[str] = None
-    features: Optional[str] = None
     feature: str = "nc_entropy"
     #: genes with q below this count as associated
     fdr: float = 0.05
+    #: fewest patients with a value a gene is tested on
+    min_patients: int = 6
 
 
-def expression_correlation(values: pd.Series, expression: pd.DataFrame) -> pd.DataFrame:
-    """Spearman rho and p of ``values`` with each gene (samples x genes), BH q-values, sorted by p."""
-    feats, expr = join_patients(values.to_frame("value"), expression, what="expression", minimum=4)
+def expression_correlation(values: pd.Series, expression: pd.DataFrame, minimum: int = 6,
+                           sample_types: tuple[str, ...] = ("01",)) -> pd.DataFrame:
+    """Spearman rho (with a 95 % interval) and p of ``values`` with each gene (samples x genes),
+    BH q-values, sorted by p. Genes with fewer than ``minimum`` values are not tested."""
+    feats, expr = join_patients(values.to_frame("value"), expression, what="expression", minimum=minimum,
+                                sample_types=sample_types)
     x = feats["value"].to_numpy(float)
     rows = []
     for gene in expr.columns:
         y = pd.to_numeric(expr[gene], errors="coerce").to_numpy(float)
-        ok = np.isfinite(y)
-        if ok.sum() < 4 or np.ptp(y[ok]) == 0:
+        ok = np.isfinite(y) & np.isfinite(x)
+        if ok.sum() < minimum or np.ptp(y[ok]) == 0 or np.ptp(x[ok]) == 0:
             continue
-        rho, p = spearmanr(x[ok], y[ok])
-        rows.append({"gene": gene, "rho": float(rho), "pvalue": float(p), "n": int(ok.sum())})
+        test = pearsonr(rankdata(x[ok]), rankdata(y[ok]))  # Spearman's rho, Fisher's z interval
+        interval = test.confidence_interval()
+        rows.append({"gene": gene, "rho": float(test.statistic), "rho_low": float(interval.low),
+                     "rho_high": float(interval.high), "pvalue": float(test.pvalue), "n": int(ok.sum())})
     if not rows:
-        raise AnalysisError("expression: no gene has 4 or more varying values")
+        raise AnalysisError(f"expression: no gene has {minimum} or more varying values")
     table = pd.DataFrame(rows)
-    table["qvalue"] = false_discovery_control(table["pvalue"].to_numpy(), method="bh")
+    table["qvalue"] = bh(table["pvalue"])
     return table.sort_values("pvalue").reset_index(drop=True)
 
 
@@ -54,8 +66,9 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.expression:
         raise AnalysisError("expression: set analysis.expression.expression=PATH (genes x samples)")
-    values = feature_values(reconstructions, settings.features, settings.feature)
-    table = expression_correlation(values, read_matrix(settings.expression))
+    features, checks = cohort_features(reconstructions, settings, "expression", [settings.feature], outdir)
+    table = expression_correlation(features[settings.feature].astype(float), read_matrix(settings.expression),
+                                   settings.min_patients, tuple(settings.sample_types))
     table.to_csv(outdir / "expression.csv", index=False)
     return {"n_genes": len(table), "n_significant": int((table["qvalue"] < settings.fdr).sum()),
-            "min_qvalue": float(table["qvalue"].min())}
+            "min_qvalue": float(table["qvalue"].min())} | null_metrics(checks, settings.feature)

@@ -1,9 +1,15 @@
-"""Analysis ``nc_ratio``: N/C ratios, their entropy per patch, and a random-size null model.
+"""Analysis ``nc_ratio``: N/C ratios, their entropy per patch, and each feature against its null.
 
-The null gives every cell a radius drawn uniformly from ``[alpha r, beta r]``
-(what the radius bounds alone allow, ignoring the tissue). Two-sided KS tests
-compare the optimized and null N/C distributions: pooled over cells, and the
-per-patch entropies across patches.
+The null (:mod:`cellframe.feature_null`) keeps every nucleus and draws each
+cell's parameters uniformly within the geometry's bounds (``R`` in
+``[alpha r, beta r]``, ``z`` in the section), ``draws`` times per patch. Each
+per-patient feature gets a Monte-Carlo p-value against its null and a verdict:
+``beyond null``, ``like null`` (the reconstruction adds nothing a random arrangement
+of the same nuclei would not give) or ``2D only`` (the feature does not depend
+on the 3D reconstruction). The per-patch table sets each patch's observed
+entropy beside the null's mean and spread; the pooled N/C distributions are
+compared by their KS distance (a description, not a test: cells of one patch
+are not independent).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from scipy.stats import ks_2samp
 from cellframe import hookimpl
 from cellframe.analysis import AnalysisError, pyplot, save_figure
 from cellframe.cohort import seed_for
+from cellframe.feature_null import BEYOND, null_patch_rows, null_reconstruction, run_null_test
 from cellframe.io import atomic_path
-from cellframe.nc import FORMS, null_radii, shannon_entropy
+from cellframe.nc import FORMS, shannon_entropy
 from cellframe.stages import Stage
 
 
@@ -27,59 +34,50 @@ class NCRatioSettings:
     name: str = "nc_ratio"
     #: histogram bins over [0, 1] for the entropy
     bins: int = 20
-    #: seed of the null model's radii
+    #: null reconstructions per patch, and the Monte-Carlo p-value a feature must reach
+    draws: int = 99
+    alpha: float = 0.05
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.bins < 2:
             raise ValueError(f"bins={self.bins} must be >= 2")
+        if self.draws < 19:
+            raise ValueError(f"draws={self.draws} must be >= 19 (a Monte-Carlo p-value of 0.05 needs 19)")
 
 
-def nc_versus_null(reconstructions, bins: int = 20, seed: int = 0) -> tuple[pd.DataFrame, dict, dict]:
-    """Per-patch entropies (optimized and null), pooled per-cell ratios, and the KS tests."""
+def per_patch(reconstructions, bins: int, draws: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Each patch's observed entropies beside the null's mean and sd; pooled ratios (observed, one null draw)."""
     rows, pooled, pooled_null = [], [], []
     for rec in reconstructions:
-        cells = rec.cells
         ratios = rec.nc_ratios
-        model = rec.geometry.model
-        R0 = null_radii(cells["r"].to_numpy(), float(model.alpha), float(model.beta), seed_for(seed, rec.sample_id))
-        null = cells["r"].to_numpy() / R0
-        row = {"sample_id": rec.sample_id, "n_cells": len(cells)}
-        row |= {f"entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
-        row["null_entropy_radius"] = shannon_entropy(null, bins)
-        row["null_entropy_volume"] = shannon_entropy(null**3, bins)
+        null = null_patch_rows(rec, draws, seed, bins)
+        row = {"sample_id": rec.sample_id, "n_cells": len(ratios),
+               "n_at_plane": int(ratios["area"].notna().sum())}
+        for form in FORMS:
+            sims = np.array([n[f"nc_entropy_{form}"] for n in null])
+            row |= {f"entropy_{form}": shannon_entropy(ratios[form], bins),
+                    f"null_entropy_{form}_mean": float(np.nanmean(sims)),
+                    f"null_entropy_{form}_sd": float(np.nanstd(sims, ddof=1))}
         rows.append(row)
         pooled.append(ratios["radius"].to_numpy())
-        pooled_null.append(null)
-    table = pd.DataFrame(rows)
-    cells_opt, cells_null = np.concatenate(pooled), np.concatenate(pooled_null)
-    ks_cells = ks_2samp(cells_opt, cells_null)
-    ks_patches = ks_2samp(table["entropy_radius"], table["null_entropy_radius"])
-    metrics = {
-        "entropy_radius_mean": float(table["entropy_radius"].mean()),
-        "entropy_area_mean": float(table["entropy_area"].mean()),
-        "entropy_volume_mean": float(table["entropy_volume"].mean()),
-        "null_entropy_radius_mean": float(table["null_entropy_radius"].mean()),
-        "ks_cells_statistic": float(ks_cells.statistic),
-        "ks_cells_pvalue": float(ks_cells.pvalue),
-        "ks_patches_statistic": float(ks_patches.statistic),
-        "ks_patches_pvalue": float(ks_patches.pvalue),
-    }
-    return table, metrics, {"optimized": cells_opt, "null": cells_null}
+        pooled_null.append(null_reconstruction(rec, seed_for(seed, rec.sample_id, 1)).nc_ratios["radius"].to_numpy())
+    return pd.DataFrame(rows), {"observed": np.concatenate(pooled), "null draw": np.concatenate(pooled_null)}
 
 
 def plot(table: pd.DataFrame, cells: dict, outdir) -> None:
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    a.scatter(table["null_entropy_radius"], table["entropy_radius"], s=18)
-    lo = float(np.nanmin(table[["null_entropy_radius", "entropy_radius"]].to_numpy())) - 0.1
-    hi = float(np.nanmax(table[["null_entropy_radius", "entropy_radius"]].to_numpy())) + 0.1
+    a.errorbar(table["null_entropy_radius_mean"], table["entropy_radius"], xerr=2 * table["null_entropy_radius_sd"],
+               fmt="o", ms=4, capsize=2)
+    values = table[["null_entropy_radius_mean", "entropy_radius"]].to_numpy()
+    lo, hi = float(np.nanmin(values)) - 0.1, float(np.nanmax(values)) + 0.1
     a.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls=":")
-    a.set_xlabel("null N/C entropy (bits)")
-    a.set_ylabel("optimized N/C entropy (bits)")
+    a.set_xlabel("null N/C entropy (bits; mean, 2 sd)")
+    a.set_ylabel("reconstructed N/C entropy (bits)")
     a.set_title("per patch")
     for label, values in cells.items():
-        values = np.sort(values)
+        values = np.sort(values[np.isfinite(values)])
         b.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=label)
     b.set_xlabel("N/C ratio (r / R)")
     b.set_ylabel("cumulative share of cells")
@@ -91,15 +89,26 @@ def plot(table: pd.DataFrame, cells: dict, outdir) -> None:
 
 @hookimpl
 def cellframe_stages():
-    return [Stage("analysis", "nc_ratio", NCRatioSettings, "N/C ratios, entropy per patch, KS test against a random-size null")]
+    return [Stage("analysis", "nc_ratio", NCRatioSettings, "N/C ratios and entropy per patch, each feature against its null")]
 
 
 @hookimpl
 def cellframe_analyze(reconstructions, outdir, settings):
     if not reconstructions:
         raise AnalysisError("nc_ratio: no reconstructed patches")
-    table, metrics, cells = nc_versus_null(reconstructions, settings.bins, settings.seed)
+    table, cells = per_patch(reconstructions, settings.bins, settings.draws, settings.seed)
+    checks = run_null_test(reconstructions, settings.draws, settings.seed, settings.bins, settings.alpha)
     with atomic_path(outdir / "nc_ratio.csv") as tmp:
         table.to_csv(tmp, index=False)
+    with atomic_path(outdir / "feature_null.csv") as tmp:
+        checks.to_csv(tmp)
     plot(table, cells, outdir)
+    tested = checks.dropna(subset=["pvalue"])
+    metrics = {f"entropy_{form}_mean": float(table[f"entropy_{form}"].mean()) for form in FORMS}
+    metrics |= {"null_entropy_radius_mean": float(table["null_entropy_radius_mean"].mean()),
+                "ks_cells_distance": float(ks_2samp(cells["observed"], cells["null draw"]).statistic),
+                "share_at_plane": float(table["n_at_plane"].sum() / max(table["n_cells"].sum(), 1)),
+                "n_features_beyond_null": int((tested["verdict"] == BEYOND).sum()),
+                "n_features_tested": len(tested)}
+    metrics |= {f"null_pvalue_{feature}": float(row.pvalue) for feature, row in tested.iterrows()}
     return metrics

@@ -1,8 +1,11 @@
 """Analysis ``spatial``: Moran's I of per-cell features, and distances between cell classes.
 
 Moran's I uses row-standardised k-nearest-neighbour weights; its p-value comes
-from random permutations of the values (one-sided, in the direction of the
-observed I, as PySAL's ``p_sim``).
+from random permutations of the values, folded as PySAL's ``p_sim`` (the smaller
+tail of the permutation distribution, whichever side the observed I lies on).
+The p-values of every patch and feature are Benjamini-Hochberg corrected
+together. (esda is not a dependency: it brings libpysal and geopandas for one
+statistic of a few lines, checked against its definition in the tests.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from scipy.spatial import cKDTree
 from cellframe import hookimpl
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import seed_for
+from cellframe.inference import bh
 from cellframe.stages import Stage
 
 
@@ -59,9 +63,9 @@ def moran_test(values: np.ndarray, xy: np.ndarray, k: int = 8, permutations: int
     observed = morans_i(values, neighbours)
     values = np.asarray(values, float)
     sims = np.array([morans_i(rng.permutation(values), neighbours) for _ in range(permutations)])
-    expected = -1.0 / (len(values) - 1)
-    extreme = (sims >= observed).sum() if observed >= expected else (sims <= observed).sum()
-    return observed, float((extreme + 1) / (permutations + 1))
+    larger = int((sims >= observed).sum())
+    larger = min(larger, permutations - larger)
+    return observed, float((larger + 1) / (permutations + 1))
 
 
 def class_distances(xy: np.ndarray, classes: np.ndarray) -> pd.DataFrame:
@@ -77,11 +81,6 @@ def class_distances(xy: np.ndarray, classes: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cell_features(rec) -> pd.DataFrame:
-    """The cell table with the N/C ratios also under their short names (``nc_radius``, ...)."""
-    return rec.cells.join(rec.nc_ratios.add_prefix("nc_"))
-
-
 @hookimpl
 def cellframe_stages():
     return [Stage("analysis", "spatial", SpatialSettings, "Moran's I of z, R, N/C; class nearest-neighbour distances")]
@@ -91,7 +90,7 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     rows, distances = [], []
     for rec in reconstructions:
-        cells = cell_features(rec)
+        cells = rec.cell_features
         if len(cells) <= settings.k:
             continue
         xy = cells[["x", "y"]].to_numpy(float)
@@ -108,8 +107,11 @@ def cellframe_analyze(reconstructions, outdir, settings):
     if not rows:
         raise AnalysisError(f"spatial: no patch has more than k={settings.k} cells")
     table = pd.DataFrame(rows)
+    table["qvalue"] = bh(table["pvalue"])
     table.to_csv(outdir / "morans_i.csv", index=False)
     if distances:
         pd.concat(distances).to_csv(outdir / "class_distances.csv", index=False)
     means = table.groupby("feature")["morans_i"].mean()
-    return {f"morans_i_{feature}": float(value) for feature, value in means.items()}
+    significant = table.groupby("feature")["qvalue"].apply(lambda q: int((q < 0.05).sum()))
+    return {f"morans_i_{feature}": float(value) for feature, value in means.items()} | {
+        f"n_patches_q05_{feature}": significant[feature] for feature in means.index}

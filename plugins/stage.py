@@ -1,7 +1,12 @@
 """Analysis ``stage``: association of a feature with TNM T, N and M categories.
 
 Two categories: Mann-Whitney U with the rank-biserial correlation as effect
-size; three or more: Kruskal-Wallis H with epsilon squared.
+size; three or more: Kruskal-Wallis H with epsilon squared. p-values are
+permutation p-values (exact where the permutations can be enumerated, as at
+small n), effect sizes carry bootstrap intervals, and the stage columns are
+Benjamini-Hochberg corrected together. Categories with fewer than
+``min_group`` patients are left out and named; a column with fewer than
+``min_patients`` patients is not tested.
 """
 
 from __future__ import annotations
@@ -14,58 +19,99 @@ import pandas as pd
 from scipy.stats import kruskal, mannwhitneyu
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, pyplot, save_figure
-from cellframe.cohort import feature_values, join_patients, read_matrix
+from cellframe.analysis import AnalysisError, CohortSettings, pyplot, save_figure
+from cellframe.cohort import join_patients, read_matrix
+from cellframe.feature_null import cohort_features, null_metrics
+from cellframe.inference import bh, bootstrap_interval, permutation_pvalue
 from cellframe.stages import Stage
+
+#: TNM categories that say the stage is unknown
+UNKNOWN = ("nan", "nx", "mx", "tx")
 
 
 @dataclass
-class StageSettings:
+class StageSettings(CohortSettings):
     name: str = "stage"
     #: stages table: rows ID, TNM_M, TNM_N, TNM_T across samples
     stages: Optional[str] = None
-    features: Optional[str] = None
     feature: str = "nc_entropy"
+    #: fewest patients a stage column is tested on, and per category
+    min_patients: int = 6
+    min_group: int = 1
+    #: permutations (exact enumeration when there are fewer distinct ones)
+    permutations: int = 9999
 
 
-def group_test(groups: dict[str, np.ndarray]) -> dict:
-    """Mann-Whitney (2 groups) or Kruskal-Wallis (3+), with an effect size."""
+def rank_biserial(a: np.ndarray, b: np.ndarray, axis: int = -1):
+    return 2 * mannwhitneyu(a, b, axis=axis).statistic / (a.shape[axis] * b.shape[axis]) - 1
+
+
+def epsilon_squared(*groups: np.ndarray, axis: int = -1):
+    n = sum(g.shape[axis] for g in groups)
+    return kruskal(*groups, axis=axis).statistic / (n - 1)
+
+
+def kruskal_h(*groups: np.ndarray, axis: int = -1):
+    return kruskal(*groups, axis=axis).statistic
+
+
+def group_test(groups: dict[str, np.ndarray], permutations: int = 9999, seed: int = 0) -> dict:
+    """Mann-Whitney (2 groups) or Kruskal-Wallis (3+): permutation p-value, effect size and its interval."""
     values = [np.asarray(v, float) for v in groups.values()]
     n = sum(len(v) for v in values)
     if len(values) == 2:
-        a, b = values
-        u, p = mannwhitneyu(a, b, alternative="two-sided")
-        return {"test": "mann-whitney", "statistic": float(u), "pvalue": float(p),
-                "effect": float(2 * u / (len(a) * len(b)) - 1), "effect_size": "rank-biserial", "n": n}
-    h, p = kruskal(*values)
-    return {"test": "kruskal-wallis", "statistic": float(h), "pvalue": float(p),
-            "effect": float(h / (n - 1)), "effect_size": "epsilon-squared", "n": n}
+        test, effect_size, effect = "mann-whitney", "rank-biserial", rank_biserial
+        statistic = float(mannwhitneyu(*values).statistic)
+        p = permutation_pvalue(values, rank_biserial, "two-sided", permutations, seed)
+    else:
+        test, effect_size, effect = "kruskal-wallis", "epsilon-squared", epsilon_squared
+        statistic = float(kruskal(*values).statistic)
+        p = permutation_pvalue(values, kruskal_h, "greater", permutations, seed)
+    low, high = bootstrap_interval(values, effect, seed=seed)
+    return {"test": test, "statistic": statistic, "pvalue": p, "effect": float(effect(*values)), "effect_low": low,
+            "effect_high": high, "effect_size": effect_size, "n": n}
 
 
-def stage_association(values: pd.Series, stages: pd.DataFrame) -> pd.DataFrame:
-    """One row per stage column with at least two categories holding a sample each."""
-    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=3)
+def stage_association(values: pd.Series, stages: pd.DataFrame, min_patients: int = 6, min_group: int = 1,
+                      permutations: int = 9999, seed: int = 0, sample_types: tuple[str, ...] = ("01",)) -> pd.DataFrame:
+    """One row per stage column; columns that cannot be tested say why (``note``)."""
+    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=2, sample_types=sample_types)
     rows = []
     for column in stg.columns:
         cats = stg[column].astype(str)
-        groups = {c: feats.loc[cats == c, "value"].to_numpy() for c in sorted(cats.unique()) if c.lower() not in ("nan", "nx", "mx", "tx")}
-        groups = {c: v for c, v in groups.items() if len(v)}
-        if len(groups) < 2:
+        groups = {c: feats.loc[cats == c, "value"].to_numpy() for c in sorted(cats.unique()) if c.lower() not in UNKNOWN}
+        small = [f"{c} (n={len(v)})" for c, v in groups.items() if len(v) < min_group]
+        groups = {c: v for c, v in groups.items() if len(v) >= min_group}
+        row = {"stage": column, "categories": ",".join(groups), "n": int(sum(len(v) for v in groups.values())),
+               "note": f"left out: {', '.join(small)}" if small else ""}
+        if len(groups) < 2 or row["n"] < min_patients:
+            row["note"] = "; ".join(filter(None, [row["note"], f"not tested: {len(groups)} categories with "
+                                                  f"{min_group}+ patients, {row['n']} patients (need 2 and {min_patients})"]))
+            rows.append(row)
             continue
-        rows.append({"stage": column, "categories": ",".join(groups), **group_test(groups)})
+        rows.append(row | group_test(groups, permutations, seed))
     if not rows:
-        raise AnalysisError("stage: no stage column has two categories with samples")
-    return pd.DataFrame(rows)
+        raise AnalysisError("stage: the stages table has no stage columns")
+    table = pd.DataFrame(rows)
+    for column in ("pvalue", "effect", "effect_low", "effect_high", "statistic", "test", "effect_size"):
+        if column not in table:
+            table[column] = np.nan
+    table["qvalue"] = bh(table["pvalue"])
+    if table["pvalue"].isna().all():
+        raise AnalysisError(f"stage: no stage column could be tested ({'; '.join(table['note'])})")
+    return table
 
 
-def box_plots(values: pd.Series, stages: pd.DataFrame, table: pd.DataFrame, path) -> None:
+def box_plots(values: pd.Series, stages: pd.DataFrame, table: pd.DataFrame, path,
+              sample_types: tuple[str, ...] = ("01",)) -> None:
     plt = pyplot()
-    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=3)
-    fig, axes = plt.subplots(1, len(table), figsize=(3.2 * len(table), 3.2), squeeze=False)
-    for ax, row in zip(axes[0], table.itertuples()):
+    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=2, sample_types=sample_types)
+    tested = table.dropna(subset=["pvalue"])
+    fig, axes = plt.subplots(1, len(tested), figsize=(3.2 * len(tested), 3.2), squeeze=False)
+    for ax, row in zip(axes[0], tested.itertuples()):
         cats = row.categories.split(",")
         ax.boxplot([feats.loc[stg[row.stage].astype(str) == c, "value"] for c in cats], tick_labels=cats)
-        ax.set_title(f"{row.stage}: p = {row.pvalue:.3g}")
+        ax.set_title(f"{row.stage}: p = {row.pvalue:.3g}, q = {row.qvalue:.3g}")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -79,10 +125,18 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     if not settings.stages:
         raise AnalysisError("stage: set analysis.stage.stages=PATH")
-    values = feature_values(reconstructions, settings.features, settings.feature)
+    features, checks = cohort_features(reconstructions, settings, "stage", [settings.feature], outdir)
+    values = features[settings.feature].astype(float).dropna()
     stages = read_matrix(settings.stages)
-    table = stage_association(values, stages)
+    types = tuple(settings.sample_types)
+    table = stage_association(values, stages, settings.min_patients, settings.min_group, settings.permutations,
+                              settings.seed, types)
     table.to_csv(outdir / "stage.csv", index=False)
-    box_plots(values, stages, table, outdir / "stage.png")
-    return {f"{row.stage}_pvalue": row.pvalue for row in table.itertuples()} | {
-        f"{row.stage}_effect": row.effect for row in table.itertuples()}
+    box_plots(values, stages, table, outdir / "stage.png", types)
+    tested = table.dropna(subset=["pvalue"])
+    metrics = {}
+    for row in tested.itertuples():
+        metrics |= {f"{row.stage}_pvalue": row.pvalue, f"{row.stage}_qvalue": row.qvalue,
+                    f"{row.stage}_effect": row.effect, f"{row.stage}_effect_low": row.effect_low,
+                    f"{row.stage}_effect_high": row.effect_high}
+    return metrics | null_metrics(checks, settings.feature)

@@ -71,7 +71,7 @@ def test_mlflow_has_a_parent_run_and_a_child_per_patch(e2e, mlflow_uri):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert len(parents) == 1 and sorted(r.data.params["sample_id"] for r in children) == ["crop_1", "crop_2"]
-    assert 0 <= parents[0].data.metrics["nc_ratio.ks_cells_pvalue"] <= 1
+    assert 0 <= parents[0].data.metrics["nc_ratio.null_pvalue_nc_entropy"] <= 1
     assert parents[0].data.metrics["n_patches"] == 2
     child = children[0]
     assert child.data.params["model.alpha"] == "1.5" and child.data.params["optimizer.name"] == "pso"

@@ -17,14 +17,15 @@ cfg = OmegaConf.load(HERE / "config.yaml")
 features = read_features(REPO / cfg.features)
 status = read_mutations(REPO / cfg.status)
 shared = join_patients(features, status, what="mutation")[0]
-table = mutation_auroc(features, status, cfg.folds, cfg.seed)
-above = table[table["auroc_median"] > cfg.threshold]
+table = mutation_auroc(features, status, cfg.folds, cfg.seed, cfg.repeats, cfg.permutations)
+passing = table[table["qvalue"] < cfg.fdr]
 lines = [f"{len(features)} samples with features, {len(status)} with calls, {len(shared)} patients in both; "
-         f"{cfg.folds}-fold stratified CV, class-balanced logistic regression", "",
-         "| gene | mutated | wild type | AUROC median | fold min | fold max |", "|---|---|---|---|---|---|"]
-lines += [f"| {r.gene} | {r.n_mutated} | {r.n_wildtype} | {r.auroc_median:.3f} | {r.auroc_min:.3f} | {r.auroc_max:.3f} |"
-          for r in table.itertuples()]
-lines += ["", f"genes with median AUROC > {cfg.threshold}: {', '.join(above['gene']) or 'none'}"]
+         f"{cfg.folds}-fold stratified CV by patient repeated {cfg.repeats} times, class-balanced logistic "
+         f"regression; p from {cfg.permutations} label permutations, BH q across genes", "",
+         "| gene | mutated | wild type | AUROC median [95 % over repeats] | p | q |", "|---|---|---|---|---|---|"]
+lines += [f"| {r.gene} | {r.n_mutated} | {r.n_wildtype} | {r.auroc_median:.3f} [{r.auroc_low:.3f}, {r.auroc_high:.3f}] | "
+          f"{r.pvalue:.2f} | {r.qvalue:.2f} |" for r in table.itertuples()]
+lines += ["", f"genes with q < {cfg.fdr}: {', '.join(passing['gene']) or 'none'}"]
 text = "\n".join(lines) + "\n"
 print(text)
 (HERE / "results.md").write_text(text)

@@ -1,4 +1,5 @@
-"""N/C feature against TNM T, N and M categories: Mann-Whitney / Kruskal-Wallis with effect sizes.
+"""N/C feature against TNM T, N and M categories: Mann-Whitney / Kruskal-Wallis, exact permutation
+p-values, BH q-values and effect sizes with bootstrap intervals.
 
     python experiments/stage/run.py
 """
@@ -17,10 +18,14 @@ cfg = OmegaConf.load(HERE / "config.yaml")
 values = read_features(REPO / cfg.features)[cfg.feature]
 stages = read_matrix(REPO / cfg.stages)
 table = stage_association(values, stages)
-lines = [f"{len(stages)} staged samples", "", "| stage | categories | test | statistic | p | effect | effect size | n |",
-         "|---|---|---|---|---|---|---|---|"]
-lines += [f"| {r.stage} | {r.categories} | {r.test} | {r.statistic:.3f} | {r.pvalue:.3f} | {r.effect:.3f} | "
-          f"{r.effect_size} | {r.n} |" for r in table.itertuples()]
+lines = [f"{len(stages)} staged samples; permutation p-values (exact: every relabelling enumerated at this n), "
+         "Benjamini-Hochberg q across the stage columns, 95 % bootstrap intervals of the effect "
+         "(none where a category holds one patient)", "",
+         "| stage | categories | test | statistic | p (exact) | q | effect [95 % CI] | effect size | n |",
+         "|---|---|---|---|---|---|---|---|---|"]
+lines += [f"| {r.stage} | {r.categories} | {r.test} | {r.statistic:.3f} | {r.pvalue:.3f} | {r.qvalue:.3f} | "
+          f"{r.effect:.3f} [{r.effect_low:.2f}, {r.effect_high:.2f}] | {r.effect_size} | {r.n} |"
+          for r in table.itertuples()]
 text = "\n".join(lines) + "\n"
 print(text)
 (HERE / "results.md").write_text(text)
