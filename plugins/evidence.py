@@ -10,6 +10,10 @@ Terms, each on by its weight (0 switches it off):
 * ``size`` (space filling, :mod:`cellframe.space_filling`): the cell radius
   ``R`` is the size of the nucleus' share of the tissue (a Laguerre partition
   with the unseen nuclei above and below drawn at the density the section implies).
+* ``focus`` (:mod:`cellframe.focus`): where the image shows defocus, each
+  nucleus' edge blur says how far it lies from the focal plane; off the
+  mid-plane this also says which face it is near (``focus_side`` fixes which
+  face is "top"). Switched off by itself when the image shows no defocus.
 * ``overlap``: the geometry's non-interpenetration, weighted by ``model.lambda_overlap``.
 
 Posterior draws (``reconstruction.samples``, at least ``draws``) give each cell
@@ -22,6 +26,7 @@ nuclei away from the mid-plane span both sides, and ``z_determined`` says so.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +34,15 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe import lost_caps as caps
+from cellframe.focus import edge_blur, fit_focus, focus_energy
 from cellframe.objective import Objective
 from cellframe.posterior import sample_depths
 from cellframe.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
 from cellframe.stages import Stage, StageError
 from cellframe.stereology import radius_from_profile
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,9 +66,15 @@ class EvidenceSettings:
     crowded_spread: float = 2.0
     #: depth grid points
     grid: int = 97
+    #: weight of the focus term (0 = off), and the half of the section the focal plane is taken to
+    #: lie in (top: z < T/2): the image cannot say which face was up
+    lambda_focus: float = 1.0
+    focus_side: str = "top"
 
     def __post_init__(self) -> None:
-        for key in ("lambda_depth", "lambda_size", "extracellular", "min_stain_sd"):
+        if self.focus_side not in ("top", "bottom"):
+            raise ValueError(f"focus_side={self.focus_side!r} must be 'top' or 'bottom'")
+        for key in ("lambda_depth", "lambda_size", "lambda_focus", "extracellular", "min_stain_sd"):
             if not getattr(self, key) >= 0:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
         if self.extracellular >= 1:
@@ -88,7 +103,8 @@ class EvidenceObjective(Objective):
         r, xy = geometry.r, geometry.xy
         self.prior = caps.fit_size_prior(r, self.T)
         self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
-        density = caps.measure_density(caps.haematoxylin(image), xy, r)
+        h = caps.haematoxylin(image)
+        density = caps.measure_density(h, xy, r)
         lp = caps.log_prior(r, self.grid, self.T, self.prior)
         path = caps.predicted_path(r, self.grid, self.T)
         crowded = np.zeros(geometry.n, bool)  # profiles another one overlaps: their density mixes both
@@ -98,6 +114,17 @@ class EvidenceObjective(Objective):
         self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
+        self.focus = None
+        if settings.lambda_focus > 0:
+            blur, measured = edge_blur(h, xy, r)
+            if measured.sum() >= 30:
+                self.focus = fit_focus(blur[measured], self.energy[measured], self.grid, self.T, settings.focus_side)
+                self.energy = self.energy + settings.lambda_focus * focus_energy(
+                    blur, measured, self.grid, self.focus, np.where(crowded, settings.crowded_spread, 1.0))
+                f = self.focus
+                log.info("focus: %s (blur %.2f px + %.3f px per px of depth from a focal plane at z = %.1f px; "
+                         "noise %.2f px; likelihood-ratio %.1f)", "used" if f.significant else "no defocus seen",
+                         f.s0, f.k, f.f, f.noise, f.statistic)
         n_draws = max(int(samples), settings.draws)
         # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,

@@ -1,0 +1,75 @@
+"""The focus term: edge blur measured on known blurs, the focus model fitted, the mirror broken."""
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+from skimage import io
+
+from cellframe.config import ModelConfig
+from cellframe.focus import FocusModel, edge_blur, fit_focus, focus_energy
+from cellframe.nuclei import nuclei_table
+from cellframe.reconstruct import reconstruct
+
+T = 16.0
+
+
+def blurred_spheres(sigmas, radius=9.0, spacing=40):
+    """A row of sphere projections (chord length), each blurred by its own sigma."""
+    od = np.zeros((spacing, spacing * len(sigmas)))
+    yy, xx = np.mgrid[: od.shape[0], : od.shape[1]]
+    xy = []
+    for k, s in enumerate(sigmas):
+        cx, cy = spacing * k + spacing / 2, spacing / 2
+        path = np.sqrt(np.clip(1 - ((xx - cx) ** 2 + (yy - cy) ** 2) / radius**2, 0, None))
+        od += gaussian_filter(path, s) if s > 0 else path
+        xy.append((cx, cy))
+    return 0.05 + 0.8 * od, np.array(xy), np.full(len(sigmas), radius)
+
+
+def test_edge_blur_recovers_known_blurs():
+    truth = np.array([0.7, 1.5, 2.5, 3.5, 4.5])
+    od, xy, r = blurred_spheres(truth)
+    blur, ok = edge_blur(od, xy, r)
+    assert ok.all()
+    assert np.abs(blur - truth).max() < 0.35
+    assert np.all(np.diff(blur) > 0)
+
+
+def test_focus_model_is_fitted_where_the_image_is_defocused_and_off_where_it_is_not():
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-4, T + 4, 49)
+    z = rng.uniform(0, T, 400)
+    # lost caps: each nucleus' distance from the mid-plane, not its side
+    d = np.abs(z - T / 2)
+    energy = 0.5 * ((np.abs(grid[None, :] - T / 2) - d[:, None]) / 1.0) ** 2
+    true = FocusModel(s0=0.7, k=0.25, f=4.0, noise=0.3)
+    blur = true.blur(z) + 0.3 * rng.standard_normal(len(z))
+    model = fit_focus(blur, energy, grid, T)
+    assert model.significant and model.f == pytest.approx(4.0, abs=1.0) and model.k == pytest.approx(0.25, rel=0.3)
+    posterior = energy + focus_energy(blur, np.ones(len(z), bool), grid, model)
+    side = np.sign(grid[posterior.argmin(axis=1)] - T / 2) == np.sign(z - T / 2)
+    far = d > 3  # nuclei near the mid-plane have no side to find
+    assert side[far].mean() > 0.85  # lost caps alone: 0.5
+    flat = fit_focus(1.0 + 0.3 * rng.standard_normal(len(z)), energy, grid, T)
+    assert not flat.significant
+    assert not focus_energy(blur, np.ones(len(z), bool), grid, flat).any()
+
+
+def test_evidence_tells_the_face_of_a_defocused_section(registry):
+    from cellframe.simulate import SimulateConfig, simulate
+
+    sim = simulate(SimulateConfig(width=600, height=600, seed=5, defocus=1.0, focal_um=1.0))  # ~290 nuclei: enough to place the focal plane
+    nuclei = nuclei_table(sim.mask.astype(np.int32))
+    truth = sim.truth.set_index("label")
+    sides = {}
+    for weight in (0.0, 1.0):
+        objective = registry.stage("objective", "evidence").schema(lambda_focus=weight, draws=4)
+        rec = reconstruct(nuclei, registry=registry, model=ModelConfig(z_max=16.0),
+                          geometry=registry.stage("geometry", "sphere").schema(),
+                          optimizer=registry.stage("optimizer", "pso").schema(iterations=20),
+                          objective=objective, image=sim.image, mpp=0.25, rng=np.random.default_rng(0))
+        cells = rec.cells.set_index("label")
+        t = truth.loc[cells.index]
+        far = (t["z"] - T / 2).abs() > 3
+        sides[weight] = (np.sign(cells["z"] - T / 2) == np.sign(t["z"] - T / 2))[far].mean()
+    assert sides[1.0] > 0.75 and sides[1.0] > sides[0.0] + 0.15
