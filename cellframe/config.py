@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -129,6 +130,20 @@ class PatchSpec:
     patient: str | None = None
 
 
+#: a sample id names its output folder: letters, digits, ``. _ -`` (not first), at most 128 characters
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: names the run folder already uses
+RESERVED_IDS = {"analysis", "summary.csv", "mlflow", "mlruns"}
+
+
+def check_sample_id(sample_id: str, where: str) -> str:
+    """A sample id that is safe as a folder name inside the run folder, else a one-line ConfigError."""
+    if not SAFE_ID.fullmatch(sample_id or "") or sample_id.lower() in RESERVED_IDS:
+        raise ConfigError(f"{where}: sample_id {sample_id!r} is not a safe folder name (letters, digits and . _ - "
+                          f"not first, at most 128 characters; not {', '.join(sorted(RESERVED_IDS))})")
+    return sample_id
+
+
 def _finite(key: str, value: Any) -> float:
     try:
         value = float(value)
@@ -205,7 +220,10 @@ def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
             raise ConfigError(f"input.manifest: {manifest} lacks columns {missing}")
         if table.empty:
             raise ConfigError(f"input.manifest: {manifest} lists no patches")
-        dup = table["sample_id"][table["sample_id"].duplicated()].unique().tolist()
+        for k, sample_id in enumerate(table["sample_id"]):
+            check_sample_id(sample_id, f"input.manifest row {k + 1} ({manifest})")
+        folded = table["sample_id"].str.lower()  # folders clash on case-insensitive file systems
+        dup = table["sample_id"][folded.duplicated(keep=False)].unique().tolist()
         if dup:
             raise ConfigError(f"input.manifest: duplicate sample_id {dup[:5]} in {manifest}")
         return [
@@ -224,7 +242,8 @@ def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
         raise ConfigError("input: give input.image=PATH (and input.mask=PATH), input.manifest=CSV or input.slide=PATH")
     image = _existing("input.image", inp.image)
     mask = _existing("input.mask", inp.mask) if inp.mask else None
-    return [PatchSpec(inp.sample_id or image.stem, image, mask)]
+    sample_id = inp.sample_id if inp.sample_id is not None else re.sub(r"[^A-Za-z0-9._-]", "_", image.stem).lstrip("._-")
+    return [PatchSpec(check_sample_id(sample_id, "input.sample_id"), image, mask)]
 
 
 def stage_settings(registry: Registry, kind: str, node: Any, key: str) -> Any:

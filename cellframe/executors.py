@@ -22,7 +22,7 @@ from typing import Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from cellframe.config import PatchSpec, RunPlan
-from cellframe.io import InputError, atomic_path, write_text
+from cellframe.io import InputError, atomic_path, child_path, write_text
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
@@ -72,7 +72,10 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
     from cellframe.pipeline import run_patch
     from cellframe.registry import default_registry
 
-    folder = outdir / spec.sample_id
+    try:
+        folder = child_path(outdir, spec.sample_id)
+    except InputError as exc:
+        return PatchOutcome(spec, error=str(exc))
     if cfg.get("resume", True):
         rec = finished(folder, digest)
         if rec is not None:

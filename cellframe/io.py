@@ -38,6 +38,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def child_path(root: str | os.PathLike, name: str) -> Path:
+    """``root/name``, refused (InputError) when the name would lead anywhere but directly inside ``root``."""
+    root = Path(root).resolve()
+    path = (root / name).resolve()
+    if path.parent != root or name in ("", ".", ".."):
+        raise InputError(f"sample id {name!r} would write outside the run folder {root}")
+    return path
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

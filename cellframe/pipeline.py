@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, seed_for
 from cellframe.config import PatchSpec, RunPlan, validate
-from cellframe.io import InputError, as_rgb, atomic_path, read_image
+from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image
 from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
 from cellframe.reconstruct import reconstruct
@@ -86,7 +86,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
     rec.region = spec.region
     rec.patient = spec.patient or patient_id(spec.sample_id)
-    patch_dir = outdir / spec.sample_id
+    patch_dir = child_path(outdir, spec.sample_id)
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():
         registry.call("exporter", settings.name, reconstruction=rec, outdir=patch_dir, settings=settings)

@@ -127,3 +127,39 @@ def test_manifest_with_duplicate_ids_and_missing_columns(registry, compose_cfg, 
     pd.DataFrame({"id": ["a"]}).to_csv(bad, index=False)
     with pytest.raises(ConfigError, match="lacks columns"):
         validate(compose_cfg(f"input.manifest={bad}"), registry)
+
+
+@pytest.mark.parametrize("sample_id", ["../x", "/tmp/abs", ".", "", "analysis", "a/b", "ANALYSIS", ".hidden", "x" * 129])
+def test_unsafe_sample_ids_are_refused_before_any_work(registry, compose_cfg, tmp_path, sample_id):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"sample_id": [sample_id], "image": [str(DEMO / "tcga_patch_1.png")]}).to_csv(manifest, index=False)
+    with pytest.raises(ConfigError, match=r"input.manifest row 1 .*is not a safe folder name") as err:
+        validate(compose_cfg(f"input.manifest={manifest}"), registry)
+    assert "\n" not in str(err.value)
+
+
+def test_case_folded_duplicates_and_a_bad_single_sample_id(registry, compose_cfg, tmp_path):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"sample_id": ["Patch", "patch"], "image": [str(DEMO / "tcga_patch_1.png")] * 2}).to_csv(manifest, index=False)
+    with pytest.raises(ConfigError, match="duplicate sample_id"):
+        validate(compose_cfg(f"input.manifest={manifest}"), registry)
+    with pytest.raises(ConfigError, match="input.sample_id: sample_id '../up'"):
+        validate(compose_cfg(f"input.image={DEMO / 'tcga_patch_1.png'}", "input.sample_id=../up"), registry)
+
+
+def test_an_unsafe_id_that_reaches_a_worker_writes_nothing_outside(tmp_path):
+    from cellframe.io import child_path
+
+    with pytest.raises(InputError, match="would write outside the run folder"):
+        child_path(tmp_path / "run", "../escape")
+    assert child_path(tmp_path / "run", "ok") == (tmp_path / "run" / "ok").resolve()
+    assert not (tmp_path / "escape").exists()
+
+
+def test_cli_refuses_a_path_like_sample_id_in_one_line(run_cli, tmp_path):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"sample_id": ["../../outside"], "image": [str(DEMO / "tcga_patch_1.png")]}).to_csv(manifest, index=False)
+    done = run_cli([f"input.manifest={manifest}", f"output_dir={tmp_path / 'run'}", "mlflow.enabled=false"], tmp_path)
+    assert done.returncode == 2 and "not a safe folder name" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert not (tmp_path.parent / "outside").exists()
