@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -22,15 +21,14 @@ from typing import Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from cellframe.config import PatchSpec, RunPlan
-from cellframe.io import InputError, atomic_path, child_path, write_text
+from cellframe.io import InputError, child_path, write_text
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
+from cellframe.state import MARKER, load_state, save_state
 
 log = logging.getLogger("cellframe")
 
-MARKER = ".cellframe-done.json"
-STATE = "reconstruction.pkl"
 #: config keys that do not change a patch's outputs
 RUNTIME_KEYS = ("progress", "mlflow", "executor", "resume", "output_dir", "analysis")
 
@@ -43,24 +41,38 @@ class PatchOutcome:
     resumed: bool = False
 
 
+def versions() -> dict[str, str]:
+    """cellframe's version and that of every installed distribution providing cellframe plugins."""
+    from importlib.metadata import entry_points
+
+    from cellframe import __version__
+
+    found = {"cellframe": __version__}
+    for ep in entry_points(group="cellframe"):
+        if ep.dist is not None:
+            found[ep.dist.name] = ep.dist.version
+    return found
+
+
 def config_digest(cfg: DictConfig) -> str:
-    """A digest of everything in the config that shapes a patch's outputs."""
+    """A digest of everything in the config that shapes a patch's outputs, and of the versions of
+    cellframe and its plugins (a new version recomputes rather than trusting old outputs)."""
     data = OmegaConf.to_container(cfg, resolve=True)
     for key in RUNTIME_KEYS:
         data.pop(key, None)
+    data["_versions"] = versions()
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def finished(folder: Path, digest: str) -> Reconstruction | None:
-    """The saved reconstruction of a patch finished with the same config, else None."""
+def finished(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | None:
+    """The saved reconstruction of a patch finished with the same config and versions, else None."""
     try:
         marker = json.loads((folder / MARKER).read_text())
-        if marker.get("digest") != digest:
-            return None
-        with open(folder / STATE, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(marker, dict) or marker.get("digest") != digest:
+        return None
+    return load_state(folder, digest, rebuild_geometry)
 
 
 def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str,
@@ -76,12 +88,14 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
         folder = child_path(outdir, spec.sample_id)
     except InputError as exc:
         return PatchOutcome(spec, error=str(exc))
+    registry = registry or default_registry()
     if cfg.get("resume", True):
-        rec = finished(folder, digest)
+        rec = finished(folder, digest, lambda nuclei: registry.call(
+            "geometry", plan.geometry.name, nuclei=nuclei, model=plan.model, settings=plan.geometry))
         if rec is not None:
             return PatchOutcome(spec, rec, resumed=True)
     try:
-        rec = run_patch(spec, plan, registry or default_registry(), outdir)
+        rec = run_patch(spec, plan, registry, outdir)
     except (InputError, StageError, StageFailure, PluginError) as exc:
         if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
             log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
@@ -89,9 +103,7 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
     except Exception as exc:  # a bug in the core must not stop the other patches
         log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
         return PatchOutcome(spec, error=f"{type(exc).__name__}: {exc}")
-    with atomic_path(folder / STATE) as tmp:
-        with open(tmp, "wb") as handle:
-            pickle.dump(rec, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    save_state(rec, folder, digest)
     write_text(folder / MARKER, json.dumps({"digest": digest, "sample_id": spec.sample_id}))  # written last
     return PatchOutcome(spec, rec)
 

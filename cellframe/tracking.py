@@ -11,6 +11,7 @@ from typing import Any, Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from cellframe.reconstruction import Reconstruction
+from cellframe.state import FOLDER as STATE_FOLDER, MARKER
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:
@@ -86,7 +87,13 @@ class Tracker:
             client = mlflow.tracking.MlflowClient()
             for start in range(0, len(series), 1000):
                 client.log_batch(run.info.run_id, metrics=series[start : start + 1000])
-            mlflow.log_artifacts(str(outdir))
+            for item in sorted(Path(outdir).iterdir()):  # the outputs; resume state stays local
+                if item.name in (STATE_FOLDER, MARKER):
+                    continue
+                if item.is_dir():
+                    mlflow.log_artifacts(str(item), artifact_path=item.name)
+                else:
+                    mlflow.log_artifact(str(item))
             return run.info.run_id
 
     def log_analysis(self, key: str, metrics: dict[str, float], folder: Path) -> None:

@@ -85,3 +85,23 @@ def small_sim(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sim")
     write_simulation(sim, folder)
     return sim, folder
+
+
+#: overrides that make a composed run quick and quiet
+FAST = ["mlflow.enabled=false", "progress=false", "analysis=[]", "exporter=[json]"]
+
+
+@pytest.fixture(scope="session")
+def compose_cfg(registry):
+    """Compose the run config as the CLI does (Hydra), with :data:`FAST` and the given overrides."""
+    from hydra import compose, initialize_config_module
+
+    from cellframe.cli import register_configs
+
+    register_configs(registry)
+
+    def make(*overrides):
+        with initialize_config_module("cellframe.conf", version_base=None):
+            return compose("config", overrides=[*FAST, *overrides])
+
+    return make

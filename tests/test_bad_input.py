@@ -5,29 +5,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hydra import compose, initialize_config_module
 from skimage import io
 
-from cellframe.cli import register_configs
 from cellframe.config import ConfigError, validate
 from cellframe.io import InputError
 from cellframe.pipeline import load_patch, run_patch
 
 from conftest import DEMO
-
-FAST = ["mlflow.enabled=false", "progress=false", "analysis=[]", "exporter=[json]"]
-
-
-@pytest.fixture(scope="module")
-def compose_cfg(registry):
-    register_configs(registry)
-
-    def make(*overrides):
-        with initialize_config_module("cellframe.conf", version_base=None):
-            return compose("config", overrides=[*FAST, *overrides])
-
-    return make
-
 
 masks = st.integers(0, 2**32 - 1).flatmap(lambda seed: st.tuples(
     st.just(seed), st.integers(8, 64), st.integers(8, 64), st.integers(0, 12), st.integers(1, 9)))

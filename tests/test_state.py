@@ -1,0 +1,88 @@
+"""Resume state is plain data: it round-trips, and nothing crafted or damaged is trusted."""
+
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellframe.config import validate
+from cellframe.executors import attempt, config_digest, finished
+from cellframe.state import FOLDER, MARKER, load_state, save_state
+
+from conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def run(registry, compose_cfg, tmp_path_factory):
+    from skimage import io
+
+    folder = tmp_path_factory.mktemp("state")
+    io.imsave(folder / "i.png", io.imread(DEMO / "tcga_patch_1.png")[300:500, 300:500, :3], check_contrast=False)
+    io.imsave(folder / "m.png", io.imread(DEMO / "tcga_patch_1_nuclei_mask.png")[300:500, 300:500], check_contrast=False)
+    cfg = compose_cfg(f"input.image={folder / 'i.png'}", f"input.mask={folder / 'm.png'}", "mlflow.enabled=false")
+    plan = validate(cfg, registry)
+    outdir = folder / "out"
+    outcome = attempt(plan.patches[0], plan, cfg, outdir, config_digest(cfg), registry)
+    assert outcome.error is None and not outcome.resumed
+    return cfg, plan, outdir / plan.patches[0].sample_id, outcome.rec
+
+
+def rebuild(registry, plan):
+    return lambda nuclei: registry.call("geometry", plan.geometry.name, nuclei=nuclei, model=plan.model,
+                                        settings=plan.geometry)
+
+
+def test_state_round_trips_to_the_same_cells(registry, run):
+    cfg, plan, folder, rec = run
+    back = finished(folder, config_digest(cfg), rebuild(registry, plan))
+    assert back is not None
+    pd.testing.assert_frame_equal(back.cells, rec.cells)
+    assert np.array_equal(back.x, rec.x) and back.penalties == rec.penalties
+    assert not list(folder.rglob("*.pkl"))
+    assert all(p.suffix in (".json", ".parquet", ".npz") for p in (folder / FOLDER).iterdir())
+
+
+def test_a_crafted_pickle_is_never_loaded(registry, run, tmp_path):
+    cfg, plan, folder, rec = run
+    import shutil
+
+    copy = tmp_path / "p"
+    shutil.copytree(folder, copy)
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle ran')",))
+
+    (copy / FOLDER / "arrays.npz").write_bytes(pickle.dumps(Boom()))
+    assert finished(copy, config_digest(cfg), rebuild(registry, plan)) is None  # hash mismatch: recomputed
+
+
+def test_damaged_or_foreign_state_is_ignored(registry, run, tmp_path):
+    cfg, plan, folder, rec = run
+    import shutil
+
+    digest = config_digest(cfg)
+    for damage in ("digest", "json", "table", "missing"):
+        copy = tmp_path / damage
+        shutil.copytree(folder, copy)
+        state = copy / FOLDER / "state.json"
+        if damage == "digest":
+            (copy / MARKER).write_text(json.dumps({"digest": "other"}))
+        elif damage == "json":
+            state.write_text("[1, 2")
+        elif damage == "table":
+            (copy / FOLDER / "nuclei.parquet").write_bytes(b"not parquet")
+        else:
+            (copy / FOLDER / "arrays.npz").unlink()
+        assert finished(copy, digest, rebuild(registry, plan)) is None, damage
+
+
+def test_the_digest_covers_the_versions(compose_cfg, monkeypatch):
+    import cellframe.executors as executors
+
+    cfg = compose_cfg(f"input.image={DEMO / 'tcga_patch_1.png'}")
+    before = config_digest(cfg)
+    monkeypatch.setattr(executors, "versions", lambda: {"cellframe": "99.0"})
+    assert config_digest(cfg) != before
