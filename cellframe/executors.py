@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -108,6 +109,19 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
     return PatchOutcome(spec, rec)
 
 
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """In a worker: exit as soon as the driver process ``parent`` is gone (killed, even by SIGKILL)."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="cellframe-watch-parent").start()
+
+
 #: ``executor.name`` choices
 EXECUTORS = ("auto", "serial", "process", "dask")
 
@@ -131,10 +145,16 @@ def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) ->
     elif name == "process":
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=watch_parent, initargs=(os.getpid(),))
+        try:
             futures = [pool.submit(attempt, spec, plan, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
+        finally:  # also on a signal or an error in the driver: no patch outlives the run
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
     else:  # "dask" (names are checked once, by cellframe.config.validate)
         from distributed import Client, LocalCluster, as_completed as dask_completed
 

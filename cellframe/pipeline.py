@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import time
 import traceback
 from pathlib import Path
@@ -14,7 +16,7 @@ from omegaconf import DictConfig
 
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, seed_for
-from cellframe.config import PatchSpec, RunPlan, validate
+from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image
 from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
@@ -161,14 +163,54 @@ def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
 def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     """Run every patch of a config. Returns 0, or 1 when some patch failed.
 
-    Raises :class:`cellframe.config.ConfigError` before any work if the config is invalid.
+    Raises :class:`cellframe.config.ConfigError` before any work if the config is invalid or
+    another run holds the output folder.
     """
+    plan = validate(cfg, registry)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(outdir), terminate_as_exit():
+        return _run(cfg, plan, registry, outdir)
+
+
+@contextlib.contextmanager
+def run_folder_lock(outdir: Path):
+    """Keep a second run out of a run folder in use (the lock goes with the process, even on SIGKILL)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(outdir / ".cellframe.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"output folder {outdir} is in use by another cellframe run (wait for it to end, "
+                          f"or choose another output_dir)") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def terminate_as_exit():
+    """SIGTERM (a scheduler's cancel, ``kill``) unwinds like Ctrl-C: workers stopped, MLflow runs KILLED."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path) -> int:
     from tqdm.auto import tqdm
 
     from cellframe.executors import execute
 
-    plan = validate(cfg, registry)
-    outdir.mkdir(parents=True, exist_ok=True)
     leftovers = list(outdir.rglob(".*.part"))  # half-written files of a killed run: never read, safe to drop
     for path in leftovers:
         path.unlink(missing_ok=True)
@@ -203,6 +245,8 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
         merge_slides(plan, registry, recs, outdir, tracker)
         failures += run_analyses(plan, registry, recs, outdir, tracker)
+        if failures:
+            tracker.status = "FAILED"
     for what, message in failures:
         where = f"patch {what.sample_id} ({what.image})" if isinstance(what, PatchSpec) else what
         print(f"cellframe: error: {where}: {message}", flush=True)

@@ -36,6 +36,8 @@ class Tracker:
         self.enabled = bool(settings.enabled)
         self.settings = settings
         self._mlflow = None
+        #: how the parent run ends when its block finishes normally (FAILED when something failed)
+        self.status = "FINISHED"
 
     def _client(self):
         if self._mlflow is None:
@@ -50,14 +52,23 @@ class Tracker:
 
     @contextlib.contextmanager
     def parent(self, cfg: DictConfig, run_name: str) -> Iterator[str | None]:
+        """The run's parent MLflow run; it ends as :attr:`status`, FAILED on an error, KILLED on a signal."""
         if not self.enabled:
             yield None
             return
         mlflow = self._client()
-        with mlflow.start_run(run_name=run_name) as run:
+        run = mlflow.start_run(run_name=run_name)
+        status = "FAILED"
+        try:
             mlflow.log_params(flatten(cfg))
             mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
             yield run.info.run_id
+            status = self.status
+        except (KeyboardInterrupt, SystemExit):
+            status = "KILLED"
+            raise
+        finally:
+            mlflow.end_run(status)
 
     def log_patch(self, cfg: DictConfig, rec: Reconstruction, outdir: Path) -> str | None:
         """A child run: config params, penalty terms, counts, timings, the fitness series, outputs."""

@@ -93,3 +93,32 @@ def test_multirun_with_the_joblib_launcher(many_crops, run_cli, tmp_path):
     for job, alpha in (("0", 1.3), ("1", 1.6)):
         cells = pd.read_csv(tmp_path / "sweep" / job / "c1" / "cells.csv")
         assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
+
+
+def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_meanwhile(many_crops, mlflow_uri,
+                                                                                            run_cli, tmp_path):
+    import psutil
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process",
+           "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
+           "mlflow.experiment=sigterm", f"hydra.run.dir={out}"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("*/.cellframe-done.json")):
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers, "no worker processes"
+    # a second run into the folder in use: one line, exit 2, nothing done
+    second = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", *COMMON, f"hydra.run.dir={out}"], tmp_path)
+    assert second.returncode == 2 and "is in use by another cellframe run" in second.stderr
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"{len(alive)} workers outlived the driver"
+    runs = MlflowClient(mlflow_uri).search_runs([MlflowClient(mlflow_uri).get_experiment_by_name("sigterm").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [r.info.status for r in parents] == ["KILLED"]
+    assert not (out / "summary.csv").exists()
