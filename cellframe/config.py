@@ -283,8 +283,43 @@ class RunPlan:
     samples: int = 1
 
 
+def check_analysis_files(settings: Any, key: str) -> None:
+    """The files an analysis reads exist, checked before any patch runs: the ``required`` ones (a
+    class attribute of its settings) must be given, optional ``features`` tables must exist."""
+    for name in getattr(type(settings), "required", ()):
+        if not getattr(settings, name, None):
+            raise ConfigError(f"{key}.{name}: missing (give {key}.{name}=PATH)")
+    for name in (*getattr(type(settings), "required", ()), "features"):
+        value = getattr(settings, name, None)
+        if isinstance(value, str) and value and not Path(value).is_file():
+            raise ConfigError(f"{key}.{name}: file not found: {value}")
+
+
+def check_known_keys(cfg: DictConfig) -> None:
+    """Refuse keys the schema does not have (``+model.zmax=10``: Hydra's ``+`` adds any key), naming
+    the closest real one."""
+    import dataclasses
+    import difflib
+
+    known = {f.name: f for f in dataclasses.fields(CellframeConfig)}
+    extra = [k for k in cfg.keys() if k not in known and k != "hydra"]
+    sections = [(section, dataclasses.fields(known[section].default_factory())) for section in known
+                if known[section].default_factory is not dataclasses.MISSING
+                and dataclasses.is_dataclass(known[section].default_factory())]
+    problems = [(k, list(known)) for k in extra]
+    for section, fields in sections:
+        names = [f.name for f in fields]
+        problems += [(f"{section}.{k}", [f"{section}.{n}" for n in names]) for k in cfg[section].keys() if k not in names]
+    if problems:
+        key, choices = problems[0]
+        close = difflib.get_close_matches(key, choices, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"{key}: not a setting{hint}")
+
+
 def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     """Check every value of a composed config; raise :class:`ConfigError` on the first bad one."""
+    check_known_keys(cfg)
     try:
         seed = int(cfg.seed)
     except Exception:
@@ -308,6 +343,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     analyses = {}
     for key, node in (cfg.get("analysis") or {}).items():
         analyses[key] = stage_settings(registry, "analysis", node, f"analysis.{key}")
+        check_analysis_files(analyses[key], f"analysis.{key}")
     plan = RunPlan(
         patches=[],
         segmenter=stage_settings(registry, "segmenter", cfg.segmenter, "segmenter"),

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -249,5 +250,5 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path) -> in
             tracker.status = "FAILED"
     for what, message in failures:
         where = f"patch {what.sample_id} ({what.image})" if isinstance(what, PatchSpec) else what
-        print(f"cellframe: error: {where}: {message}", flush=True)
+        print(f"cellframe: error: {where}: {message}", file=sys.stderr, flush=True)
     return 1 if failures else 0

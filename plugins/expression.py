@@ -7,7 +7,7 @@ Each rho carries a 95 % interval (Fisher's z on the ranks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,8 @@ from cellframe.stages import Stage
 @dataclass
 class ExpressionSettings(CohortSettings):
     name: str = "expression"
+    #: inputs the run checks before any patch
+    required: ClassVar[tuple[str, ...]] = ("expression",)
     #: genes x samples expression matrix
     expression: Optional[str] = None
     feature: str = "nc_entropy"

@@ -12,7 +12,7 @@ Benjamini-Hochberg corrected together. A gene passes when its q-value is below
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from cellframe.stages import Stage
 @dataclass
 class MutationSettings(CohortSettings):
     name: str = "mutation"
+    #: inputs the run checks before any patch
+    required: ClassVar[tuple[str, ...]] = ("status",)
     #: genes x samples table of 0/1 mutation calls
     status: Optional[str] = None
     #: feature columns to use; empty = all

@@ -12,7 +12,7 @@ Benjamini-Hochberg corrected together. Categories with fewer than
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ UNKNOWN = ("nan", "nx", "mx", "tx")
 @dataclass
 class StageSettings(CohortSettings):
     name: str = "stage"
+    #: inputs the run checks before any patch
+    required: ClassVar[tuple[str, ...]] = ("stages",)
     #: stages table: rows ID, TNM_M, TNM_N, TNM_T across samples
     stages: Optional[str] = None
     feature: str = "nc_entropy"

@@ -10,7 +10,7 @@ half and are counted (``n_at_median``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from cellframe.stages import Stage
 @dataclass
 class SurvivalSettings(CohortSettings):
     name: str = "survival"
+    #: inputs the run checks before any patch
+    required: ClassVar[tuple[str, ...]] = ("times",)
     #: survival table: sample id, time, event columns
     times: Optional[str] = None
     time_column: str = "time"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DEMO
+from conftest import REPO, DEMO
 from test_registry import make_distribution
 
 
@@ -145,18 +145,31 @@ def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, t
     result = run_cli([f"input.manifest={manifest}", "mlflow.enabled=false", "progress=false",
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 1
-    assert "patch bad" in result.stdout and "broken.png" in result.stdout
+    assert "patch bad" in result.stderr and "broken.png" in result.stderr
     assert (tmp_path / "out" / "good" / "cells.json").is_file()
     assert not (tmp_path / "out" / "bad").exists()
 
 
 def test_a_failing_analysis_is_reported_after_the_patches(demo_crops, run_cli, tmp_path):
+    tables = REPO / "data" / "downstream"  # these two share no patients: known only once the tables are joined
     result = run_cli([f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
-                      "analysis=[survival]", "mlflow.enabled=false", "progress=false",
-                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+                      "analysis=[survival]", f"analysis.survival.times={tables / 'survival_times.tsv'}",
+                      f"analysis.survival.features={tables / 'survival_features.csv'}", "analysis.survival.feature=f1",
+                      "mlflow.enabled=false", "progress=false", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 1
-    assert "cellframe: error: analysis survival: survival: set analysis.survival.times=PATH" in result.stdout
+    assert "cellframe: error: analysis survival: survival: the tables (61 and 36 patients) share 0" in result.stderr
     assert (tmp_path / "out" / "crop_1" / "cells.json").is_file()
+
+
+def test_a_missing_analysis_input_and_a_typo_key_stop_the_run_before_any_patch(demo_crops, run_cli, tmp_path):
+    common = [f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
+              "mlflow.enabled=false", f"hydra.run.dir={tmp_path / 'out'}"]
+    missing = run_cli([*common, "analysis=[survival]"], tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == (
+        "cellframe: error: analysis.survival.times: missing (give analysis.survival.times=PATH)")
+    typo = run_cli([*common, "+model.zmax=10"], tmp_path)
+    assert typo.returncode == 2 and "model.zmax: not a setting (did you mean model.z_max?)" in typo.stderr
+    assert not (tmp_path / "out" / "crop_1").exists()
 
 
 def test_third_party_plugin_is_listed_and_selectable(demo_crops, run_cli, tmp_path):
