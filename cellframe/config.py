@@ -89,6 +89,25 @@ class MlflowConfig:
     #: None: MLFLOW_TRACKING_URI if set, else MLflow's default (sqlite:///mlflow.db in the working dir)
     tracking_uri: Optional[str] = None
     experiment: str = "cellframe"
+    #: seconds to wait for a tracking server (http, https) before giving up
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError(f"timeout={self.timeout} must be > 0")
+
+
+#: tracking URI schemes MLflow stores runs under (no scheme: a local folder)
+MLFLOW_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+def check_tracking_uri(uri: str | None) -> None:
+    """A tracking URI MLflow can store runs under, else a one-line ConfigError naming the key."""
+    from urllib.parse import urlparse
+
+    if uri and (len(urlparse(uri).scheme) > 1 and urlparse(uri).scheme.split("+")[0] not in MLFLOW_SCHEMES):
+        raise ConfigError(f"mlflow.tracking_uri={uri!r}: unknown scheme (use a folder, sqlite:///FILE, "
+                          f"http(s)://SERVER or a database URL)")
 
 
 @dataclass
@@ -327,6 +346,8 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if seed < 0:
         raise ConfigError(f"seed={seed} must be >= 0")
     check_model(cfg.model)
+    if cfg.mlflow.enabled:
+        check_tracking_uri(cfg.mlflow.tracking_uri)
     from cellframe.executors import EXECUTORS
 
     if cfg.executor.name not in EXECUTORS:

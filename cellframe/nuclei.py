@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
@@ -11,6 +13,8 @@ from skimage.measure import regionprops_table
 from skimage.segmentation import watershed
 
 from cellframe.stages import StageError
+
+log = logging.getLogger("cellframe")
 
 #: Columns every segmenter must return; segmenters may add more (e.g. ``cell_type``).
 NUCLEI_COLUMNS = ("label", "x", "y", "r", "area")
@@ -153,24 +157,49 @@ def nuclei_from_polygons(polygons: list[np.ndarray], shape: tuple[int, int], ids
     cell_types : class of each nucleus, carried as the ``cell_type`` column.
     radius : "equivalent" (circle of the polygon's area) or "enclosing" (farthest vertex from the centroid).
     """
+    from shapely import make_valid
     from shapely.geometry import Polygon
     from skimage.draw import polygon as draw_polygon
 
     ids = list(range(1, len(polygons) + 1)) if ids is None else [int(i) for i in ids]
     labels = np.zeros(shape, np.int32)
     rows = []
+    largest = 0.25 * float(shape[0]) * float(shape[1])  # a nucleus is never a quarter of the patch
+    counts = {"outside": 0, "huge": 0, "repaired": 0, "empty": 0}
     for label, outline in zip(ids, polygons):
         outline = np.asarray(outline, float)
+        if outline.ndim != 2 or outline.shape[1] != 2 or len(outline) < 3 or not np.isfinite(outline).all():
+            counts["empty"] += 1
+            continue
         shape_ = Polygon(outline)
-        if len(outline) < 3 or not shape_.is_valid:
-            shape_ = shape_.buffer(0)
+        if not shape_.is_valid:  # self-intersecting: the valid pieces, the largest kept
+            counts["repaired"] += 1
+            pieces = [g for g in getattr(make_valid(shape_), "geoms", [make_valid(shape_)]) if g.geom_type == "Polygon"]
+            shape_ = max(pieces, key=lambda g: g.area) if pieces else Polygon()
+            if not shape_.is_empty:
+                outline = np.asarray(shape_.exterior.coords)[:-1]
         if shape_.is_empty or shape_.area <= 0:
+            counts["empty"] += 1
             continue
         c = shape_.centroid
+        if not (0 <= c.x < shape[1] and 0 <= c.y < shape[0]):
+            counts["outside"] += 1
+            continue
+        if shape_.area > largest:
+            counts["huge"] += 1
+            continue
         r = np.sqrt(shape_.area / np.pi) if radius == "equivalent" else float(np.hypot(*(outline - [c.x, c.y]).T).max())
         rows.append({"label": label, "x": c.x, "y": c.y, "r": r, "area": shape_.area})
         rr, cc = draw_polygon(outline[:, 1], outline[:, 0], shape)
         labels[rr, cc] = label
+    said = {"outside": "centred outside the {w} x {h} px image: dropped",
+            "huge": "larger than a quarter of the image: dropped (not nuclei)",
+            "repaired": "self-intersecting: repaired, the largest piece kept",
+            "empty": "empty or degenerate: dropped"}
+    for key, count in counts.items():
+        if count:
+            log.warning("%d of %d nucleus outlines %s", count, len(polygons),
+                        said[key].format(w=shape[1], h=shape[0]))
     table = pd.DataFrame(rows, columns=list(NUCLEI_COLUMNS))
     if len(table):
         table = pd.concat([table, shape_axes(labels, table)], axis=1)

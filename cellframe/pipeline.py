@@ -107,8 +107,11 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
 
 
 def summary_row(rec: Reconstruction) -> dict:
+    """One patch's line in ``summary.csv``."""
     return {
         "sample_id": rec.sample_id,
+        "status": "done",
+        "error": "",
         "n_nuclei": rec.geometry.n,
         "n_violations": rec.n_violations,
         **{f"penalty_{k}": v for k, v in rec.penalties.items()},
@@ -168,7 +171,11 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
     another run holds the output folder.
     """
     plan = validate(cfg, registry)
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output_dir={outdir}: cannot create the folder ({exc.strerror or exc})") from None
+    Tracker(cfg.mlflow).check()
     with run_folder_lock(outdir), terminate_as_exit():
         return _run(cfg, plan, registry, outdir)
 
@@ -240,9 +247,13 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path) -> in
         if resumed:
             log.info("resumed: %d finished patches taken from %s", resumed, outdir)
         recs = [done[spec.sample_id] for spec in plan.patches if spec.sample_id in done]  # in manifest order
-        rows = [summary_row(rec) for rec in recs]
+        errors = {spec.sample_id: message for spec, message in failures}
+        rows = [summary_row(done[spec.sample_id]) if spec.sample_id in done else
+                {"sample_id": spec.sample_id, "status": "failed", "error": errors.get(spec.sample_id, "")}
+                for spec in plan.patches]
         with atomic_path(outdir / "summary.csv") as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
+            pd.DataFrame(rows, columns=list(dict.fromkeys(["sample_id", "status", "error", *(
+                k for row in rows for k in row)]))).to_csv(tmp, index=False)
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
         merge_slides(plan, registry, recs, outdir, tracker)
         failures += run_analyses(plan, registry, recs, outdir, tracker)

@@ -39,6 +39,27 @@ class Tracker:
         #: how the parent run ends when its block finishes normally (FAILED when something failed)
         self.status = "FINISHED"
 
+    def check(self) -> None:
+        """Before any work: a tracking server that does not answer within ``mlflow.timeout`` is a
+        one-line ConfigError (instead of minutes of retries once the patches are done)."""
+        from urllib.parse import urlparse
+
+        uri = self.settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        if not self.enabled or not uri or urlparse(uri).scheme not in ("http", "https"):
+            return
+        import urllib.error
+        import urllib.request
+
+        from cellframe.config import ConfigError
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=float(self.settings.timeout)).close()
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"mlflow.tracking_uri={uri}: no answer within {self.settings.timeout:g} s "
+                              f"({getattr(exc, 'reason', exc)}); start the server or set mlflow.enabled=false") from None
+
     def _client(self):
         if self._mlflow is None:
             import mlflow
@@ -46,6 +67,9 @@ class Tracker:
             uri = self.settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
             if uri:
                 mlflow.set_tracking_uri(uri)
+            # a server that stops answering mid-run fails in seconds, not after minutes of retries
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.settings.timeout)))
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
             mlflow.set_experiment(self.settings.experiment)
             self._mlflow = mlflow
         return self._mlflow

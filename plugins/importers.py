@@ -10,6 +10,7 @@ Cell types come along as the ``cell_type`` column.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from cellframe import hookimpl
 from cellframe.io import InputError, read_image
 from cellframe.nuclei import check_radius, nuclei_from_polygons, nuclei_table
 from cellframe.stages import Stage, StageError
+
+log = logging.getLogger("cellframe")
 
 #: HoVer-Net's PanNuke classes
 PANNUKE_TYPES = {0: "unlabelled", 1: "neoplastic", 2: "inflammatory", 3: "connective", 4: "dead", 5: "epithelial"}
@@ -69,43 +72,82 @@ def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent
         raise InputError(f"HoVer-Net file {path} has no 'nuc' object")
     ids, polygons, types = [], [], []
     for key, item in nuc.items():
+        if not isinstance(item, dict):
+            raise InputError(f"HoVer-Net file {path}: nucleus {key!r} is a {type(item).__name__}, not an object")
         contour = item.get("contour")
         if not contour:
             continue
-        ids.append(int(key))
-        polygons.append(np.asarray(contour, float))
+        try:
+            ids.append(int(key))
+        except ValueError:
+            raise InputError(f"HoVer-Net file {path}: nucleus id {key!r} is not an integer") from None
+        polygons.append(_points(contour, path, f"nucleus {key!r} contour"))
         kind = item.get("type")
         types.append(type_names.get(str(kind), str(kind)) if kind is not None else None)
     with_types = any(t is not None for t in types)
     return nuclei_from_polygons(polygons, shape, ids, types if with_types else None, radius)[0]
 
 
+def _points(value, path: Path, what: str) -> np.ndarray:
+    """``value`` as an ``(k, 2)`` array of x, y, or a one-line InputError naming the file and item."""
+    try:
+        points = np.asarray(value, float)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: {what} is not a list of [x, y] points") from None
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise InputError(f"{path}: {what} is not a list of [x, y] points")
+    return points
+
+
 def read_qupath(path: Path, shape, radius: str = "equivalent"):
-    """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features)."""
+    """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features).
+
+    Detections and cells are read (a cell's nucleus is its ``nucleusGeometry``); annotations,
+    including QuPath's legacy ``"id": "PathAnnotationObject"``, are not nuclei. Geometries that
+    are not polygons are dropped, with a warning that counts them.
+    """
+    from shapely.errors import GEOSException
     from shapely.geometry import shape as to_shape
 
     doc = _load_json(path, "QuPath GeoJSON")
     features = doc.get("features", []) if isinstance(doc, dict) else doc
     if not isinstance(features, list):
         raise InputError(f"QuPath GeoJSON {path} holds no features")
-    polygons, types = [], []
-    for feature in features:
-        props = feature.get("properties", {}) or {}
-        kind = props.get("objectType", "detection")
+    polygons, types, dropped, no_nucleus = [], [], {}, 0
+    for number, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            raise InputError(f"QuPath GeoJSON {path}: feature {number} is a {type(feature).__name__}, not an object")
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            raise InputError(f"QuPath GeoJSON {path}: feature {number} has properties that are not an object")
+        kind = props.get("objectType") or {"PathAnnotationObject": "annotation", "PathCellObject": "cell"}.get(
+            feature.get("id"), "detection")
         if kind not in ("detection", "cell"):
             continue
-        geometry = feature.get("nucleusGeometry") or props.get("nucleusGeometry") if kind == "cell" else None
+        geometry = (feature.get("nucleusGeometry") or props.get("nucleusGeometry")) if kind == "cell" else None
+        if kind == "cell" and not geometry:
+            no_nucleus += 1
+            continue
         geometry = geometry or feature.get("geometry")
         if not geometry:
             continue
-        polygon = to_shape(geometry)
+        try:
+            polygon = to_shape(geometry)
+        except (GEOSException, ValueError, TypeError, KeyError, AttributeError, IndexError):
+            raise InputError(f"QuPath GeoJSON {path}: feature {number} has an unreadable geometry") from None
         if polygon.geom_type == "MultiPolygon":
             polygon = max(polygon.geoms, key=lambda g: g.area)
         if polygon.geom_type != "Polygon":
+            dropped[polygon.geom_type] = dropped.get(polygon.geom_type, 0) + 1
             continue
         polygons.append(np.asarray(polygon.exterior.coords)[:-1])
         classification = props.get("classification") or {}
         types.append(classification.get("name") if isinstance(classification, dict) else None)
+    for geom_type, count in dropped.items():
+        log.warning("%s: %d %s geometries are not nucleus outlines: dropped", path, count, geom_type)
+    if no_nucleus:
+        log.warning("%s: %d cells have no nucleusGeometry: dropped (their cell outline is not a nucleus)",
+                    path, no_nucleus)
     with_types = any(t is not None for t in types)
     return nuclei_from_polygons(polygons, shape, None, types if with_types else None, radius)[0]
 

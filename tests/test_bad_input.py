@@ -147,3 +147,73 @@ def test_cli_refuses_a_path_like_sample_id_in_one_line(run_cli, tmp_path):
     assert done.returncode == 2 and "not a safe folder name" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
     assert not (tmp_path.parent / "outside").exists()
+
+
+def square(x, y, s=10):
+    return [[x, y], [x + s, y], [x + s, y + s], [x, y + s]]
+
+
+def test_importers_name_the_file_and_item_of_a_malformed_entry(tmp_path):
+    import json
+
+    from cellframe.plugins.importers import read_hovernet, read_qupath
+
+    bad = tmp_path / "hv.json"
+    bad.write_text(json.dumps({"nuc": {"1": [1, 2, 3]}}))
+    with pytest.raises(InputError, match=r"hv.json: nucleus '1' is a list, not an object"):
+        read_hovernet(bad, (100, 100), {})
+    bad.write_text(json.dumps({"nuc": {"a": {"contour": square(5, 5)}}}))
+    with pytest.raises(InputError, match=r"hv.json: nucleus id 'a' is not an integer"):
+        read_hovernet(bad, (100, 100), {})
+    bad.write_text(json.dumps({"nuc": {"1": {"contour": [1, 2, 3]}}}))
+    with pytest.raises(InputError, match=r"hv.json: nucleus '1' contour is not a list of \[x, y\] points"):
+        read_hovernet(bad, (100, 100), {})
+    qp = tmp_path / "qp.geojson"
+    qp.write_text(json.dumps([1, 2]))
+    with pytest.raises(InputError, match=r"qp.geojson: feature 0 is a int, not an object"):
+        read_qupath(qp, (100, 100))
+
+
+def test_suspicious_outlines_are_dropped_or_repaired_with_a_counted_warning(tmp_path, caplog):
+    import json
+    import logging
+
+    from cellframe.plugins.importers import read_qupath
+
+    def feature(coords, kind="detection", geom="Polygon", **extra):
+        return {"type": "Feature", "geometry": {"type": geom, "coordinates": coords},
+                "properties": {"objectType": kind}, **extra}
+
+    features = [feature([square(10, 10) + [[10, 10]]]),                       # a good nucleus
+                feature([square(500, 500) + [[500, 500]]]),                   # outside the image
+                feature([square(0, 0, 90) + [[0, 0]]]),                       # most of the image
+                feature([[[20, 40], [40, 60], [40, 40], [20, 60], [20, 40]]]),  # a bow tie
+                feature([30, 30], geom="Point"),                                # not an outline
+                {"type": "Feature", "id": "PathAnnotationObject",               # a legacy annotation
+                 "geometry": {"type": "Polygon", "coordinates": [square(60, 60) + [[60, 60]]]}, "properties": {}}]
+    path = tmp_path / "qp.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    with caplog.at_level(logging.WARNING, logger="cellframe"):
+        table = read_qupath(path, (100, 100))
+    assert len(table) == 2  # the good one and the repaired bow tie
+    text = caplog.text
+    assert "1 Point geometries are not nucleus outlines: dropped" in text
+    assert "1 of 4 nucleus outlines centred outside the 100 x 100 px image: dropped" in text
+    assert "1 of 4 nucleus outlines larger than a quarter of the image: dropped" in text
+    assert "1 of 4 nucleus outlines self-intersecting: repaired" in text
+
+
+def test_mlflow_and_output_folder_problems_are_one_line_before_any_work(registry, compose_cfg, run_cli, tmp_path):
+    from cellframe.config import MlflowConfig
+    from cellframe.tracking import Tracker
+
+    image = f"input.image={DEMO / 'tcga_patch_1.png'}"
+    with pytest.raises(ConfigError, match=r"mlflow.tracking_uri='foo://bar': unknown scheme"):
+        validate(compose_cfg(image, "mlflow.enabled=true", "mlflow.tracking_uri=foo://bar"), registry)
+    with pytest.raises(ConfigError, match=r"mlflow.tracking_uri=http://127.0.0.1:9: no answer within 2 s"):
+        Tracker(MlflowConfig(tracking_uri="http://127.0.0.1:9", timeout=2)).check()
+    (tmp_path / "afile").write_text("x")
+    done = run_cli([image, f"input.mask={DEMO / 'tcga_patch_1_nuclei_mask.png'}", "mlflow.enabled=false",
+                    f"output_dir={tmp_path / 'afile' / 'run'}"], tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "output_dir=" in done.stderr and "cannot create the folder" in done.stderr

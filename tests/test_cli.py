@@ -148,6 +148,9 @@ def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, t
     assert "patch bad" in result.stderr and "broken.png" in result.stderr
     assert (tmp_path / "out" / "good" / "cells.json").is_file()
     assert not (tmp_path / "out" / "bad").exists()
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("sample_id")
+    assert summary.loc["bad", "status"] == "failed" and "broken.png" in summary.loc["bad", "error"]
+    assert summary.loc["good", "status"] == "done"
 
 
 def test_a_failing_analysis_is_reported_after_the_patches(demo_crops, run_cli, tmp_path):
