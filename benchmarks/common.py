@@ -22,12 +22,12 @@ def demo_nuclei(patch: int, radius: str = "equivalent") -> pd.DataFrame:
     """Nuclei of a demo patch, as the default ``mask`` segmenter finds them."""
     from skimage import io
 
-    from cellframe.nuclei import nuclei_table, split_instances
-    from cellframe.plugins.mask import MaskSettings
+    from cellframe.pipeline import segment
+    from cellframe.registry import default_registry
 
-    s = MaskSettings()
+    registry = default_registry()
     mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")
-    return nuclei_table(split_instances(mask, s.min_distance), s.min_area, radius=radius)
+    return segment(registry, registry.stage("segmenter", "mask").schema(radius=radius), None, mask)[0]
 
 
 def tiled_nuclei(n: int, patch: int = 2) -> pd.DataFrame:

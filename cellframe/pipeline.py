@@ -63,17 +63,27 @@ def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray | None]:
     return image, mask
 
 
+def segment(registry: Registry, settings, image: np.ndarray | None, mask: np.ndarray | None = None,
+            mask_path: Path | None = None, mpp: float = 0.25, source: str = "the image"):
+    """Run a segmenter stage as a run does: the checked nuclei table and the label image, if it kept one.
+
+    Experiments and benchmarks call this too, so they see exactly the nuclei a run sees.
+    """
+    nuclei = registry.call("segmenter", settings.name, image=image, mask=mask, mask_path=mask_path, mpp=mpp,
+                           settings=settings)
+    labels = nuclei.attrs.pop("labels", None)
+    nuclei = check_nuclei_table(nuclei, source)
+    if nuclei.empty:
+        raise InputError(f"{source}: no nuclei found")
+    return nuclei, labels
+
+
 def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) -> Reconstruction:
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
     image, mask = load_patch(spec)
-    nuclei = registry.call("segmenter", plan.segmenter.name, image=image, mask=mask, mask_path=spec.mask,
-                           mpp=plan.mpp, settings=plan.segmenter)
-    labels = nuclei.attrs.pop("labels", None)
-    source = str(spec.mask or spec.image)
-    nuclei = check_nuclei_table(nuclei, source)
-    if nuclei.empty:
-        raise InputError(f"{source}: no nuclei found")
+    nuclei, labels = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
+                             source=str(spec.mask or spec.image))
     samples = plan.samples
 
     def one(k: int) -> Reconstruction:

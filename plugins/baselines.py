@@ -94,6 +94,11 @@ class Cylinder(ScaleOnly, Geometry):
     def nuclear_volumes(self, x):
         return np.pi * self.r**2 * self.depth
 
+    def nuclear_sections(self, x, plane_z, radius=None):
+        """The extruded nucleus: its whole disc at every plane inside the section."""
+        r = self.r if 0.0 <= plane_z <= self.depth else np.zeros(self.n)
+        return np.column_stack([r, r, np.zeros(self.n)])
+
     def sections(self, x, plane_z):
         inside = 0.0 <= plane_z <= self.depth
         radius = self.unpack(x)["s"] * self.r if inside else np.zeros(self.n)

@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 from skimage import io
 
 from cellframe.feasibility import component_feasibility
-from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.plugins.mask import MaskSettings
+from cellframe.pipeline import segment
+from cellframe.registry import default_registry
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
@@ -26,15 +26,15 @@ DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
 def main() -> None:
     cfg = OmegaConf.load(HERE / "config.yaml")
-    seg = MaskSettings()
+    registry = default_registry()
     lines = ["| patch | radius | nuclei | clusters | largest | exact | needed depth: median / max (px) | "
              + " | ".join(f"infeasible at z_max={z} (undetermined)" for z in cfg.z_max) + " |",
              "|---|---|---|---|---|---|---|" + "---|" * len(cfg.z_max)]
     needs = {}
     for patch in cfg.patches:
-        labels = split_instances(io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"), seg.min_distance)
+        mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")
         for radius in cfg.radius:
-            nuclei = nuclei_table(labels, seg.min_area, radius=radius)
+            nuclei = segment(registry, registry.stage("segmenter", "mask").schema(radius=radius), None, mask)[0]
             report = component_feasibility(nuclei, z_max=max(cfg.z_max), seed=cfg.seed)
             needs[(patch, radius)] = report["needed_depth"].to_numpy()
             cells = []

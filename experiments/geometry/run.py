@@ -12,8 +12,7 @@ from skimage import io
 
 from cellframe.config import ModelConfig
 from cellframe.nc import shannon_entropy
-from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.plugins.mask import MaskSettings
+from cellframe.pipeline import segment
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
 
@@ -21,12 +20,12 @@ HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
 cfg = OmegaConf.load(HERE / "config.yaml")
-registry, seg = default_registry(), MaskSettings()
+registry = default_registry()
 lines = ["| patch | geometry | interpenetrating pairs | cells reaching z=0 | mean sphericity | N/C entropy (area) | "
          "N/C entropy (volume) | seconds |", "|---|---|---|---|---|---|---|---|"]
 for patch in cfg.patches:
-    nuclei = nuclei_table(split_instances(io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"), seg.min_distance),
-                          seg.min_area)
+    nuclei = segment(registry, registry.stage("segmenter", "mask").schema(), None,
+                     io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"))[0]
     for name in cfg.geometries:
         start = time.perf_counter()
         rec = reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=registry.stage("geometry", name).schema(),

@@ -1,7 +1,7 @@
 """Each N/C feature of the demo patches against its own null, for the paper's objective and `evidence`.
 
 For every objective and seed the two demo patches are segmented (the `mask`
-segmenter, through the registry) and reconstructed; every per-patch feature is
+segmenter, as a run calls it: cellframe.pipeline.segment) and reconstructed; every per-patch feature is
 then tested against ``draws`` null reconstructions of the same nuclei
 (cellframe.feature_null: each cell's parameters uniform within the geometry's
 bounds). A feature "carries something" when its Monte-Carlo p-value is at most
@@ -19,6 +19,7 @@ from skimage import io
 
 from cellframe.config import ModelConfig
 from cellframe.feature_null import run_null_test
+from cellframe.pipeline import segment
 from cellframe.plugins.nc_ratio import per_patch, plot
 from cellframe.plugins.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
@@ -30,19 +31,19 @@ DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
 cfg = OmegaConf.load(HERE / "config.yaml")
 registry = default_registry()
-segment = registry.stage("segmenter", "mask").schema()
+settings = registry.stage("segmenter", "mask").schema()
 patches = {}
 for patch in cfg.patches:
     image = io.imread(DEMO / f"tcga_patch_{patch}.png")[..., :3]
     mask = io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png")
-    patches[patch] = (image, registry.call("segmenter", "mask", image=image, mask=mask, settings=segment))
+    patches[patch] = (image, segment(registry, settings, image, mask)[0])
 
 rows, per_patch_rows = [], []
 for objective in cfg.objectives:
-    settings = registry.stage("objective", objective).schema()
+    goal = registry.stage("objective", objective).schema()
     for seed in cfg.seeds:
         recs = [reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=SphereSettings(),
-                            optimizer=PSOSettings(), rng=np.random.default_rng(seed), objective=settings,
+                            optimizer=PSOSettings(), rng=np.random.default_rng(seed), objective=goal,
                             image=image, sample_id=f"patch{patch}") for patch, (image, nuclei) in patches.items()]
         checks = run_null_test(recs, cfg.draws, seed, cfg.bins)
         rows.append(checks.reset_index().assign(objective=objective, seed=seed))
