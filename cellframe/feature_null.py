@@ -14,6 +14,7 @@ unchanged (cell counts) come from the 2D segmentation alone and are not tested.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ import pandas as pd
 from cellframe.analysis import AnalysisError
 from cellframe.io import atomic_path
 from cellframe.cohort import patch_features, patch_row, per_patient, read_features, seed_for
+
+log = logging.getLogger("cellframe")
 
 #: verdicts of :func:`null_test`
 BEYOND, NULL, FROM_2D = "beyond null", "like null", "2D only"
@@ -112,6 +115,8 @@ def cohort_features(reconstructions, settings, what: str, columns: list[str],
     if settings.features:
         table = read_features(settings.features)
         checks, wanted = None, list(columns) or list(table.columns)
+        log.info("%s: features from %s are not derived by this run: not checked against a null", what,
+                 settings.features)
     else:
         table = patch_features(reconstructions)
         wanted = list(columns) or [c for c in table.columns if c != "nc_entropy"]  # (an alias)

@@ -131,3 +131,31 @@ def test_classifier_refuses_fewer_patches_than_folds(registry, paper_recs, tmp_p
     settings = registry.stage("analysis", "classifier").schema(labels=str(tmp_path / "labels.csv"), folds=3, trees=10)
     with pytest.raises(AnalysisError, match="2 patches for 3-fold CV grouped by patch"):
         registry.call("analysis", "classifier", reconstructions=paper_recs, outdir=tmp_path, settings=settings)
+
+
+def test_morans_p_value_is_pysal_p_sim():
+    from cellframe.plugins.spatial import knn_neighbours, moran_test, morans_i
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 50, (60, 2))
+    values = rng.normal(size=60)
+    observed, p = moran_test(values, xy, k=4, permutations=199, rng=np.random.default_rng(11))
+    # esda's rule: count permutations at least as large as I; fold to the smaller tail
+    replay = np.random.default_rng(11)
+    sims = np.array([morans_i(replay.permutation(values), knn_neighbours(xy, 4)) for _ in range(199)])
+    larger = int((sims >= observed).sum())
+    assert p == pytest.approx((min(larger, 199 - larger) + 1) / 200)
+    assert p <= 0.5 + 1 / 200  # folded: never above one half
+
+
+def test_a_table_feature_says_it_was_not_checked(registry, paper_recs, tmp_path, caplog):
+    import logging
+
+    table = tmp_path / "f.csv"
+    pd.DataFrame({"id": ["TCGA-XX-0001", "TCGA-XX-0002"], "f1": [1.0, 2.0]}).to_csv(table, index=False, header=False)
+    from cellframe.feature_null import cohort_features
+
+    settings = registry.stage("analysis", "survival").schema(features=str(table), feature="f1")
+    with caplog.at_level(logging.INFO, logger="cellframe"):
+        features, checks = cohort_features(paper_recs, settings, "survival", ["f1"])
+    assert checks is None and "not derived by this run: not checked against a null" in caplog.text
