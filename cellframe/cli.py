@@ -42,13 +42,28 @@ def register_configs(registry: Registry) -> None:
     OmegaConf.register_new_resolver("cellframe.data", demo_data, replace=True)
 
 
+def swept_values(hydra_cfg) -> str:
+    """A sweep job's values of the swept keys (``model.alpha=1.3,model.beta=2.0``), to name its MLflow run."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    try:
+        swept = {o.key_or_group for o in parser.parse_overrides([a for a in sys.argv[1:] if "=" in a])
+                 if o.is_sweep_override()}
+    except Exception:  # an argument Hydra itself accepted but we cannot re-parse: just the folder number
+        return ""
+    return ",".join(o for o in hydra_cfg.overrides.task if o.split("=", 1)[0].lstrip("+~") in swept)
+
+
 @hydra.main(config_path="pkg://cellframe.conf", config_name="config", version_base=None)
 def app(cfg: DictConfig) -> None:
     from cellframe.pipeline import run
 
-    outdir = Path(cfg.output_dir or HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    outdir = Path(cfg.output_dir or hydra_cfg.runtime.output_dir)
+    swept = swept_values(hydra_cfg) if str(hydra_cfg.mode) == "RunMode.MULTIRUN" else ""
     try:
-        code = run(cfg, default_registry(), outdir)
+        code = run(cfg, default_registry(), outdir, run_name=f"{outdir.name} {swept}" if swept else None)
     except ConfigError as exc:
         print(f"cellframe: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)

@@ -63,6 +63,9 @@ class InputConfig:
     #: beta x max_nucleus_um (converted with mpp)
     halo: Optional[int] = None
     max_nucleus_um: float = 8.0
+    #: largest image (or mask) read whole, in pixels; bigger ones are refused before decoding
+    #: (cut them into patches, or give them as input.slide)
+    max_pixels: int = 100_000_000
 
 
 @dataclass
@@ -300,6 +303,8 @@ class RunPlan:
     mpp: float = 0.25
     #: ``reconstruction.samples``
     samples: int = 1
+    #: ``input.max_pixels``
+    max_pixels: int = 100_000_000
 
 
 def check_analysis_files(settings: Any, key: str) -> None:
@@ -358,6 +363,8 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         raise ConfigError(f"reconstruction.samples={cfg.reconstruction.samples} must be >= 1")
     if _finite("input.mpp", cfg.input.mpp) <= 0:
         raise ConfigError(f"input.mpp={cfg.input.mpp} must be > 0")
+    if cfg.input.max_pixels < 1:
+        raise ConfigError(f"input.max_pixels={cfg.input.max_pixels} must be >= 1")
     exporters = {}
     for key, node in (cfg.exporter or {}).items():
         exporters[key] = stage_settings(registry, "exporter", node, f"exporter.{key}")
@@ -377,6 +384,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         seed=seed,
         mpp=float(cfg.input.mpp),
         samples=int(cfg.reconstruction.samples),
+        max_pixels=int(cfg.input.max_pixels),
     )
     if cfg.input.get("slide") and registry.stage("segmenter", plan.segmenter.name).needs_mask:
         raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "

@@ -66,13 +66,36 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
-def read_image(path: str | os.PathLike, what: str) -> np.ndarray:
-    """Read an image file into an array, or raise :class:`InputError` naming it."""
+def image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from the file's header, without decoding it (None if Pillow can't tell)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # a header read decodes nothing: no bomb to guard against
+    try:
+        with Image.open(path) as handle:
+            return handle.size
+    except Exception:
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def read_image(path: str | os.PathLike, what: str, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image file into an array, or raise :class:`InputError` naming it.
+
+    An image of more than ``max_pixels`` pixels is refused from its header, before it is decoded.
+    """
     from skimage import io as skio
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} not found: {path}")
+    size = image_size(path) if max_pixels else None
+    if size and size[0] * size[1] > max_pixels:
+        raise InputError(f"{what} {path} is {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} Mpx), more than "
+                         f"input.max_pixels={max_pixels}: cut it into patches, give it as input.slide, or raise "
+                         f"input.max_pixels")
     try:
         return np.asarray(skio.imread(path))
     except Exception as exc:  # imageio raises many types for bad files

@@ -45,14 +45,15 @@ def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
-def load_patch(spec: PatchSpec) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a patch's image (as RGB uint8) and, when it is an image, its mask (2D), checking they fit."""
+def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a patch's image (as RGB uint8) and, when it is an image, its mask (2D), checking they fit
+    (and, given ``max_pixels``, that neither is larger)."""
     if spec.region is not None:
         return read_region(spec.region), None
-    image = as_rgb(read_image(spec.image, "image"), spec.image)
+    image = as_rgb(read_image(spec.image, "image", max_pixels), spec.image)
     if spec.mask is None or spec.mask.suffix.lower() not in IMAGE_SUFFIXES:
         return image, None
-    mask = read_image(spec.mask, "mask")
+    mask = read_image(spec.mask, "mask", max_pixels)
     if mask.ndim == 3:
         mask = mask[..., :3].max(axis=2)
     if mask.ndim != 2:
@@ -81,7 +82,7 @@ def segment(registry: Registry, settings, image: np.ndarray | None, mask: np.nda
 def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) -> Reconstruction:
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
-    image, mask = load_patch(spec)
+    image, mask = load_patch(spec, plan.max_pixels)
     nuclei, labels = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                              source=str(spec.mask or spec.image))
     samples = plan.samples
@@ -174,8 +175,10 @@ def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
     return failures
 
 
-def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
+def run(cfg: DictConfig, registry: Registry, outdir: Path, run_name: str | None = None) -> int:
     """Run every patch of a config. Returns 0, or 1 when some patch failed.
+
+    ``run_name`` names the MLflow parent run (default: the output folder's name).
 
     Raises :class:`cellframe.config.ConfigError` before any work if the config is invalid or
     another run holds the output folder.
@@ -187,7 +190,7 @@ def run(cfg: DictConfig, registry: Registry, outdir: Path) -> int:
         raise ConfigError(f"output_dir={outdir}: cannot create the folder ({exc.strerror or exc})") from None
     Tracker(cfg.mlflow).check()
     with run_folder_lock(outdir), terminate_as_exit():
-        return _run(cfg, plan, registry, outdir)
+        return _run(cfg, plan, registry, outdir, run_name or outdir.name)
 
 
 @contextlib.contextmanager
@@ -224,7 +227,7 @@ def terminate_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path) -> int:
+def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_name: str) -> int:
     from tqdm.auto import tqdm
 
     from cellframe.executors import execute
@@ -236,7 +239,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path) -> in
         log.info("removed %d half-written files left by an interrupted run", len(leftovers))
     tracker = Tracker(cfg.mlflow)
     failures, done, resumed = [], {}, 0
-    with tracker.parent(cfg, run_name=outdir.name):
+    with tracker.parent(cfg, run_name=run_name, output_dir=outdir.resolve()):
         quiet = None if cfg.progress is None else not cfg.progress  # None: tqdm shows it on a terminal only
         progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=quiet)
         for outcome in execute(plan, cfg, outdir, registry):

@@ -39,6 +39,24 @@ class Tracker:
         #: how the parent run ends when its block finishes normally (FAILED when something failed)
         self.status = "FINISHED"
 
+    def end_stale_runs(self, output_dir: str) -> int:
+        """Mark KILLED the runs a killed process left RUNNING in ``output_dir`` (the caller holds its
+        lock, so nobody else is running there); returns how many."""
+        mlflow = self._client()
+        client = mlflow.tracking.MlflowClient()
+        experiment = mlflow.get_experiment_by_name(self.settings.experiment)
+        if experiment is None:
+            return 0
+        query = f"tags.`cellframe.output_dir` = '{output_dir}' and attributes.status = 'RUNNING'"
+        stale = client.search_runs([experiment.experiment_id], filter_string=query)
+        for run in stale:
+            for child in client.search_runs([experiment.experiment_id],
+                                            filter_string=f"tags.`mlflow.parentRunId` = '{run.info.run_id}' "
+                                                          f"and attributes.status = 'RUNNING'"):
+                client.set_terminated(child.info.run_id, "KILLED")
+            client.set_terminated(run.info.run_id, "KILLED")
+        return len(stale)
+
     def check(self) -> None:
         """Before any work: a tracking server that does not answer within ``mlflow.timeout`` is a
         one-line ConfigError (instead of minutes of retries once the patches are done)."""
@@ -75,13 +93,15 @@ class Tracker:
         return self._mlflow
 
     @contextlib.contextmanager
-    def parent(self, cfg: DictConfig, run_name: str) -> Iterator[str | None]:
+    def parent(self, cfg: DictConfig, run_name: str, output_dir: Path | None = None) -> Iterator[str | None]:
         """The run's parent MLflow run; it ends as :attr:`status`, FAILED on an error, KILLED on a signal."""
         if not self.enabled:
             yield None
             return
         mlflow = self._client()
-        run = mlflow.start_run(run_name=run_name)
+        if output_dir is not None:
+            self.end_stale_runs(str(output_dir))
+        run = mlflow.start_run(run_name=run_name, tags={"cellframe.output_dir": str(output_dir or "")})
         status = "FAILED"
         try:
             mlflow.log_params(flatten(cfg))

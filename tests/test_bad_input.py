@@ -217,3 +217,29 @@ def test_mlflow_and_output_folder_problems_are_one_line_before_any_work(registry
                     f"output_dir={tmp_path / 'afile' / 'run'}"], tmp_path)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "output_dir=" in done.stderr and "cannot create the folder" in done.stderr
+
+
+def huge_png_header(path, width=20000, height=20000):
+    """A PNG whose header says width x height (no pixel data): what a decompression bomb looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_larger_than_the_limit_is_refused_from_its_header(tmp_path):
+    from cellframe.config import PatchSpec
+
+    huge = huge_png_header(tmp_path / "huge.png")
+    with pytest.raises(InputError, match=r"image .*huge.png is 20000 x 20000 px \(400 Mpx\), more than "
+                                         r"input.max_pixels=100000000: .*raise input.max_pixels"):
+        load_patch(PatchSpec("p", huge, None), max_pixels=100_000_000)
+    demo = PatchSpec("p", DEMO / "tcga_patch_1.png", DEMO / "tcga_patch_1_nuclei_mask.png")
+    assert load_patch(demo, max_pixels=1_000_000)[0].shape == (1000, 1000, 3)
+    with pytest.raises(InputError, match="more than input.max_pixels=999999"):
+        load_patch(demo, max_pixels=999_999)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from conftest import REPO, DEMO
 from test_registry import make_distribution
@@ -85,12 +86,12 @@ def test_mlflow_has_a_parent_run_and_a_child_per_patch(e2e, mlflow_uri):
     assert {"cells.json", "cells.ply", "cells.csv"} <= artifacts
 
 
-def test_multirun_sweeps_parameters(demo_crops, run_cli, tmp_path):
+def test_multirun_sweeps_parameters(demo_crops, run_cli, mlflow_uri, tmp_path):
     # alpha and beta bound R in the paper's objective; the evidence objective reads R from the image
     result = run_cli(
         ["-m", f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
-         "objective=cellsqueeze3d", "model.alpha=1.3,1.5", "model.beta=2.0,2.5", "mlflow.enabled=false", "progress=false",
-         f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+         "objective=cellsqueeze3d", "model.alpha=1.3,1.5", "model.beta=2.0,2.5", "mlflow.experiment=sweep",
+         "progress=false", "analysis=[]", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -103,6 +104,11 @@ def test_multirun_sweeps_parameters(demo_crops, run_cli, tmp_path):
         assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
         radii.append(cells["R"].mean())
     assert len(set(np.round(radii, 6))) == 4
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("sweep").experiment_id])
+    names = sorted(r.info.run_name for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert names == ["0 model.alpha=1.3,model.beta=2.0", "1 model.alpha=1.3,model.beta=2.5",
+                     "2 model.alpha=1.5,model.beta=2.0", "3 model.alpha=1.5,model.beta=2.5"]
 
 
 @pytest.mark.parametrize(

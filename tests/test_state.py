@@ -86,3 +86,23 @@ def test_the_digest_covers_the_versions(compose_cfg, monkeypatch):
     before = config_digest(cfg)
     monkeypatch.setattr(executors, "versions", lambda: {"cellframe": "99.0"})
     assert config_digest(cfg) != before
+
+
+def test_runs_a_killed_process_left_running_are_marked_killed(mlflow_uri, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from cellframe.config import MlflowConfig
+    from cellframe.tracking import Tracker
+
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_uri
+    client = MlflowClient(mlflow_uri)
+    experiment = client.get_experiment_by_name("stale") or client.get_experiment(client.create_experiment("stale"))
+    folder = str(tmp_path / "run")
+    stale = client.create_run(experiment.experiment_id, tags={"cellframe.output_dir": folder})
+    other = client.create_run(experiment.experiment_id, tags={"cellframe.output_dir": str(tmp_path / "elsewhere")})
+    tracker = Tracker(MlflowConfig(tracking_uri=mlflow_uri, experiment="stale"))
+    assert tracker.end_stale_runs(folder) == 1
+    assert client.get_run(stale.info.run_id).info.status == "KILLED"
+    assert client.get_run(other.info.run_id).info.status == "RUNNING"
