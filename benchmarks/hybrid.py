@@ -17,8 +17,8 @@ import numpy as np
 
 from cellframe.config import ModelConfig
 from cellframe.swarm import PSOSettings
-from cellframe.plugins.pso_ga import PSOGASettings
-from cellframe.plugins.sphere import SphereSettings
+from cellframe.plugins.optimizers.pso_ga import PSOGASettings
+from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.problem import Problem
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from cellframe.config import ModelConfig
-from cellframe.plugins.sphere import SphereSettings
+from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
 

@@ -23,7 +23,7 @@ def measure(n: int, mode: str) -> dict:
 
     from cellframe.config import ModelConfig
     from cellframe.swarm import PSOSettings
-    from cellframe.plugins.sphere import SphereSettings
+    from cellframe.plugins.geometries.sphere import SphereSettings
     from cellframe.reconstruct import reconstruct
     from cellframe.registry import default_registry
 

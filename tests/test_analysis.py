@@ -7,11 +7,11 @@ import pytest
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, read_features, read_matrix, read_mutations, read_survival
 from cellframe.nc import nc_ratios, null_radii, shannon_entropy
-from cellframe.plugins.expression import expression_correlation
-from cellframe.plugins.mutation import mutation_auroc
-from cellframe.plugins.spatial import class_distances, knn_neighbours, moran_test, morans_i
-from cellframe.plugins.stage import group_test, stage_association
-from cellframe.plugins.survival import survival_analysis
+from cellframe.plugins.analyses.expression import expression_correlation
+from cellframe.plugins.analyses.mutation import mutation_auroc
+from cellframe.plugins.analyses.spatial import class_distances, knn_neighbours, moran_test, morans_i
+from cellframe.plugins.analyses.stage import group_test, stage_association
+from cellframe.plugins.analyses.survival import survival_analysis
 
 from conftest import REPO
 

@@ -9,7 +9,7 @@ from cellframe.analysis import AnalysisError
 from cellframe.config import ModelConfig
 from cellframe.nuclei import nuclei_table, split_instances
 from cellframe.swarm import PSOSettings
-from cellframe.plugins.sphere import SphereSettings
+from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 
 from conftest import DEMO

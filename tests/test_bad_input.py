@@ -156,7 +156,7 @@ def square(x, y, s=10):
 def test_importers_name_the_file_and_item_of_a_malformed_entry(tmp_path):
     import json
 
-    from cellframe.plugins.importers import read_hovernet, read_qupath
+    from cellframe.plugins.segmenters.importers import read_hovernet, read_qupath
 
     bad = tmp_path / "hv.json"
     bad.write_text(json.dumps({"nuc": {"1": [1, 2, 3]}}))
@@ -178,7 +178,7 @@ def test_suspicious_outlines_are_dropped_or_repaired_with_a_counted_warning(tmp_
     import json
     import logging
 
-    from cellframe.plugins.importers import read_qupath
+    from cellframe.plugins.segmenters.importers import read_qupath
 
     def feature(coords, kind="detection", geom="Polygon", **extra):
         return {"type": "Feature", "geometry": {"type": geom, "coordinates": coords},

@@ -10,7 +10,7 @@ from skimage import io
 from cellframe.config import ModelConfig
 from cellframe.volumes import label_volume
 from cellframe.swarm import PSOSettings
-from cellframe.plugins.sphere import SphereSettings
+from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 
 from conftest import DEMO

@@ -71,7 +71,7 @@ def test_enclosing_radii_make_some_demo_clusters_infeasible():
 def test_repair_gives_feasible_clusters_their_witness(registry):
     from cellframe.config import ModelConfig
     from cellframe.feasibility import analyse
-    from cellframe.plugins.sphere import Sphere, SphereSettings
+    from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
     from cellframe.reconstruct import repair
 
     # a chain of three overlapping nuclei, all placed at the same depth: clearly interpenetrating
@@ -88,7 +88,7 @@ def test_repair_gives_feasible_clusters_their_witness(registry):
 def test_infeasible_clusters_are_not_repaired():
     from cellframe.config import ModelConfig
     from cellframe.feasibility import analyse
-    from cellframe.plugins.sphere import Sphere, SphereSettings
+    from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
     from cellframe.reconstruct import repair
 
     nuclei = table([[0, 0], [3, 0], [1.5, 2.5]], [5.0, 5.0, 5.0])  # three nearly coincident nuclei

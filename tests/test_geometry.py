@@ -11,7 +11,7 @@ from cellframe.contact import contact_function, inplane_covariance
 from cellframe.measure import ellipsoid_surface, mesh_measurements, sphericity
 from cellframe.nuclei import nuclei_table
 from cellframe.ellipsoids import Ellipsoid, EllipsoidSettings
-from cellframe.plugins.sphere import Sphere, SphereSettings
+from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
 from cellframe.problem import Problem
 from cellframe.sections import ellipse_regions
 

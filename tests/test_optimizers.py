@@ -9,8 +9,8 @@ from skimage import io
 from cellframe.config import ModelConfig
 from cellframe.feasibility import component_feasibility
 from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.plugins.pso_ga import PSOGASettings, genetic_step, tournament
-from cellframe.plugins.sphere import Sphere, SphereSettings
+from cellframe.plugins.optimizers.pso_ga import PSOGASettings, genetic_step, tournament
+from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
 from cellframe.problem import Problem
 from cellframe.reconstruct import reconstruct
 

@@ -4,7 +4,7 @@ import pytest
 
 from cellframe.config import ModelConfig
 from cellframe.swarm import PSOSettings, pso, schedule
-from cellframe.plugins.sphere import Sphere, SphereSettings
+from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
 from cellframe.problem import Problem
 
 

@@ -4,7 +4,7 @@ import pytest
 import trimesh
 
 from cellframe.config import ModelConfig
-from cellframe.plugins.sphere import Sphere, SphereSettings, separate_depths
+from cellframe.plugins.geometries.sphere import Sphere, SphereSettings, separate_depths
 from cellframe.pairs import components
 
 

@@ -13,9 +13,9 @@ from cellframe.config import ModelConfig
 from cellframe.feature_null import BEYOND, FROM_2D, NULL, null_reconstruction, require_beyond_null, run_null_test
 from cellframe.inference import bh, permutation_pvalue
 from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.plugins.sphere import SphereSettings
-from cellframe.plugins.stage import stage_association
-from cellframe.plugins.survival import survival_analysis
+from cellframe.plugins.geometries.sphere import SphereSettings
+from cellframe.plugins.analyses.stage import stage_association
+from cellframe.plugins.analyses.survival import survival_analysis
 from cellframe.reconstruct import reconstruct
 from cellframe.swarm import PSOSettings
 
@@ -134,7 +134,7 @@ def test_classifier_refuses_fewer_patches_than_folds(registry, paper_recs, tmp_p
 
 
 def test_morans_p_value_is_pysal_p_sim():
-    from cellframe.plugins.spatial import knn_neighbours, moran_test, morans_i
+    from cellframe.plugins.analyses.spatial import knn_neighbours, moran_test, morans_i
 
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 50, (60, 2))

@@ -29,7 +29,7 @@ def test_haematoxylin_is_dark_on_nuclei():
 def test_tiles_exporter_writes_three_kinds_per_cell(registry, tmp_path):
     from cellframe.config import ModelConfig
     from cellframe.swarm import PSOSettings
-    from cellframe.plugins.sphere import SphereSettings
+    from cellframe.plugins.geometries.sphere import SphereSettings
     from cellframe.reconstruct import reconstruct
 
     image = io.imread(DEMO / "tcga_patch_2.png")[:200, :200, :3]

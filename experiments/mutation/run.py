@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from cellframe.cohort import join_patients, read_features, read_mutations
-from cellframe.plugins.mutation import forest_plot, mutation_auroc
+from cellframe.plugins.analyses.mutation import forest_plot, mutation_auroc
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

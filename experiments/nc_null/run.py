@@ -20,8 +20,8 @@ from skimage import io
 from cellframe.config import ModelConfig
 from cellframe.feature_null import run_null_test
 from cellframe.pipeline import segment
-from cellframe.plugins.nc_ratio import per_patch, plot
-from cellframe.plugins.sphere import SphereSettings
+from cellframe.plugins.analyses.nc_ratio import per_patch, plot
+from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
 from cellframe.swarm import PSOSettings

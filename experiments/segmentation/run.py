@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from skimage import io, segmentation
 
 from cellframe.nuclei import split_instances
-from cellframe.plugins.hed_watershed import HedWatershedSettings
+from cellframe.plugins.segmenters.hed_watershed import HedWatershedSettings
 from cellframe.segmentation import segment_nuclei
 from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
 

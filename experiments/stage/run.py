@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from cellframe.cohort import read_features, read_matrix
-from cellframe.plugins.stage import box_plots, stage_association
+from cellframe.plugins.analyses.stage import box_plots, stage_association
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

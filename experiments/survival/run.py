@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import read_features, read_survival
-from cellframe.plugins.survival import plot, survival_analysis
+from cellframe.plugins.analyses.survival import plot, survival_analysis
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -14,6 +14,8 @@ Terms, each on by its weight (0 switches it off):
   nucleus' edge blur says how far it lies from the focal plane; off the
   mid-plane this also says which face it is near (``focus_side`` fixes which
   face is "top"). Switched off by itself when the image shows no defocus.
+* ``tissue`` (on/off): the space-filling cells live only where the image shows cellular
+  tissue (optical density above glass, within reach of a nucleus): not lumen, glass or open stroma.
 * ``overlap``: the geometry's non-interpenetration, weighted by ``model.lambda_overlap``.
 
 Posterior draws (``reconstruction.samples``, at least ``draws``) give each cell
@@ -70,6 +72,9 @@ class EvidenceSettings:
     #: lie in (top: z < T/2): the image cannot say which face was up
     lambda_focus: float = 1.0
     focus_side: str = "top"
+    #: cells only where the image shows cellular tissue: stained (not lumen or glass) and within
+    #: reach of a nucleus (not open stroma); false = every column of the patch holds cells
+    tissue: bool = True
 
     def __post_init__(self) -> None:
         if self.focus_side not in ("top", "bottom"):
@@ -140,7 +145,8 @@ class EvidenceObjective(Objective):
         g, T, prior = self.geometry, self.T, self.prior
         typical = np.exp(prior.mu)
         spacing = np.median(_nearest(g.xy)) if g.n > 1 else 4 * typical
-        region = cellular_region(image, g.xy, reach=max(spacing, 2 * typical))
+        region = (cellular_region(image, g.xy, reach=max(spacing, 2 * typical)) if self.settings.tissue
+                  else np.ones(image.shape[:2], bool))
         area = float(region.sum())
         mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T), T, prior.r_min)))
         n_v = g.n / max(area * mean_depth, 1.0)

@@ -1,0 +1,1 @@
+"""Analysis stages: what runs once over every reconstructed patch."""

@@ -1,0 +1,1 @@
+"""Exporter stages: the files a patch's cells are written to."""

@@ -1,0 +1,1 @@
+"""Optimizer stages: what searches the objective (particle swarms, genetic algorithms)."""
