@@ -53,9 +53,12 @@ def test_magnification_picks_the_level(slide):
 
 def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
     path, canvas = slide
+    # the report reads each patch back from the slide (it once tried to open the slide as a picture)
     result = run_cli([f"input.slide={path}", "input.patch_size=500", "input.max_patches=2", "segmenter=hed_watershed",
-                      "mlflow.enabled=false", "progress=false", "analysis=[]", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+                      "mlflow.enabled=false", "progress=false", "analysis=[report]", "analysis.report.max_patches=1",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "out" / "analysis" / "report" / "index.html").is_file()
     folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))
     assert len(folders) == 2
     doc = json.loads((folders[0] / "cells.json").read_text())

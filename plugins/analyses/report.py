@@ -18,6 +18,7 @@ from cellframe import hookimpl
 from cellframe.analysis import pyplot, save_figure
 from cellframe.io import as_rgb, read_image, write_text
 from cellframe.outlines import nucleus_outlines
+from cellframe.slides import read_region
 from cellframe.stages import Stage
 
 
@@ -28,15 +29,22 @@ class ReportSettings:
     max_patches: int = 20
 
 
+def patch_image(rec) -> np.ndarray:
+    """The patch's H&E as the run saw it: read back from its slide region, or from its image file."""
+    if rec.region is not None:
+        return read_region(rec.region)
+    return as_rgb(read_image(rec.source["image"], "image"), rec.source["image"])
+
+
 def patch_figure(rec, path) -> None:
     """One PNG with the seven panels of a patch."""
     from matplotlib.collections import PatchCollection, PolyCollection
     from matplotlib.patches import Circle
 
     plt = pyplot()
-    image = as_rgb(read_image(rec.source["image"], "image"), rec.source["image"])
+    image = patch_image(rec)
     cells = rec.cells
-    z_max = float(rec.geometry.model.z_max)
+    low, high = rec.depth_range if rec.depth_range[1] > rec.depth_range[0] else (0.0, float(rec.geometry.model.z_max))
     fig, axes = plt.subplots(2, 4, figsize=(18, 9))
     (a, b, c, d), (e, f, g, h) = axes
     a.imshow(image)
@@ -52,7 +60,7 @@ def patch_figure(rec, path) -> None:
     circles = PatchCollection([Circle((x, y), R) for x, y, R in zip(cells["x"], cells["y"], radius)],
                               cmap="viridis", alpha=0.55, edgecolor="k", linewidth=0.2)
     circles.set_array(cells["z"].to_numpy())
-    circles.set_clim(0, z_max)
+    circles.set_clim(low, high)
     d.add_collection(circles)
     d.set_xlim(0, image.shape[1])
     d.set_ylim(image.shape[0], 0)
@@ -61,13 +69,14 @@ def patch_figure(rec, path) -> None:
     d.set_title("3D cells, top view")
     for ax in (a, b, c):
         ax.set_axis_off()
-    e.scatter(cells["x"], cells["z"], s=(radius.to_numpy() / 3) ** 2, c=cells["z"], cmap="viridis", vmin=0, vmax=z_max)
-    e.set_ylim(z_max + radius.max(), -radius.max())
-    e.axhspan(0, z_max, color="grey", alpha=0.08)
+    e.scatter(cells["x"], cells["z"], s=(radius.to_numpy() / 3) ** 2, c=cells["z"], cmap="viridis", vmin=low, vmax=high)
+    top, bottom = rec.section if rec.section[1] > rec.section[0] else (low, high)
+    e.set_ylim(high + radius.max(), low - radius.max())
+    e.axhspan(top, bottom, color="grey", alpha=0.08)
     e.set_xlabel("x (px)")
     e.set_ylabel("depth z (px)")
     e.set_title("side view")
-    f.hist(cells["z"], bins=20, range=(0, z_max), color="tab:green")
+    f.hist(cells["z"], bins=20, range=(low, high), color="tab:green")
     f.set_xlabel("depth z (px)")
     f.set_title("depth distribution")
     if len(rec.history):
