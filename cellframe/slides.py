@@ -54,55 +54,80 @@ def open_slide(path: str | Path):
         raise InputError(f"slide {path} cannot be read by OpenSlide ({type(exc).__name__})") from None
 
 
-def tissue_mask(thumbnail: np.ndarray) -> np.ndarray:
-    """Tissue = saturated pixels (H&E is coloured, glass is grey/white); Otsu on the saturation."""
+#: saturation of tissue at least (glass and white background are grey: below it)
+SATURATION_FLOOR = 0.07
+
+
+def tissue_mask(thumbnail: np.ndarray, floor: float = SATURATION_FLOOR) -> np.ndarray:
+    """Tissue = saturated pixels (H&E is coloured, glass is grey/white).
+
+    A fixed saturation floor, raised to Otsu's threshold only when the histogram's lower mode
+    looks like glass (mean below the floor): on a slide that is all tissue Otsu would split the
+    tissue itself into two classes.
+    """
     from skimage.color import rgb2hsv
     from skimage.filters import threshold_otsu
 
     saturation = rgb2hsv(thumbnail[..., :3])[..., 1]
     if np.ptp(saturation) < 1e-3:
-        return np.zeros(saturation.shape, bool)
-    return saturation > max(threshold_otsu(saturation), 0.05)
+        return saturation > floor
+    otsu = threshold_otsu(saturation)
+    low = saturation[saturation <= otsu]
+    glass = low.size > 0 and float(low.mean()) < floor
+    return saturation > (max(otsu, floor) if glass else floor)
 
 
 def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, min_tissue: float = 0.5,
                   max_patches: int | None = None, halo: int = 0) -> list[SlideRegion]:
-    """Patches of ``patch_size`` pixels at the level closest to ``mpp`` that hold enough tissue.
+    """Patches of ``patch_size`` pixels at ``mpp`` microns per pixel that hold enough tissue.
 
-    :param mpp: wanted microns per pixel; None or a slide without mpp: level 0.
+    Each patch is read from the pyramid level with the largest downsample not coarser than
+    ``mpp`` and resampled to exactly ``mpp`` (:func:`read_region`), so nuclei have the size in
+    pixels the rest of the run expects whatever the scanner's magnification.
+
+    :param mpp: wanted microns per pixel; None or a slide without mpp: level 0, as it is.
     :param min_tissue: smallest share of tissue pixels in a patch.
     """
     path = Path(path)
     slide = open_slide(path)
     base = slide.properties.get("openslide.mpp-x")
     base = float(base) if base else None
-    level = slide.get_best_level_for_downsample(mpp / base) if (mpp and base) else 0
-    downsample = float(slide.level_downsamples[level])
-    width, height = slide.level_dimensions[level]
+    downsample = mpp / base if (mpp and base) else 1.0  # level-0 pixels per patch pixel
+    level = slide.get_best_level_for_downsample(downsample * 1.0001) if (mpp and base) else 0
+    width, height = (int(d / downsample) for d in slide.level_dimensions[0])
     thumb_level = slide.level_count - 1
     thumb = np.asarray(slide.read_region((0, 0), thumb_level, slide.level_dimensions[thumb_level]).convert("RGB"))
     mask = tissue_mask(thumb)
-    scale = slide.level_downsamples[thumb_level] / downsample  # level px per thumbnail px
+    scale = slide.level_downsamples[thumb_level] / downsample  # patch px per thumbnail px
     regions = []
     for top in range(0, height - patch_size + 1, patch_size):
         for left in range(0, width - patch_size + 1, patch_size):
             r0, r1 = int(top / scale), max(int((top + patch_size) / scale), int(top / scale) + 1)
             c0, c1 = int(left / scale), max(int((left + patch_size) / scale), int(left / scale) + 1)
             if mask[r0:r1, c0:c1].mean() >= min_tissue:
-                regions.append(SlideRegion(path, int(left * downsample), int(top * downsample), level, patch_size,
-                                           downsample, base * downsample if base else None, halo))
+                regions.append(SlideRegion(path, int(round(left * downsample)), int(round(top * downsample)), level,
+                                           patch_size, downsample, base * downsample if base else None, halo))
     slide.close()
     return regions[:max_patches] if max_patches else regions
 
 
 def read_region(region: SlideRegion) -> np.ndarray:
-    """The patch and its halo as RGB uint8 ``(size + 2 halo, size + 2 halo, 3)``; beyond the slide is white."""
+    """The patch and its halo as RGB uint8 ``(size + 2 halo, size + 2 halo, 3)`` at the region's
+    pixel size (read from its level and resampled when the level's pixels differ); beyond the slide is white."""
     slide = open_slide(region.slide)
     side = region.size + 2 * region.halo
-    origin = (int(region.x0 - region.halo * region.downsample), int(region.y0 - region.halo * region.downsample))
+    origin = (int(round(region.x0 - region.halo * region.downsample)),
+              int(round(region.y0 - region.halo * region.downsample)))
     try:
-        rgba = np.asarray(slide.read_region(origin, region.level, (side, side)))
+        per_level = region.downsample / float(slide.level_downsamples[region.level])  # level px per patch px
+        read = max(int(np.ceil(side * per_level - 1e-6)), 1)
+        rgba = np.asarray(slide.read_region(origin, region.level, (read, read)))
     finally:
         slide.close()
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    return (rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    if read != side:
+        from skimage.transform import resize
+
+        rgb = resize(rgb, (side, side), order=1, anti_aliasing=read > side, preserve_range=True)
+    return rgb.round().astype(np.uint8)

@@ -117,3 +117,32 @@ def test_seams_of_a_tiled_region_match_the_region_in_one_piece(centred_slide, ru
     # the same nuclei as the region segmented in one piece
     dist, _ = cKDTree(one[["x_slide", "y_slide"]].to_numpy()).query(xy)
     assert (dist < 1.5).mean() > 0.95 and abs(len(merged) - len(one)) <= 0.03 * len(one)
+
+
+def test_a_slide_scanned_coarser_is_resampled_to_the_wanted_pixel_size(tmp_path):
+    """A 0.5 um/px scan read at input.mpp=0.25: patches come out at 0.25 um/px, as the fine scan would."""
+    fine = io.imread(DEMO / "tcga_patch_2.png")[:, :, :3]
+    canvas = np.full((1536, 2048, 3), 244, np.uint8)
+    canvas[256:1256, 512:1512] = fine
+    coarse = write_pyramid(tmp_path / "coarse.tiff", canvas[::2, ::2].copy(), mpp=0.5, levels=2)
+    regions = slide_patches(coarse, patch_size=256, mpp=0.25, min_tissue=0.9)
+    assert regions and all(r.level == 0 and r.downsample == pytest.approx(0.5) and r.mpp == pytest.approx(0.25)
+                           for r in regions)
+    r = regions[0]
+    patch = read_region(r)
+    assert patch.shape == (256, 256, 3)
+    x0, y0 = int(r.x0 / r.downsample), int(r.y0 / r.downsample)  # in 0.25 um/px canvas pixels
+    truth = canvas[y0 : y0 + 256, x0 : x0 + 256].astype(float).mean(axis=2)
+    assert np.corrcoef(patch.astype(float).mean(axis=2).ravel(), truth.ravel())[0, 1] > 0.8
+
+
+def test_tissue_is_found_on_all_tissue_and_on_mostly_glass_thumbnails():
+    from cellframe.slides import tissue_mask
+
+    he = io.imread(DEMO / "tcga_patch_1.png")[::8, ::8, :3]
+    all_tissue = np.tile(he, (2, 2, 1))
+    assert tissue_mask(all_tissue).mean() > 0.9  # Otsu alone split the tissue in two
+    glass = np.full((400, 400, 3), 240, np.uint8)
+    glass[100:225, 100:225] = he
+    mask = tissue_mask(glass)
+    assert mask[100:225, 100:225].mean() > 0.8 and mask.sum() - mask[100:225, 100:225].sum() == 0
