@@ -9,7 +9,6 @@ and image, through the same command line a user types. Writes ``results.md``
     python experiments/fidelity/run.py
 """
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,13 +17,10 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from truth_runs import score, simulate  # noqa: E402
+
 cfg = OmegaConf.load(HERE / "config.yaml")
-
-
-def cellframe(args: list[str], cwd: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "cellframe", *args], cwd=cwd, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"cellframe {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
 
 rows = []
@@ -33,16 +29,9 @@ with tempfile.TemporaryDirectory() as tmp:
     for scenario, spec in cfg.scenarios.items():
         run = {**cfg.run, **spec.run}
         for seed in cfg.seeds:
-            sim = tmp / f"{scenario}_{seed}"
-            cellframe(["simulate", f"seed={seed}", f"output_dir={sim}", *(f"{k}={v}" for k, v in spec.simulate.items())], tmp)
+            sim = simulate(tmp / f"{scenario}_{seed}", seed, dict(spec.simulate), tmp)
             for objective in cfg.objectives:
-                out = tmp / f"{scenario}_{seed}_{objective}"
-                cellframe([f"input.image={sim / 'image.png'}", f"input.mask={sim / 'nuclei.json'}",
-                           f"objective={objective}", "analysis=[truth]", f"analysis.truth.table={sim / 'truth.parquet'}",
-                           f"output_dir={out}", *(f"{k}={v}" for k, v in run.items())], tmp)
-                metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
-                seconds = float(pd.read_csv(out / "summary.csv")["total_seconds"].iloc[0])
-                metrics = pd.concat([metrics, pd.DataFrame([{"metric": "seconds_per_patch", "run": seconds}])])
+                metrics = score(sim, tmp / f"{scenario}_{seed}_{objective}", {**run, "objective": objective}, tmp)
                 metrics["scenario"], metrics["seed"], metrics["objective"] = scenario, seed, objective
                 rows.append(metrics)
                 print(scenario, seed, objective, "done", flush=True)

@@ -6,7 +6,6 @@ For every scenario and seed: ``python -m cellframe simulate``, then one run per 
     python experiments/fidelity_terms/run.py
 """
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -15,29 +14,21 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from truth_runs import score, simulate  # noqa: E402
+
 cfg = OmegaConf.load(HERE / "config.yaml")
-
-
-def cellframe(args: list[str], cwd: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "cellframe", *args], cwd=cwd, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"cellframe {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
 
 rows = []
 with tempfile.TemporaryDirectory() as tmpdir:
     tmp = Path(tmpdir)
-    for scenario, simulate in cfg.scenarios.items():
+    for scenario, settings in cfg.scenarios.items():
         for seed in cfg.seeds:
-            sim = tmp / f"{scenario}_{seed}"
-            cellframe(["simulate", f"seed={seed}", f"output_dir={sim}", *(f"{k}={v}" for k, v in simulate.items())], tmp)
+            sim = simulate(tmp / f"{scenario}_{seed}", seed, dict(settings), tmp)
             for k, (variant, overrides) in enumerate(cfg.variants.items()):
-                out = tmp / f"{scenario}_{seed}_{k}"
-                cellframe([f"input.image={sim / 'image.png'}", f"input.mask={sim / 'nuclei.json'}", "analysis=[truth]",
-                           f"analysis.truth.table={sim / 'truth.parquet'}", f"output_dir={out}",
-                           *(f"{key}={value}" for key, value in {**cfg.run, **overrides}.items())], tmp)
-                metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")[["metric", "run"]]
-                rows.append(metrics.assign(scenario=scenario, seed=seed, variant=variant))
+                metrics = score(sim, tmp / f"{scenario}_{seed}_{k}", {**cfg.run, **overrides}, tmp)
+                rows.append(metrics[["metric", "run"]].assign(scenario=scenario, seed=seed, variant=variant))
                 print(scenario, seed, variant, "done", flush=True)
 
 table = pd.concat(rows, ignore_index=True)
