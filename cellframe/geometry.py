@@ -31,8 +31,14 @@ class Geometry(ABC):
 
     #: Per-nucleus parameters, in layout order.
     param_names: tuple[str, ...] = ()
-    #: True when nuclei are spheres of radius ``r`` at depth ``z`` (the per-cluster depth check applies)
-    spherical_nuclei: bool = False
+    # Optional capability, called by the core only where a geometry defines it:
+    #
+    #   depth_order(x, depth_range, rng, repair) -> (feasibility, x, n_repaired)
+    #
+    # checks, per cluster of overlapping nuclei, whether the depth range can hold them without
+    # interpenetration (a table: component, n_nuclei, needed_depth, feasible, ...), and with
+    # ``repair`` moves clusters proven feasible that ``x`` leaves interpenetrating to a witness
+    # stacking. The sphere implements it (:mod:`cellframe.feasibility`).
 
     def __init__(self, nuclei: pd.DataFrame, model, settings=None) -> None:
         self.nuclei = nuclei.reset_index(drop=True)

@@ -92,7 +92,10 @@ def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: An
     The returned object (see :class:`cellframe.geometry.Geometry`) defines the
     parameter layout and bounds of the search, evaluates the penalty terms for
     a whole swarm at once, and turns a solution into cells: their table, 2D
-    boundaries at a plane, volumes and a mesh.
+    boundaries at a plane, each nucleus' own section there, volumes and a mesh.
+    Optional capabilities the core calls only where present: ``depth_order``
+    (can each cluster's depth range hold its nuclei apart; repair those that
+    can), as the sphere implements it.
 
     :param name: the selected geometry; only needed by a plugin that serves several.
     :param nuclei: the nuclei table from :func:`cellframe_segment`.

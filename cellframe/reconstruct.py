@@ -7,32 +7,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from cellframe.feasibility import analyse
 from cellframe.objective import Objective
 from cellframe.problem import OptimizeResult, Problem
 from cellframe.reconstruction import Reconstruction
 from cellframe.registry import Registry
-
-
-def repair(geometry, x: np.ndarray, feasibility, witness: np.ndarray) -> tuple[np.ndarray, int]:
-    """Give clusters proven feasible that the optimizer left interpenetrating their witness depths.
-
-    The witness stacks the cluster in the depth order that proved it fits in
-    the objective's depth range, so its nuclei clear each other; radii are kept.
-    :return: the repaired solution and how many clusters were repaired.
-    """
-    if feasibility is None or not len(feasibility) or not len(geometry.pairs):
-        return x, 0
-    comp = geometry.components()
-    bad = np.unique(comp[geometry.pairs[geometry.interpenetrating(x)][:, 0]])
-    fixable = feasibility.loc[feasibility["feasible"] == True, "component"].to_numpy()  # noqa: E712
-    targets = np.intersect1d(bad, fixable)
-    if not len(targets):
-        return x, 0
-    params = {name: values.copy() for name, values in geometry.unpack(x).items()}
-    members = np.isin(comp, targets)
-    params["z"][members] = witness[members]
-    return geometry.pack(params), len(targets)
 
 
 def reconstruct(
@@ -95,12 +73,9 @@ def reconstruct(
 
     feasibility, repaired = None, 0
     low, high = goal.depth_range()
-    if full.spherical_nuclei:
-        feasibility, witness = analyse(full.xy, full.r, high - low, z=full.unpack(x)["z"] - low,
-                                       seed=int(rng.integers(2**31)))
-        witness = witness + low
-        if getattr(model, "repair", True):
-            x, repaired = repair(full, x, feasibility, witness)
+    depth_order = getattr(full, "depth_order", None)  # an optional geometry capability
+    if depth_order is not None:
+        feasibility, x, repaired = depth_order(x, (low, high), rng, repair=getattr(model, "repair", True))
     terms = {term: float(items.sum()) for term, items in full.penalties(x[None, :]).items()}
     return Reconstruction(
         sample_id=sample_id,

@@ -70,30 +70,30 @@ def test_enclosing_radii_make_some_demo_clusters_infeasible():
 
 def test_repair_gives_feasible_clusters_their_witness(registry):
     from cellframe.config import ModelConfig
-    from cellframe.feasibility import analyse
     from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
-    from cellframe.reconstruct import repair
 
     # a chain of three overlapping nuclei, all placed at the same depth: clearly interpenetrating
     nuclei = table([[0, 0], [7, 0], [14, 0]], [5.0, 5.0, 5.0])
     geom = Sphere(nuclei, ModelConfig(z_max=40), SphereSettings())
     x = geom.pack({"z": np.full(3, 20.0), "R": np.full(3, 10.0)})
     assert geom.interpenetrating(x).all()
-    report, witness = analyse(geom.xy, geom.r, 40.0)
-    fixed, count = repair(geom, x, report, witness)
+    report, fixed, count = geom.depth_order(x, (0.0, 40.0), np.random.default_rng(0))
     assert count == 1 and not geom.interpenetrating(fixed).any()
     assert np.array_equal(geom.unpack(fixed)["R"], geom.unpack(x)["R"])
+    # a depth range that does not start at 0 (the evidence objective's): the witness is shifted into it
+    report, fixed, count = geom.depth_order(x, (-8.0, 32.0), np.random.default_rng(0))
+    z = geom.unpack(fixed)["z"]
+    assert count == 1 and z.min() >= -8.0 and z.max() <= 32.0 and not geom.interpenetrating(fixed).any()
+    unchanged = geom.depth_order(x, (0.0, 40.0), np.random.default_rng(0), repair=False)
+    assert unchanged[2] == 0 and np.array_equal(unchanged[1], x)
 
 
 def test_infeasible_clusters_are_not_repaired():
     from cellframe.config import ModelConfig
-    from cellframe.feasibility import analyse
     from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
-    from cellframe.reconstruct import repair
 
     nuclei = table([[0, 0], [3, 0], [1.5, 2.5]], [5.0, 5.0, 5.0])  # three nearly coincident nuclei
     geom = Sphere(nuclei, ModelConfig(z_max=5), SphereSettings())
     x = geom.pack({"z": np.full(3, 2.0), "R": np.full(3, 10.0)})
-    report, witness = analyse(geom.xy, geom.r, 5.0)
-    assert report["feasible"].tolist() == [False]
-    assert repair(geom, x, report, witness)[1] == 0
+    report, fixed, count = geom.depth_order(x, (0.0, 5.0), np.random.default_rng(0))
+    assert report["feasible"].tolist() == [False] and count == 0

@@ -33,7 +33,6 @@ class Sphere(Geometry):
     nucleus a sphere of radius ``r_i`` at the same centre."""
 
     param_names = ("z", "R")
-    spherical_nuclei = True
 
     def __init__(self, nuclei: pd.DataFrame, model, settings: SphereSettings) -> None:
         super().__init__(nuclei, model, settings)
@@ -72,6 +71,27 @@ class Sphere(Geometry):
             "z": relu(-z) + relu(z - m.z_max),
             "overlap": relu(self._rsum - np.sqrt(self._d2 + dz * dz)),
         }
+
+    def depth_order(self, x: np.ndarray, depth_range: tuple[float, float], rng: np.random.Generator,
+                    repair: bool = True):
+        """Per cluster: can the depth range hold its nuclei apart (:func:`cellframe.feasibility.analyse`)?
+        With ``repair``, clusters proven feasible that ``x`` leaves interpenetrating take their witness
+        depths (the stacking that proved it; radii kept). Returns the table, ``x`` and how many were repaired."""
+        low, high = depth_range
+        feasibility, witness = analyse(self.xy, self.r, high - low, z=self.unpack(x)["z"] - low,
+                                       seed=int(rng.integers(2**31)))
+        if not repair or feasibility is None or not len(feasibility) or not len(self.pairs):
+            return feasibility, x, 0
+        comp = self.components()
+        bad = np.unique(comp[self.pairs[self.interpenetrating(x)][:, 0]])
+        fixable = feasibility.loc[feasibility["feasible"] == True, "component"].to_numpy()  # noqa: E712
+        targets = np.intersect1d(bad, fixable)
+        if not len(targets):
+            return feasibility, x, 0
+        params = {name: values.copy() for name, values in self.unpack(x).items()}
+        members = np.isin(comp, targets)
+        params["z"][members] = witness[members] + low
+        return feasibility, self.pack(params), len(targets)
 
     def centers(self, x: np.ndarray) -> np.ndarray:
         return np.column_stack([self.xy, self.unpack(x)["z"]])
