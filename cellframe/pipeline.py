@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from omegaconf import DictConfig
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
-from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image
+from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image, write_text
 from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
 from cellframe.reconstruct import reconstruct
@@ -133,7 +134,8 @@ def summary_row(rec: Reconstruction) -> dict:
 
 def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
                  tracker: Tracker) -> None:
-    """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.seams`)."""
+    """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.seams`), and
+    one QuPath GeoJSON of its cells in level-0 coordinates; both logged to MLflow."""
     from cellframe.seams import merge_slide
 
     slides: dict[str, list[Reconstruction]] = {}
@@ -141,11 +143,15 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
         if rec.region is not None:
             slides.setdefault(rec.region.slide.stem, []).append(rec)
     for slide_id, parts in slides.items():
-        cells, stats = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
-                                   optimizer=plan.optimizer, seed=plan.seed)
-        for fmt in ("csv", "parquet"):
-            with atomic_path(outdir / f"{slide_id}_cells.{fmt}") as tmp:
-                cells.to_csv(tmp, index=False) if fmt == "csv" else cells.to_parquet(tmp, index=False)
+        cells, stats, geojson = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
+                                            optimizer=plan.optimizer, seed=plan.seed)
+        files = [outdir / f"{slide_id}_cells.{fmt}" for fmt in ("csv", "parquet", "geojson")]
+        with atomic_path(files[0]) as tmp:
+            cells.to_csv(tmp, index=False)
+        with atomic_path(files[1]) as tmp:
+            cells.to_parquet(tmp, index=False)
+        write_text(files[2], json.dumps(geojson))
+        tracker.log_files(files, "slides")
         log.info("slide %s: %d cells from %d patches, %d duplicates dropped, %d seam clusters re-solved, "
                  "%d interpenetrating pairs", slide_id, stats["n_cells"], len(parts), stats["n_duplicates_dropped"],
                  stats["n_seam_clusters"], stats["n_violations"])

@@ -50,12 +50,13 @@ def slide_nuclei(recs) -> tuple[pd.DataFrame, int]:
     return merged, len(drop)
 
 
-def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tuple[pd.DataFrame, dict]:
-    """The slide-level cell table of one slide's patches, and what the merge did.
+def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tuple[pd.DataFrame, dict, dict]:
+    """The slide-level cell table of one slide's patches, what the merge did, and its QuPath GeoJSON.
 
-    :return: one row per cell (slide coordinates at the read level, ``x_slide``/``y_slide`` at
-        level 0, the owning ``patch``) and counts: duplicates dropped, seam clusters re-solved,
-        interpenetrating pairs left.
+    :return: one row per cell (slide coordinates at the patches' pixel size, ``x_slide``/``y_slide``
+        at level 0, the owning ``patch``); counts: duplicates dropped, seam clusters re-solved,
+        interpenetrating pairs left; and every cell once as a QuPath feature in level-0
+        coordinates (:func:`slide_geojson`).
     """
     nuclei, duplicates = slide_nuclei(recs)
     by_patch = {rec.sample_id: rec for rec in recs}
@@ -88,4 +89,34 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
     stats = {"n_cells": len(cells), "n_duplicates_dropped": duplicates,
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
              "n_violations": int(geometry_all.interpenetrating(x).sum())}
-    return cells, stats
+    return cells, stats, slide_geojson(recs, nuclei, geometry_all, x, float(model.plane_z))
+
+
+def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float) -> dict:
+    """Every merged cell once, as a QuPath cell in the slide's level-0 coordinates (QuPath's pixel
+    convention): its region at the plane from the slide-level solution, its nucleus from its patch."""
+    from cellframe.outlines import nucleus_outlines
+    from cellframe.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
+
+    region = recs[0].region
+    by_patch = {rec.sample_id: rec for rec in recs}
+    outlines = {sample: nucleus_outlines(rec.labels, rec.nuclei) for sample, rec in by_patch.items()}
+    sections = geometry.sections(x, plane_z)
+    cells = geometry.cells(x)
+    volumes = geometry.volumes(x)
+    radius = cells["R"] if "R" in cells else geometry.semi_axes(x).prod(axis=1) ** (1 / 3)
+
+    def to_qupath(points):
+        return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
+
+    features = []
+    for k, row in enumerate(nuclei.itertuples(index=False)):
+        rec = by_patch[row.patch]
+        outline = outlines[row.patch][int(row.cell_index)]
+        outline = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
+        measurements = {"z (px)": float(cells["z"].iloc[k]), "R (px)": float(radius.iloc[k] if hasattr(radius, "iloc")
+                                                                                else radius[k]),
+                        "Nucleus radius (px)": float(row.r), "Volume (px^3)": float(volumes[k])}
+        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), sections[k],
+                                     outline, measurements, getattr(row, "cell_type", None), to_qupath))
+    return collection(features)

@@ -159,6 +159,13 @@ class Tracker:
         mlflow.log_metrics({f"{key}.{k}": float(v) for k, v in metrics.items()})
         mlflow.log_artifacts(str(folder), artifact_path=f"analysis/{key}")
 
+    def log_files(self, paths: list[Path], artifact_path: str) -> None:
+        """Files of the whole run (e.g. a slide's merged cells), on the parent run."""
+        if self.enabled:
+            mlflow = self._client()
+            for path in paths:
+                mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
     def log_summary(self, metrics: dict[str, float]) -> None:
         if self.enabled:
             self._client().log_metrics(metrics)

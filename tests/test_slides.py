@@ -117,6 +117,15 @@ def test_seams_of_a_tiled_region_match_the_region_in_one_piece(centred_slide, ru
     # the same nuclei as the region segmented in one piece
     dist, _ = cKDTree(one[["x_slide", "y_slide"]].to_numpy()).query(xy)
     assert (dist < 1.5).mean() > 0.95 and abs(len(merged) - len(one)) <= 0.03 * len(one)
+    # one slide-level QuPath GeoJSON: every merged cell once, in level-0 coordinates, nucleus inside its cell
+    from shapely.geometry import shape
+
+    doc = json.loads((tmp_path / "tiled" / "centred_cells.geojson").read_text())
+    assert len(doc["features"]) == len(merged) and len({f["id"] for f in doc["features"]}) == len(merged)
+    centres = np.array([shape(f["nucleusGeometry"]).centroid.coords[0] for f in doc["features"]])
+    dist, _ = cKDTree(xy + 0.5).query(centres)  # QuPath's pixel convention: half a pixel on
+    assert np.median(dist) < 1.0
+    assert all(shape(f["geometry"]).buffer(1e-6).contains(shape(f["nucleusGeometry"])) for f in doc["features"])
 
 
 def test_a_slide_scanned_coarser_is_resampled_to_the_wanted_pixel_size(tmp_path):

@@ -1,24 +1,26 @@
 """Exporter ``geojson``: cells as a QuPath GeoJSON FeatureCollection.
 
 Each cell is a feature with ``properties.objectType = "cell"``: its region at
-the plane as ``geometry`` (the nucleus outline when the cell does not reach the
-plane), the nucleus outline as ``nucleusGeometry``, a stable UUID, the cell
+the plane joined with its nucleus as ``geometry`` (so QuPath draws every
+nucleus inside its cell; ``Cell reaches plane`` says which cells the plane
+cuts), the nucleus outline as ``nucleusGeometry``, a stable UUID, the cell
 type as ``classification`` when known, and ``measurements`` (z, R, N/C ratio,
-volume). QuPath 0.5 / 0.6 import it with File > Import objects.
+volume). Coordinates follow QuPath's pixel convention (:mod:`cellframe.qupath`);
+a patch cut from a slide is written in the slide's level-0 coordinates, so it
+lands on the slide. QuPath 0.5 / 0.6 import it with File > Import objects.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from shapely.geometry import Polygon, mapping
 
 from cellframe import hookimpl
 from cellframe.io import write_text
 from cellframe.outlines import nucleus_outlines
+from cellframe.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
 from cellframe.stages import Stage
 
 
@@ -28,23 +30,19 @@ class GeojsonSettings:
     filename: str = "cells.geojson"
 
 
-def _polygon(points: np.ndarray) -> dict:
-    polygon = Polygon(points)
-    if not polygon.is_valid:
-        polygon = polygon.buffer(0)
-    return mapping(polygon)
-
-
-def _colour(name: str) -> list[int]:
-    digest = uuid.uuid5(uuid.NAMESPACE_URL, name).bytes
-    return [int(b) for b in digest[:3]]
-
-
 def cells_geojson(rec) -> dict:
     """The QuPath FeatureCollection of a reconstruction (ids are UUIDs derived from sample and label)."""
     cells = rec.cells
     nc = rec.nc_ratios
     outlines = nucleus_outlines(rec.labels, rec.nuclei)
+    region = rec.region
+
+    def to_qupath(points):
+        points = np.asarray(points, float) + PIXEL_EDGE
+        if region is None:
+            return points
+        return np.column_stack(region.to_slide(points[:, 0], points[:, 1]))
+
     features = []
     for k, (row, section, outline) in enumerate(zip(cells.itertuples(index=False), rec.sections, outlines)):
         measurements = {"z (px)": float(row.z), "Nucleus radius (px)": float(row.r), "Volume (px^3)": float(row.volume),
@@ -54,18 +52,9 @@ def cells_geojson(rec) -> dict:
                              "N/C ratio (volume)": float(nc["volume"].iloc[k])}
         if np.isfinite(nc["area"].iloc[k]):
             measurements["N/C ratio (area)"] = float(nc["area"].iloc[k])
-        feature = {
-            "type": "Feature",
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cellframe/{rec.sample_id}/{int(row.label)}")),
-            "geometry": _polygon(section if len(section) >= 3 else outline),
-            "nucleusGeometry": _polygon(outline),
-            "properties": {"objectType": "cell", "measurements": measurements},
-        }
-        cell_type = getattr(row, "cell_type", None)
-        if cell_type is not None and cell_type == cell_type:
-            feature["properties"]["classification"] = {"name": str(cell_type), "color": _colour(str(cell_type))}
-        features.append(feature)
-    return {"type": "FeatureCollection", "features": features}
+        features.append(cell_feature(feature_id(rec.sample_id, int(row.label)), section, outline, measurements,
+                                     getattr(row, "cell_type", None), to_qupath))
+    return collection(features)
 
 
 @hookimpl

@@ -19,6 +19,7 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.io import InputError, read_image
 from cellframe.nuclei import check_radius, nuclei_from_polygons, nuclei_table
+from cellframe.qupath import PIXEL_EDGE
 from cellframe.stages import Stage, StageError
 
 log = logging.getLogger("cellframe")
@@ -102,6 +103,7 @@ def _points(value, path: Path, what: str) -> np.ndarray:
 def read_qupath(path: Path, shape, radius: str = "equivalent"):
     """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features).
 
+    Coordinates are QuPath's (pixel edges: half a pixel off cellframe's pixel centres).
     Detections and cells are read (a cell's nucleus is its ``nucleusGeometry``); annotations,
     including QuPath's legacy ``"id": "PathAnnotationObject"``, are not nuclei. Geometries that
     are not polygons are dropped, with a warning that counts them.
@@ -140,7 +142,7 @@ def read_qupath(path: Path, shape, radius: str = "equivalent"):
         if polygon.geom_type != "Polygon":
             dropped[polygon.geom_type] = dropped.get(polygon.geom_type, 0) + 1
             continue
-        polygons.append(np.asarray(polygon.exterior.coords)[:-1])
+        polygons.append(np.asarray(polygon.exterior.coords)[:-1] - PIXEL_EDGE)  # QuPath's pixel edges -> centres
         classification = props.get("classification") or {}
         types.append(classification.get("name") if isinstance(classification, dict) else None)
     for geom_type, count in dropped.items():

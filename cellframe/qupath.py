@@ -1,0 +1,72 @@
+"""QuPath GeoJSON: cells as features, in QuPath's pixel convention.
+
+cellframe's coordinates are pixel centres (pixel ``(row i, column j)`` is at
+``x = j, y = i``, as scikit-image measures). QuPath's pixel ``(i, j)`` is the
+square ``[j, j + 1] x [i, i + 1]``, so a point goes to QuPath by adding half a
+pixel (:data:`PIXEL_EDGE`) and comes back by taking it away; outlines traced
+half-way between pixel centres then cover exactly their mask's pixels.
+
+Every cell's geometry contains its nucleus: the cell's region at the plane
+joined with the nucleus outline (the outline alone for a cell that does not
+reach the plane; ``Cell reaches plane`` says which).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Callable
+
+import numpy as np
+from shapely.geometry import MultiPolygon, Polygon, mapping
+
+#: add to a cellframe coordinate to get QuPath's (subtract to come back)
+PIXEL_EDGE = 0.5
+
+
+def _polygon(points: np.ndarray) -> Polygon:
+    polygon = Polygon(points)
+    if not polygon.is_valid:
+        polygon = polygon.buffer(0)
+    if isinstance(polygon, MultiPolygon):
+        polygon = max(polygon.geoms, key=lambda g: g.area)
+    return polygon
+
+
+def colour(name: str) -> list[int]:
+    """A stable RGB colour for a class name."""
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, name).bytes
+    return [int(b) for b in digest[:3]]
+
+
+def cell_feature(feature_id: str, section: np.ndarray, outline: np.ndarray, measurements: dict,
+                 cell_type=None, to_qupath: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
+    """One QuPath cell: ``section`` and ``outline`` are ``(k, 2)`` x, y arrays in cellframe's
+    coordinates; ``to_qupath`` maps them to QuPath's (default: add :data:`PIXEL_EDGE`)."""
+    to_qupath = to_qupath or (lambda points: np.asarray(points, float) + PIXEL_EDGE)
+    nucleus = _polygon(to_qupath(outline))
+    reaches = len(section) >= 3
+    cell = nucleus
+    if reaches:
+        cell = _polygon(to_qupath(section)).union(nucleus)
+        if isinstance(cell, MultiPolygon):  # a nucleus poking out of a thin cut: keep one piece
+            cell = cell.convex_hull
+    feature = {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": mapping(cell),
+        "nucleusGeometry": mapping(nucleus),
+        "properties": {"objectType": "cell",
+                       "measurements": {**measurements, "Cell reaches plane": 1.0 if reaches else 0.0}},
+    }
+    if cell_type is not None and cell_type == cell_type:  # not NaN
+        feature["properties"]["classification"] = {"name": str(cell_type), "color": colour(str(cell_type))}
+    return feature
+
+
+def feature_id(*parts) -> str:
+    """A stable UUID for a cell (the same cell gets the same id in every export)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "cellframe/" + "/".join(str(p) for p in parts)))
+
+
+def collection(features: list[dict]) -> dict:
+    return {"type": "FeatureCollection", "features": features}
