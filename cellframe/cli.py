@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cellframe.config import CellframeConfig, ConfigError
+from cellframe.config import CellframeConfig, ConfigError, closest_setting
 from cellframe.registry import PluginError, Registry, default_registry, describe_plugins
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -109,7 +110,12 @@ def one_line(exc: BaseException) -> str:
             lines.append(f"available options in{group}: {', '.join(n.strip() for n in names.split() if n.strip())}")
         parts += [line.rstrip(".") for line in lines if line.rstrip(".") not in parts]
         exc = exc.__cause__ or exc.__context__
-    return "; ".join(parts)
+    text = "; ".join(parts)
+    typo = re.search(r"Could not override '([\w.]+)'; To append to your config use \+\S+", text)
+    if typo:  # Hydra suggests adding the mistyped key with +; say which setting was meant instead
+        hint = closest_setting(typo.group(1))
+        text = f"{typo.group(1)}: not a setting" + (f" (did you mean {hint}?)" if hint else "")
+    return text
 
 
 def main() -> None:

@@ -319,26 +319,37 @@ def check_analysis_files(settings: Any, key: str) -> None:
             raise ConfigError(f"{key}.{name}: file not found: {value}")
 
 
+def known_settings() -> list[str]:
+    """Every key of the run schema's own sections (``seed``, ``model.z_max``, ...), stage keys aside."""
+    import dataclasses
+
+    keys = []
+    for f in dataclasses.fields(CellframeConfig):
+        keys.append(f.name)
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory()):
+            keys += [f"{f.name}.{sub.name}" for sub in dataclasses.fields(f.default_factory())]
+    return keys
+
+
+def closest_setting(key: str) -> str | None:
+    """The real setting a mistyped key most likely meant, if any is close."""
+    import difflib
+
+    close = difflib.get_close_matches(key, known_settings(), n=1)
+    return close[0] if close else None
+
+
 def check_known_keys(cfg: DictConfig) -> None:
     """Refuse keys the schema does not have (``+model.zmax=10``: Hydra's ``+`` adds any key), naming
     the closest real one."""
-    import dataclasses
-    import difflib
-
-    known = {f.name: f for f in dataclasses.fields(CellframeConfig)}
-    extra = [k for k in cfg.keys() if k not in known and k != "hydra"]
-    sections = [(section, dataclasses.fields(known[section].default_factory())) for section in known
-                if known[section].default_factory is not dataclasses.MISSING
-                and dataclasses.is_dataclass(known[section].default_factory())]
-    problems = [(k, list(known)) for k in extra]
-    for section, fields in sections:
-        names = [f.name for f in fields]
-        problems += [(f"{section}.{k}", [f"{section}.{n}" for n in names]) for k in cfg[section].keys() if k not in names]
-    if problems:
-        key, choices = problems[0]
-        close = difflib.get_close_matches(key, choices, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"{key}: not a setting{hint}")
+    known = set(known_settings())
+    sections = {k.split(".")[0] for k in known if "." in k}
+    present = [k for k in cfg.keys() if k != "hydra"]
+    present += [f"{section}.{k}" for section in sections if section in cfg for k in cfg[section].keys()]
+    for key in present:
+        if key not in known and key.split(".")[0] in known | {key}:
+            hint = closest_setting(key)
+            raise ConfigError(f"{key}: not a setting" + (f" (did you mean {hint}?)" if hint else ""))
 
 
 def validate(cfg: DictConfig, registry: Registry) -> RunPlan:

@@ -243,3 +243,11 @@ def test_an_image_larger_than_the_limit_is_refused_from_its_header(tmp_path):
     assert load_patch(demo, max_pixels=1_000_000)[0].shape == (1000, 1000, 3)
     with pytest.raises(InputError, match="more than input.max_pixels=999999"):
         load_patch(demo, max_pixels=999_999)
+
+
+def test_qupath_derived_classes_keep_their_class():
+    from cellframe.plugins.segmenters.importers import class_name
+
+    assert class_name({"name": "Tumor"}) == "Tumor"
+    assert class_name({"names": ["Tumor", "Positive"], "color": [1, 2, 3]}) == "Tumor: Positive"
+    assert class_name(None) is None and class_name({"names": []}) is None

@@ -122,3 +122,32 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert [r.info.status for r in parents] == ["KILLED"]
     assert not (out / "summary.csv").exists()
+
+
+def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical_outputs(many_crops, reference,
+                                                                                           mlflow_uri, tmp_path):
+    import psutil
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process",
+           "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
+           "mlflow.experiment=sigkill", f"hydra.run.dir={out}"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*/.cellframe-done.json"))) < 2:
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert workers and not alive, f"{len(alive)} workers outlived the killed driver"
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert outputs(out) == outputs(reference)
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("sigkill").experiment_id])
+    parents = sorted(r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parents == ["FINISHED", "KILLED"]  # the killed run's parent, found RUNNING, was ended by the next
+    assert not [r for r in runs if r.info.status == "RUNNING"]

@@ -100,6 +100,17 @@ def _points(value, path: Path, what: str) -> np.ndarray:
     return points
 
 
+def class_name(classification) -> str | None:
+    """A QuPath classification's name; a derived class (``"names": ["Tumor", "Positive"]``) as
+    QuPath shows it, ``Tumor: Positive``."""
+    if not isinstance(classification, dict):
+        return None
+    if classification.get("name"):
+        return str(classification["name"])
+    names = classification.get("names")
+    return ": ".join(str(n) for n in names) if isinstance(names, list) and names else None
+
+
 def read_qupath(path: Path, shape, radius: str = "equivalent"):
     """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features).
 
@@ -143,8 +154,7 @@ def read_qupath(path: Path, shape, radius: str = "equivalent"):
             dropped[polygon.geom_type] = dropped.get(polygon.geom_type, 0) + 1
             continue
         polygons.append(np.asarray(polygon.exterior.coords)[:-1] - PIXEL_EDGE)  # QuPath's pixel edges -> centres
-        classification = props.get("classification") or {}
-        types.append(classification.get("name") if isinstance(classification, dict) else None)
+        types.append(class_name(props.get("classification")))
     for geom_type, count in dropped.items():
         log.warning("%s: %d %s geometries are not nucleus outlines: dropped", path, count, geom_type)
     if no_nucleus:
