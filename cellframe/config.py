@@ -362,6 +362,8 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if seed < 0:
         raise ConfigError(f"seed={seed} must be >= 0")
     check_model(cfg.model)
+    if not _finite("mlflow.timeout", cfg.mlflow.timeout) > 0:
+        raise ConfigError(f"mlflow.timeout={cfg.mlflow.timeout} must be > 0")
     if cfg.mlflow.enabled:
         check_tracking_uri(cfg.mlflow.tracking_uri)
     from cellframe.executors import EXECUTORS

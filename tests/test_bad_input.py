@@ -45,10 +45,11 @@ config_values = st.sampled_from([
     "model.alpha=nan", "model.beta=-inf", "model.z_max=-1", "model.alpha=0", "model.lambda_z=-3", "seed=-4",
     "input.mpp=0", "optimizer.swarm_size=0", "optimizer.iterations=-1", "reconstruction.samples=0",
     "executor.workers=0", "model.plane_z=inf", "segmenter.min_distance=0", "geometry.name=cube",
+    "exporter.json.precision=-1", "input.max_pixels=0", "mlflow.timeout=0",
 ])
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(config_values)
 def test_bad_config_values_are_one_line_errors_naming_the_key(registry, compose_cfg, value):
     key = value.split("=")[0]

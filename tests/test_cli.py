@@ -159,15 +159,31 @@ def test_a_bad_patch_is_reported_and_the_others_still_run(demo_crops, run_cli, t
     assert summary.loc["good", "status"] == "done"
 
 
-def test_a_failing_analysis_is_reported_after_the_patches(demo_crops, run_cli, tmp_path):
+def test_a_failing_analysis_is_reported_after_the_patches(demo_crops, run_cli, mlflow_uri, tmp_path):
     tables = REPO / "data" / "downstream"  # these two share no patients: known only once the tables are joined
     result = run_cli([f"input.image={demo_crops / 'crop_1.png'}", f"input.mask={demo_crops / 'crop_1_mask.png'}",
                       "analysis=[survival]", f"analysis.survival.times={tables / 'survival_times.tsv'}",
                       f"analysis.survival.features={tables / 'survival_features.csv'}", "analysis.survival.feature=f1",
-                      "mlflow.enabled=false", "progress=false", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+                      "mlflow.experiment=failing_analysis", "progress=false", f"hydra.run.dir={tmp_path / 'out'}"],
+                     tmp_path)
     assert result.returncode == 1
     assert "cellframe: error: analysis survival: survival: the tables (61 and 36 patients) share 0" in result.stderr
     assert (tmp_path / "out" / "crop_1" / "cells.json").is_file()
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name("failing_analysis").experiment_id])
+    assert [r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags] == ["FAILED"]
+
+
+def test_when_every_patch_fails_the_summary_still_has_its_header(run_cli, tmp_path):
+    (tmp_path / "broken.png").write_text("not a png")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"sample_id,image\nbad,{tmp_path / 'broken.png'}\n")
+    result = run_cli([f"input.manifest={manifest}", "segmenter=hed_watershed", "mlflow.enabled=false",
+                      "progress=false", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 1
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary.columns[:3]) == ["sample_id", "status", "error"]
+    assert summary["status"].tolist() == ["failed"] and "broken.png" in summary["error"].iloc[0]
 
 
 def test_a_missing_analysis_input_and_a_typo_key_stop_the_run_before_any_patch(demo_crops, run_cli, tmp_path):

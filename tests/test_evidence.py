@@ -124,3 +124,30 @@ def test_evidence_needs_the_image(registry, small_sim):
         reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=_settings(registry, "geometry", "sphere"),
                     optimizer=_settings(registry, "optimizer", "pso"), objective=_settings(registry, "objective", "evidence"),
                     image=None, rng=np.random.default_rng(0))
+
+
+def test_visible_tissue_keeps_cells_out_of_lumen_and_open_stroma():
+    from cellframe.space_filling import cellular_region
+
+    image = np.full((100, 200, 3), 150, np.uint8)  # stained tissue...
+    image[:, 150:] = 250  # ...and a lumen (nearly white: no optical density) on the right
+    xy = np.array([[40.0, 50.0], [140.0, 50.0]])
+    region = cellular_region(image, xy, reach=20)
+    assert region[50, 40] and region[50, 140]  # around each nucleus, in tissue
+    assert not region[:, 150:].any()  # never in the lumen, however close the nucleus
+    assert not region[50, 90]  # stained but far from every nucleus: open stroma
+
+
+def test_space_filling_cells_do_not_count_the_lumen():
+    from cellframe.space_filling import cell_volumes
+
+    rng = np.random.default_rng(0)
+    centre = np.array([[50.0, 50.0, 8.0]])
+    ball = np.array([10.0])
+    everywhere = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), np.ones((100, 100), bool),
+                              ball, 4000, rng)
+    half = np.ones((100, 100), bool)
+    half[:, 50:] = False  # the right half of the cell's ball is lumen
+    halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), half, ball, 4000, rng)
+    assert everywhere[0] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.02)
+    assert halved[0] == pytest.approx(everywhere[0] / 2, rel=0.06)
