@@ -100,6 +100,9 @@ class MlflowConfig:
             raise ValueError(f"timeout={self.timeout} must be > 0")
 
 
+#: ``executor.name`` choices (:mod:`cellframe.executors`)
+EXECUTORS = ("auto", "serial", "process", "dask")
+
 #: tracking URI schemes MLflow stores runs under (no scheme: a local folder)
 MLFLOW_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 
@@ -366,8 +369,6 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         raise ConfigError(f"mlflow.timeout={cfg.mlflow.timeout} must be > 0")
     if cfg.mlflow.enabled:
         check_tracking_uri(cfg.mlflow.tracking_uri)
-    from cellframe.executors import EXECUTORS
-
     if cfg.executor.name not in EXECUTORS:
         raise ConfigError(f"executor.name={cfg.executor.name!r} must be one of {', '.join(EXECUTORS)}")
     if cfg.executor.workers is not None and cfg.executor.workers < 1:

@@ -17,7 +17,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -76,13 +76,14 @@ def finished(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | No
     return load_state(folder, digest, rebuild_geometry)
 
 
-def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str,
+def attempt(work: Callable, spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, digest: str,
             registry: Registry | None = None) -> PatchOutcome:
     """Run one patch (or pick up its finished result); never raises.
 
-    ``registry``: the driver's, in this process; worker processes load the installed plugins.
+    ``work``: what runs a patch, ``work(spec, plan, registry, outdir) -> Reconstruction``
+    (:func:`cellframe.pipeline.run_patch`); ``registry``: the driver's, in this process; worker
+    processes load the installed plugins.
     """
-    from cellframe.pipeline import run_patch
     from cellframe.registry import default_registry
 
     try:
@@ -96,7 +97,7 @@ def attempt(spec: PatchSpec, plan: RunPlan, cfg: DictConfig, outdir: Path, diges
         if rec is not None:
             return PatchOutcome(spec, rec, resumed=True)
     try:
-        rec = run_patch(spec, plan, registry, outdir)
+        rec = work(spec, plan, registry, outdir)
     except (InputError, StageError, StageFailure, PluginError) as exc:
         if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
             log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
@@ -122,10 +123,6 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
     threading.Thread(target=watch, daemon=True, name="cellframe-watch-parent").start()
 
 
-#: ``executor.name`` choices
-EXECUTORS = ("auto", "serial", "process", "dask")
-
-
 def choose(settings, n_patches: int) -> str:
     name = settings.name
     if name == "auto":
@@ -133,22 +130,23 @@ def choose(settings, n_patches: int) -> str:
     return name
 
 
-def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) -> Iterator[PatchOutcome]:
-    """Run every patch of a plan on the configured executor; outcomes arrive as patches finish."""
+def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) -> Iterator[PatchOutcome]:
+    """Run every patch of a plan with ``work`` (see :func:`attempt`) on the configured executor
+    (``executor.name``, one of :data:`cellframe.config.EXECUTORS`); outcomes arrive as patches finish."""
     settings = cfg.executor
     digest = config_digest(cfg)
     name = choose(settings, len(plan.patches))
     workers = settings.workers or os.cpu_count() or 1
     if name == "serial":
         for spec in plan.patches:
-            yield attempt(spec, plan, cfg, outdir, digest, registry)
+            yield attempt(work, spec, plan, cfg, outdir, digest, registry)
     elif name == "process":
         import multiprocessing
 
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=watch_parent, initargs=(os.getpid(),))
         try:
-            futures = [pool.submit(attempt, spec, plan, cfg, outdir, digest) for spec in plan.patches]
+            futures = [pool.submit(attempt, work, spec, plan, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
         finally:  # also on a signal or an error in the driver: no patch outlives the run
@@ -161,7 +159,7 @@ def execute(plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) ->
         cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                               dashboard_address=None)
         with Client(settings.address or cluster) as client:
-            futures = [client.submit(attempt, spec, plan, cfg, outdir, digest, pure=False) for spec in plan.patches]
+            futures = [client.submit(attempt, work, spec, plan, cfg, outdir, digest, pure=False) for spec in plan.patches]
             for future in dask_completed(futures):
                 yield future.result()
         if cluster is not None:

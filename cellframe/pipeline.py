@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
+from cellframe.executors import execute
 from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image, write_text
 from cellframe.nuclei import check_nuclei_table
 from cellframe.plots import convergence_plot
@@ -236,8 +237,6 @@ def terminate_as_exit():
 def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_name: str) -> int:
     from tqdm.auto import tqdm
 
-    from cellframe.executors import execute
-
     leftovers = list(outdir.rglob(".*.part"))  # half-written files of a killed run: never read, safe to drop
     for path in leftovers:
         path.unlink(missing_ok=True)
@@ -248,7 +247,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
     with tracker.parent(cfg, run_name=run_name, output_dir=outdir.resolve()):
         quiet = None if cfg.progress is None else not cfg.progress  # None: tqdm shows it on a terminal only
         progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=quiet)
-        for outcome in execute(plan, cfg, outdir, registry):
+        for outcome in execute(run_patch, plan, cfg, outdir, registry):
             progress.update()
             spec, rec = outcome.spec, outcome.rec
             if rec is None:

@@ -24,7 +24,9 @@ def run(registry, compose_cfg, tmp_path_factory):
     cfg = compose_cfg(f"input.image={folder / 'i.png'}", f"input.mask={folder / 'm.png'}", "mlflow.enabled=false")
     plan = validate(cfg, registry)
     outdir = folder / "out"
-    outcome = attempt(plan.patches[0], plan, cfg, outdir, config_digest(cfg), registry)
+    from cellframe.pipeline import run_patch
+
+    outcome = attempt(run_patch, plan.patches[0], plan, cfg, outdir, config_digest(cfg), registry)
     assert outcome.error is None and not outcome.resumed
     return cfg, plan, outdir / plan.patches[0].sample_id, outcome.rec
 
