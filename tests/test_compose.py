@@ -7,6 +7,8 @@ from omegaconf import OmegaConf
 from cellframe.cli import register_configs
 from cellframe.registry import default_registry
 
+from conftest import REPO
+
 REGISTRY = default_registry()
 register_configs(REGISTRY)
 
@@ -31,3 +33,13 @@ def test_cfg_job_prints_the_slurm_preset(run_cli, tmp_path):
     done = run_cli(["+cluster=slurm", "+pipeline=tcga_brca", "--cfg", "job"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "name: process" in done.stdout and "objective:" in done.stdout
+
+
+@pytest.mark.parametrize("study", sorted(p.parent.name for p in (REPO / "experiments").glob("*/config.yaml")))
+def test_every_study_config_composes_with_hydra(study):
+    from cellframe.studies import study_config
+
+    cfg = study_config(REPO / "experiments" / study, [])
+    assert len(cfg) > 0
+    if "seeds" in cfg:  # command-line overrides reach the study, as with the CLI
+        assert list(study_config(REPO / "experiments" / study, ["seeds=[7]"]).seeds) == [7]

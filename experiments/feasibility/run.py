@@ -13,19 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 from skimage import io
 
 from cellframe.feasibility import component_feasibility
 from cellframe.pipeline import segment
 from cellframe.registry import default_registry
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
 
 def main() -> None:
-    cfg = OmegaConf.load(HERE / "config.yaml")
+    cfg = study_config(HERE)
     registry = default_registry()
     lines = ["| patch | radius | nuclei | clusters | largest | exact | needed depth: median / max (px) | "
              + " | ".join(f"infeasible at z_max={z} (undetermined)" for z in cfg.z_max) + " |",

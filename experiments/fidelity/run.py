@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
+
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from truth_runs import score, simulate  # noqa: E402
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 
 
 rows = []

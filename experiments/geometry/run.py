@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 from skimage import io
 
 from cellframe.config import ModelConfig
@@ -15,11 +14,12 @@ from cellframe.nc import shannon_entropy
 from cellframe.pipeline import segment
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 registry = default_registry()
 lines = ["| patch | geometry | interpenetrating pairs | cells reaching z=0 | mean sphericity | N/C entropy (area) | "
          "N/C entropy (volume) | seconds |", "|---|---|---|---|---|---|---|---|"]

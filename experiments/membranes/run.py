@@ -16,18 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 from scipy.stats import spearmanr
 from skimage import io
 from skimage.color import rgb2hed
 from skimage.filters import sato
 from skimage.segmentation import watershed
 
+from cellframe.studies import study_config
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from truth_runs import score, simulate  # noqa: E402
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 rows = []
 with tempfile.TemporaryDirectory() as tmpdir:
     tmp = Path(tmpdir)

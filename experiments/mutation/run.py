@@ -5,15 +5,15 @@
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
 
 from cellframe.cohort import join_patients, read_features, read_mutations
 from cellframe.plugins.analyses.mutation import forest_plot, mutation_auroc
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 features = read_features(REPO / cfg.features)
 status = read_mutations(REPO / cfg.status)
 shared = join_patients(features, status, what="mutation")[0]

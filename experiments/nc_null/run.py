@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 from skimage import io
 
 from cellframe.config import ModelConfig
@@ -25,11 +24,12 @@ from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.reconstruct import reconstruct
 from cellframe.registry import default_registry
 from cellframe.swarm import PSOSettings
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 registry = default_registry()
 settings = registry.stage("segmenter", "mask").schema()
 patches = {}

@@ -6,18 +6,18 @@
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 from skimage import io, segmentation
 
 from cellframe.nuclei import split_instances
 from cellframe.plugins.segmenters.hed_watershed import HedWatershedSettings
 from cellframe.segmentation import segment_nuclei
 from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 s = HedWatershedSettings()
 lines = ["| patch | reference nuclei | found | pixel Dice | object precision | object recall | object F1 (IoU 0.5) | AJI |",
          "|---|---|---|---|---|---|---|---|"]

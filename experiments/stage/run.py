@@ -6,15 +6,15 @@ p-values, BH q-values and effect sizes with bootstrap intervals.
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
 
 from cellframe.cohort import read_features, read_matrix
 from cellframe.plugins.analyses.stage import box_plots, stage_association
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 values = read_features(REPO / cfg.features)[cfg.feature]
 stages = read_matrix(REPO / cfg.stages)
 table = stage_association(values, stages)

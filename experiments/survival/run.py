@@ -8,16 +8,16 @@ reporting a result.
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
 
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import read_features, read_survival
 from cellframe.plugins.analyses.survival import plot, survival_analysis
+from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-cfg = OmegaConf.load(HERE / "config.yaml")
+cfg = study_config(HERE)
 values = read_features(REPO / cfg.features)[cfg.feature]
 survival = read_survival(REPO / cfg.times, cfg.time_column, cfg.event_column)
 try:
