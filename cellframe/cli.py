@@ -112,9 +112,12 @@ def one_line(exc: BaseException) -> str:
         exc = exc.__cause__ or exc.__context__
     text = "; ".join(parts)
     typo = re.search(r"Could not override '([\w.]+)'; To append to your config use \+\S+", text)
-    if typo:  # Hydra suggests adding the mistyped key with +; say which setting was meant instead
+    if typo and f"Key '{typo.group(1).split('.')[-1]}' not in" in text:
+        # Hydra suggests adding the mistyped key with +; say which setting was meant instead
         hint = closest_setting(typo.group(1))
         text = f"{typo.group(1)}: not a setting" + (f" (did you mean {hint}?)" if hint else "")
+    elif typo and "is not in struct" in text:  # new keys in a mapping setting: Hydra's ++ replaces it
+        text = text.replace(f"To append to your config use +", f"to set a mapping use ++")
     return text
 
 

@@ -252,3 +252,42 @@ def test_qupath_derived_classes_keep_their_class():
     assert class_name({"name": "Tumor"}) == "Tumor"
     assert class_name({"names": ["Tumor", "Positive"], "color": [1, 2, 3]}) == "Tumor: Positive"
     assert class_name(None) is None and class_name({"names": []}) is None
+
+
+def test_hovernet_type_names_come_from_a_preset_or_the_command_line(registry, compose_cfg, tmp_path):
+    import json
+
+    doc = {"nuc": {"1": {"contour": square(10, 10), "type": 1}, "2": {"contour": square(40, 40), "type": 2}}}
+    (tmp_path / "hv.json").write_text(json.dumps(doc))
+    image = np.full((100, 100, 3), 200, np.uint8)
+    io.imsave(tmp_path / "i.png", image, check_contrast=False)
+
+    def types(*overrides):
+        plan = validate(compose_cfg(f"input.image={tmp_path / 'i.png'}", f"input.mask={tmp_path / 'hv.json'}",
+                                    "segmenter=hovernet", *overrides), registry)
+        table = registry.call("segmenter", "hovernet", image=image, mask=None, mask_path=tmp_path / "hv.json",
+                              mpp=0.25, settings=plan.segmenter)
+        return table["cell_type"].tolist()
+
+    assert types() == ["neoplastic", "inflammatory"]  # PanNuke's, by default
+    assert types("segmenter.types=consep") == ["other", "inflammatory"]
+    assert types("segmenter.types=none") == ["1", "2"]
+    assert types("++segmenter.type_names={1:tumour}") == ["tumour", "inflammatory"]
+    with pytest.raises(ConfigError, match="segmenter: types='cosnep' must be one of pannuke, consep, monusac, none"):
+        types("segmenter.types=cosnep")
+
+
+def test_objects_in_slide_coordinates_import_into_a_region_with_an_offset(tmp_path):
+    import json
+
+    from cellframe.plugins.segmenters.importers import read_hovernet, read_qupath
+
+    shifted = [[x + 1000, y + 2000] for x, y in square(30, 30)]
+    (tmp_path / "hv.json").write_text(json.dumps({"nuc": {"1": {"contour": shifted}}}))
+    table = read_hovernet(tmp_path / "hv.json", (100, 100), {}, offset=(1000, 2000))
+    assert len(table) == 1 and table.loc[0, "x"] == pytest.approx(35) and table.loc[0, "y"] == pytest.approx(35)
+    qp = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"objectType": "detection"},
+          "geometry": {"type": "Polygon", "coordinates": [[[x + 0.5, y + 0.5] for x, y in shifted + [shifted[0]]]]}}]}
+    (tmp_path / "qp.geojson").write_text(json.dumps(qp))
+    table = read_qupath(tmp_path / "qp.geojson", (100, 100), offset=(1000, 2000))
+    assert table.loc[0, "x"] == pytest.approx(35) and table.loc[0, "y"] == pytest.approx(35)

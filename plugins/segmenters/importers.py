@@ -24,8 +24,13 @@ from cellframe.stages import Stage, StageError
 
 log = logging.getLogger("cellframe")
 
-#: HoVer-Net's PanNuke classes
-PANNUKE_TYPES = {0: "unlabelled", 1: "neoplastic", 2: "inflammatory", 3: "connective", 4: "dead", 5: "epithelial"}
+#: the class names of HoVer-Net's published checkpoints, by the dataset they were trained on
+TYPE_PRESETS = {
+    "pannuke": {0: "unlabelled", 1: "neoplastic", 2: "inflammatory", 3: "connective", 4: "dead", 5: "epithelial"},
+    "consep": {0: "unlabelled", 1: "other", 2: "inflammatory", 3: "epithelial", 4: "spindle-shaped"},
+    "monusac": {0: "unlabelled", 1: "epithelial", 2: "lymphocyte", 3: "macrophage", 4: "neutrophil"},
+    "none": {},
+}
 
 
 @dataclass
@@ -41,21 +46,40 @@ class LabelsSettings:
 @dataclass
 class HovernetSettings:
     name: str = "hovernet"
-    #: type id -> name; the default is PanNuke's
-    type_names: dict[str, str] = field(default_factory=lambda: {str(k): v for k, v in PANNUKE_TYPES.items()})
+    #: the checkpoint's classes (pannuke, consep, monusac; none = type ids as they are)
+    types: str = "pannuke"
+    #: type id -> name, over the preset's (on the command line: '++segmenter.type_names={1:tumour,2:immune}')
+    type_names: dict[int, str] = field(default_factory=dict)
     radius: str = "equivalent"
+    #: subtracted from every coordinate (x, y px): detections in slide coordinates, imported into a region
+    offset: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
     def __post_init__(self) -> None:
         check_radius(self.radius)
+        if self.types not in TYPE_PRESETS:
+            raise ValueError(f"types={self.types!r} must be one of {', '.join(TYPE_PRESETS)}")
+        check_offset(self.offset)
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {**TYPE_PRESETS[self.types], **{int(k): v for k, v in self.type_names.items()}}
 
 
 @dataclass
 class QupathSettings:
     name: str = "qupath"
     radius: str = "equivalent"
+    #: subtracted from every coordinate (x, y px): objects in slide coordinates, imported into a region
+    offset: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
     def __post_init__(self) -> None:
         check_radius(self.radius)
+        check_offset(self.offset)
+
+
+def check_offset(offset) -> None:
+    if len(offset) != 2 or not all(np.isfinite(float(v)) for v in offset):
+        raise ValueError(f"offset={list(offset)} must be two finite numbers (x, y)")
 
 
 def _load_json(path: Path, what: str):
@@ -65,8 +89,8 @@ def _load_json(path: Path, what: str):
         raise InputError(f"{what} {path} is not readable JSON ({type(exc).__name__})") from None
 
 
-def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent"):
-    """Nuclei from a HoVer-Net JSON: contours and centroids are x, y."""
+def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent", offset=(0.0, 0.0)):
+    """Nuclei from a HoVer-Net JSON: contours and centroids are x, y (minus ``offset``)."""
     doc = _load_json(path, "HoVer-Net file")
     nuc = doc.get("nuc") if isinstance(doc, dict) else None
     if not isinstance(nuc, dict):
@@ -82,11 +106,18 @@ def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent
             ids.append(int(key))
         except ValueError:
             raise InputError(f"HoVer-Net file {path}: nucleus id {key!r} is not an integer") from None
-        polygons.append(_points(contour, path, f"nucleus {key!r} contour"))
+        polygons.append(_points(contour, path, f"nucleus {key!r} contour") - np.asarray(offset, float))
         kind = item.get("type")
-        types.append(type_names.get(str(kind), str(kind)) if kind is not None else None)
+        types.append(_type_name(kind, type_names) if kind is not None else None)
     with_types = any(t is not None for t in types)
     return nuclei_from_polygons(polygons, shape, ids, types if with_types else None, radius)[0]
+
+
+def _type_name(kind, names: dict) -> str:
+    try:
+        return names.get(int(kind), str(kind))
+    except (TypeError, ValueError):
+        return str(kind)
 
 
 def _points(value, path: Path, what: str) -> np.ndarray:
@@ -111,7 +142,7 @@ def class_name(classification) -> str | None:
     return ": ".join(str(n) for n in names) if isinstance(names, list) and names else None
 
 
-def read_qupath(path: Path, shape, radius: str = "equivalent"):
+def read_qupath(path: Path, shape, radius: str = "equivalent", offset=(0.0, 0.0)):
     """Nuclei from a QuPath GeoJSON (FeatureCollection or list of features).
 
     Coordinates are QuPath's (pixel edges: half a pixel off cellframe's pixel centres).
@@ -153,7 +184,8 @@ def read_qupath(path: Path, shape, radius: str = "equivalent"):
         if polygon.geom_type != "Polygon":
             dropped[polygon.geom_type] = dropped.get(polygon.geom_type, 0) + 1
             continue
-        polygons.append(np.asarray(polygon.exterior.coords)[:-1] - PIXEL_EDGE)  # QuPath's pixel edges -> centres
+        # QuPath's pixel edges -> cellframe's pixel centres, and slide coordinates -> the region's
+        polygons.append(np.asarray(polygon.exterior.coords)[:-1] - PIXEL_EDGE - np.asarray(offset, float))
         types.append(class_name(props.get("classification")))
     for geom_type, count in dropped.items():
         log.warning("%s: %d %s geometries are not nucleus outlines: dropped", path, count, geom_type)
@@ -189,5 +221,5 @@ def cellframe_segment(name, image, mask, mask_path, settings):
     if shape is None:
         raise StageError(f"segmenter {name!r} needs input.image for the image size")
     if name == "hovernet":
-        return read_hovernet(mask_path, shape, settings.type_names, settings.radius)
-    return read_qupath(mask_path, shape, settings.radius)
+        return read_hovernet(mask_path, shape, settings.names, settings.radius, settings.offset)
+    return read_qupath(mask_path, shape, settings.radius, settings.offset)
