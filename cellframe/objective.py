@@ -70,3 +70,8 @@ class Objective:
     def intervals(self, x: np.ndarray) -> pd.DataFrame | None:
         """Per-cell credible intervals from posterior samples, or None when the objective cannot sample."""
         return None
+
+    def visible_tissue(self) -> np.ndarray | None:
+        """``(H, W)`` where the image shows cellular tissue (cells' regions at the plane are clipped to
+        it), or None when the objective does not read the image."""
+        return None

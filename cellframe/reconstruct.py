@@ -92,4 +92,5 @@ def reconstruct(
         depth_range=(low, high),
         extra=goal.cell_columns(x),
         spread=goal.intervals(x),
+        tissue=goal.visible_tissue(),
     )

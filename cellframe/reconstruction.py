@@ -12,7 +12,7 @@ from cellframe.geometry import Geometry
 from cellframe.nuclei import NUCLEI_COLUMNS
 from cellframe.measure import sphericity
 from cellframe.nc import FORMS, nc_ratios
-from cellframe.sections import clipped_ellipse_areas, polygon_area
+from cellframe.sections import clip_to_mask, clipped_ellipse_areas, polygon_area
 
 
 @dataclass
@@ -55,6 +55,8 @@ class Reconstruction:
     depth_range: tuple[float, float] = (0.0, 0.0)
     #: per-cell columns the objective adds (e.g. ``rho``, the estimated 3D nuclear radius)
     extra: pd.DataFrame | None = None
+    #: where the image shows cellular tissue (the objective's; cells' regions at the plane are clipped to it)
+    tissue: np.ndarray | None = None
 
     @cached_property
     def violations(self) -> np.ndarray:
@@ -89,8 +91,12 @@ class Reconstruction:
 
     @cached_property
     def sections(self) -> list[np.ndarray]:
-        """Each cell's 2D region at ``plane_z`` (empty when the cell does not reach it)."""
-        return self.geometry.sections(self.x, self.plane_z)
+        """Each cell's 2D region at ``plane_z`` (empty when the cell does not reach it), inside the
+        visible tissue where the objective knows it."""
+        regions = self.geometry.sections(self.x, self.plane_z)
+        if self.tissue is None:
+            return regions
+        return [clip_to_mask(region, self.tissue) for region in regions]
 
     @property
     def nc_ratios(self) -> pd.DataFrame:

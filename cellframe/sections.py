@@ -168,3 +168,29 @@ def clipped_ellipse_areas(centers: np.ndarray, ellipses: np.ndarray, regions: li
     cells = shapely.make_valid(np.array([shapely.Polygon(regions[i]) for i in todo]))
     areas[todo] = shapely.area(shapely.intersection(shapes, cells))
     return areas
+
+
+def clip_to_mask(polygon: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The part of a region (``(k, 2)`` x, y polygon) over ``True`` pixels of ``mask``: the polygon
+    itself when all its pixels are, its largest traced piece when some are, empty when none are."""
+    from skimage.draw import polygon as draw_polygon
+    from skimage.measure import find_contours
+
+    if len(polygon) < 3:
+        return polygon
+    rr, cc = draw_polygon(polygon[:, 1], polygon[:, 0], mask.shape)
+    if len(rr) == 0:
+        return polygon
+    inside = mask[rr, cc]
+    if inside.all():
+        return polygon
+    if not inside.any():
+        return polygon[:0]
+    r0, c0 = rr.min() - 1, cc.min() - 1
+    crop = np.zeros((rr.max() - r0 + 2, cc.max() - c0 + 2), float)
+    crop[rr - r0, cc - c0] = inside
+    pieces = [c for c in find_contours(crop, 0.5) if len(c) >= 3]
+    if not pieces:
+        return polygon[:0]
+    largest = max(pieces, key=lambda c: polygon_area(c[:, ::-1]))
+    return np.column_stack([largest[:, 1] + c0, largest[:, 0] + r0])

@@ -5,7 +5,8 @@ Files in the patch folder (all written before the done marker):
 * ``state/nuclei.parquet`` and, where present, ``state/extra.parquet``,
   ``state/feasibility.parquet``, ``state/spread.parquet``: the tables;
 * ``state/arrays.npz`` (read with ``allow_pickle=False``): the solution
-  vector ``x``, the convergence ``history`` and the segmenter's ``labels``;
+  vector ``x``, the convergence ``history``, the segmenter's ``labels`` and
+  the objective's visible ``tissue``;
 * ``state/state.json``: every other field, the digest of the config and
   versions that made it, and the SHA-256 of each file above.
 
@@ -67,6 +68,8 @@ def save_state(rec: Reconstruction, folder: Path, digest: str) -> None:
     arrays = {"x": np.asarray(rec.x, float), "history": np.asarray(rec.history, float)}
     if rec.labels is not None:
         arrays["labels"] = np.asarray(rec.labels)
+    if rec.tissue is not None:
+        arrays["tissue"] = np.asarray(rec.tissue, bool)
     path = where / "arrays.npz"
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
@@ -97,6 +100,7 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
         with np.load(where / "arrays.npz", allow_pickle=False) as arrays:
             x, history = arrays["x"], arrays["history"]
             labels = arrays["labels"] if "labels" in arrays.files else None
+            tissue = arrays["tissue"] if "tissue" in arrays.files else None
         fields = state["fields"]
         region = SlideRegion(**{**fields["region"], "slide": Path(fields["region"]["slide"])}) if fields["region"] else None
         geometry = rebuild_geometry(tables["nuclei"])
@@ -108,6 +112,6 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
             source=fields["source"], timings=fields["timings"], optimizer=fields["optimizer"],
             feasibility=tables["feasibility"], spread=tables["spread"], patient=fields["patient"], region=region,
             labels=labels, section=tuple(fields["section"]), depth_range=tuple(fields["depth_range"]),
-            extra=tables["extra"])
+            extra=tables["extra"], tissue=tissue)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

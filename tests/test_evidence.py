@@ -151,3 +151,18 @@ def test_space_filling_cells_do_not_count_the_lumen():
     halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), half, ball, 4000, rng)
     assert everywhere[0] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.02)
     assert halved[0] == pytest.approx(everywhere[0] / 2, rel=0.06)
+
+
+def test_evidence_cells_at_the_plane_stay_in_the_visible_tissue(both):
+    recs, truth = both
+    rec = recs["evidence"]
+    assert rec.tissue is not None and recs["cellsqueeze3d"].tissue is None  # the paper's objective is unchanged
+    from skimage.draw import polygon as draw_polygon
+
+    outside = total = 0
+    for region in rec.sections:
+        if len(region) >= 3:
+            rr, cc = draw_polygon(region[:, 1], region[:, 0], rec.tissue.shape)
+            outside += int((~rec.tissue[rr, cc]).sum())
+            total += len(rr)
+    assert outside <= 0.002 * total  # traced outlines pass half-way between pixel centres

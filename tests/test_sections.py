@@ -38,3 +38,15 @@ def test_power_regions_do_not_overlap_and_tile_the_union():
 def test_cells_without_radius_have_no_region():
     regions = power_regions(np.array([[0.0, 0.0], [3.0, 0.0]]), np.array([5.0, 0.0]))
     assert len(regions[1]) == 0 and Point(0, 0).within(Polygon(regions[0]))
+
+
+def test_a_region_is_clipped_to_the_visible_tissue():
+    from cellframe.sections import circle_polygon, clip_to_mask, polygon_area
+
+    tissue = np.ones((100, 100), bool)
+    tissue[:, 50:] = False  # a lumen on the right
+    whole = circle_polygon((30, 50), 10)
+    assert clip_to_mask(whole, tissue) is whole  # all in tissue: the exact polygon
+    cut = clip_to_mask(circle_polygon((45, 50), 10), tissue)
+    assert cut[:, 0].max() <= 49.5 and 0.6 < polygon_area(cut) / (np.pi * 100) < 0.85
+    assert len(clip_to_mask(circle_polygon((80, 50), 10), tissue)) == 0  # all lumen: no region

@@ -147,6 +147,7 @@ class EvidenceObjective(Objective):
         spacing = np.median(_nearest(g.xy)) if g.n > 1 else 4 * typical
         region = (cellular_region(image, g.xy, reach=max(spacing, 2 * typical)) if self.settings.tissue
                   else np.ones(image.shape[:2], bool))
+        self.tissue = region if self.settings.tissue else None
         area = float(region.sum())
         mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T), T, prior.r_min)))
         n_v = g.n / max(area * mean_depth, 1.0)
@@ -224,6 +225,9 @@ class EvidenceObjective(Objective):
         z = self.geometry.unpack(x)["z"]
         return pd.DataFrame({"rho": radius_from_profile(self.geometry.r, z, self.T),
                              "depth_from_mid": caps.distance_from_mid(z, self.T)})
+
+    def visible_tissue(self) -> np.ndarray | None:
+        return self.tissue
 
     def intervals(self, x: np.ndarray) -> pd.DataFrame:
         """90 % intervals and whether each is under half the prior's width.
