@@ -98,21 +98,38 @@ def test_multirun_with_the_joblib_launcher(many_crops, run_cli, tmp_path):
         assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
 
 
-def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_meanwhile(many_crops, mlflow_uri,
-                                                                                            run_cli, tmp_path):
+def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: int):
+    """Start a 2-worker process-pool run with MLflow on, and wait until ``finished`` patches are done.
+
+    :return: the command, its environment, its output folder, the driver process and its workers.
+    """
     import psutil
-    from mlflow.tracking import MlflowClient
 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process",
            "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
-           "mlflow.experiment=sigterm", f"hydra.run.dir={out}"]
+           f"mlflow.experiment={experiment}", f"hydra.run.dir={out}"]
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("*/.cellframe-done.json")):
+    while time.time() < deadline and len(list(out.glob("*/.cellframe-done.json"))) < finished:
         time.sleep(0.05)
-    workers = psutil.Process(proc.pid).children(recursive=True)
+    return cmd, env, out, proc, psutil.Process(proc.pid).children(recursive=True)
+
+
+def parent_statuses(mlflow_uri, experiment: str) -> list[str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    return sorted(r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags)
+
+
+def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_meanwhile(many_crops, mlflow_uri,
+                                                                                            run_cli, tmp_path):
+    import psutil
+
+    cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigterm", finished=1)
     assert workers, "no worker processes"
     # a second run into the folder in use: one line, exit 2, nothing done
     second = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", *COMMON, f"hydra.run.dir={out}"], tmp_path)
@@ -121,9 +138,7 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
     assert proc.wait(timeout=60) != 0
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"{len(alive)} workers outlived the driver"
-    runs = MlflowClient(mlflow_uri).search_runs([MlflowClient(mlflow_uri).get_experiment_by_name("sigterm").experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    assert [r.info.status for r in parents] == ["KILLED"]
+    assert parent_statuses(mlflow_uri, "sigterm") == ["KILLED"]
     assert not (out / "summary.csv").exists()
 
 
@@ -132,16 +147,7 @@ def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical
     import psutil
     from mlflow.tracking import MlflowClient
 
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process",
-           "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
-           "mlflow.experiment=sigkill", f"hydra.run.dir={out}"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*/.cellframe-done.json"))) < 2:
-        time.sleep(0.05)
-    workers = psutil.Process(proc.pid).children(recursive=True)
+    cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigkill", finished=2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     gone, alive = psutil.wait_procs(workers, timeout=10)
@@ -149,8 +155,8 @@ def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert outputs(out) == outputs(reference)
+    # the killed run's parent, found RUNNING, was ended by the next run; no run is left RUNNING
+    assert parent_statuses(mlflow_uri, "sigkill") == ["FINISHED", "KILLED"]
     client = MlflowClient(mlflow_uri)
-    runs = client.search_runs([client.get_experiment_by_name("sigkill").experiment_id])
-    parents = sorted(r.info.status for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    assert parents == ["FINISHED", "KILLED"]  # the killed run's parent, found RUNNING, was ended by the next
-    assert not [r for r in runs if r.info.status == "RUNNING"]
+    assert not client.search_runs([client.get_experiment_by_name("sigkill").experiment_id],
+                                  filter_string="attributes.status = 'RUNNING'")
