@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 from cellframe.cohort import read_features, read_matrix
-from cellframe.plugins.analyses.stage import box_plots, stage_association
+from cellframe.plugins.analyses.stage import box_plots, stage_patients, stage_tests
 from cellframe.studies import study_config
 
 HERE = Path(__file__).resolve().parent
@@ -17,7 +17,8 @@ REPO = HERE.parent.parent
 cfg = study_config(HERE)
 values = read_features(REPO / cfg.features)[cfg.feature]
 stages = read_matrix(REPO / cfg.stages)
-table = stage_association(values, stages)
+feats, stg = stage_patients(values, stages)
+table = stage_tests(feats, stg)
 lines = [f"{len(stages)} staged samples; permutation p-values (exact: every relabelling enumerated at this n), "
          "Benjamini-Hochberg q across the stage columns, 95 % bootstrap intervals of the effect "
          "(none where a category holds one patient)", "",
@@ -29,4 +30,4 @@ lines += [f"| {r.stage} | {r.categories} | {r.test} | {r.statistic:.3f} | {r.pva
 text = "\n".join(lines) + "\n"
 print(text)
 (HERE / "results.md").write_text(text)
-box_plots(values, stages, table, HERE / "stage.png")
+box_plots(feats, stg, table, HERE / "stage.png")

@@ -75,10 +75,21 @@ def group_test(groups: dict[str, np.ndarray], permutations: int = 9999, seed: in
             "effect_high": high, "effect_size": effect_size, "n": n}
 
 
+def stage_patients(values: pd.Series, stages: pd.DataFrame,
+                   sample_types: tuple[str, ...] = ("01",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature (column ``value``) and the stages of the patients both tables share."""
+    return join_patients(values.to_frame("value"), stages, what="stage", minimum=2, sample_types=sample_types)
+
+
 def stage_association(values: pd.Series, stages: pd.DataFrame, min_patients: int = 6, min_group: int = 1,
                       permutations: int = 9999, seed: int = 0, sample_types: tuple[str, ...] = ("01",)) -> pd.DataFrame:
     """One row per stage column; columns that cannot be tested say why (``note``)."""
-    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=2, sample_types=sample_types)
+    return stage_tests(*stage_patients(values, stages, sample_types), min_patients, min_group, permutations, seed)
+
+
+def stage_tests(feats: pd.DataFrame, stg: pd.DataFrame, min_patients: int = 6, min_group: int = 1,
+                permutations: int = 9999, seed: int = 0) -> pd.DataFrame:
+    """:func:`stage_association` on patients already matched (:func:`stage_patients`)."""
     rows = []
     for column in stg.columns:
         cats = stg[column].astype(str)
@@ -105,10 +116,9 @@ def stage_association(values: pd.Series, stages: pd.DataFrame, min_patients: int
     return table
 
 
-def box_plots(values: pd.Series, stages: pd.DataFrame, table: pd.DataFrame, path,
-              sample_types: tuple[str, ...] = ("01",)) -> None:
+def box_plots(feats: pd.DataFrame, stg: pd.DataFrame, table: pd.DataFrame, path) -> None:
+    """The feature by category of each tested stage column (patients from :func:`stage_patients`)."""
     plt = pyplot()
-    feats, stg = join_patients(values.to_frame("value"), stages, what="stage", minimum=2, sample_types=sample_types)
     tested = table.dropna(subset=["pvalue"])
     fig, axes = plt.subplots(1, len(tested), figsize=(3.2 * len(tested), 3.2), squeeze=False)
     for ax, row in zip(axes[0], tested.itertuples()):
@@ -131,11 +141,10 @@ def cellframe_analyze(reconstructions, outdir, settings):
     features, checks = cohort_features(reconstructions, settings, "stage", [settings.feature], outdir)
     values = features[settings.feature].astype(float).dropna()
     stages = read_matrix(settings.stages)
-    types = tuple(settings.sample_types)
-    table = stage_association(values, stages, settings.min_patients, settings.min_group, settings.permutations,
-                              settings.seed, types)
+    feats, stg = stage_patients(values, stages, tuple(settings.sample_types))
+    table = stage_tests(feats, stg, settings.min_patients, settings.min_group, settings.permutations, settings.seed)
     table.to_csv(outdir / "stage.csv", index=False)
-    box_plots(values, stages, table, outdir / "stage.png", types)
+    box_plots(feats, stg, table, outdir / "stage.png")
     tested = table.dropna(subset=["pvalue"])
     metrics = {}
     for row in tested.itertuples():
