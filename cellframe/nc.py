@@ -41,8 +41,3 @@ def shannon_entropy(values: np.ndarray, bins: int = 20, value_range: tuple[float
     counts, _ = np.histogram(values, bins=bins, range=value_range)
     return float(entropy(counts, base=2))
 
-
-def null_radii(r: np.ndarray, alpha: float, beta: float, rng: np.random.Generator) -> np.ndarray:
-    """The null model's cell radii: uniform in ``[alpha r, beta r]``, ignoring all neighbours."""
-    r = np.asarray(r, float)
-    return rng.uniform(alpha * r, beta * r)

@@ -6,7 +6,7 @@ import pytest
 
 from cellframe.analysis import AnalysisError
 from cellframe.cohort import patient_id, read_features, read_matrix, read_mutations, read_survival
-from cellframe.nc import nc_ratios, null_radii, shannon_entropy
+from cellframe.nc import nc_ratios, shannon_entropy
 from cellframe.plugins.analyses.expression import expression_correlation
 from cellframe.plugins.analyses.mutation import mutation_auroc
 from cellframe.plugins.analyses.spatial import class_distances, knn_neighbours, moran_test, morans_i
@@ -33,12 +33,6 @@ def test_nc_ratio_forms():
     assert ratios["radius"].tolist() == [0.5, 0.5]
     assert ratios["volume"].tolist() == [0.125, 0.125]
     assert ratios["area"][0] == pytest.approx(0.25) and np.isnan(ratios["area"][1])
-
-
-def test_null_radii_respect_the_bounds():
-    r = np.full(1000, 10.0)
-    R = null_radii(r, 1.5, 2.5, np.random.default_rng(0))
-    assert R.min() >= 15 and R.max() <= 25 and abs(R.mean() - 20) < 0.5
 
 
 def test_ks_identical_versus_shifted():

@@ -40,6 +40,16 @@ def with_radius_factor(rec, factor: float):
     return dataclasses.replace(rec, x=rec.geometry.pack({"z": p["z"], "R": factor * rec.geometry.r}))
 
 
+def test_null_reconstructions_respect_the_bounds(paper_recs):
+    rec = paper_recs[1]
+    draws = [rec.geometry.unpack(null_reconstruction(rec, np.random.default_rng(k)).x) for k in range(20)]
+    ratio = np.concatenate([d["R"] / rec.geometry.r for d in draws])
+    z = np.concatenate([d["z"] for d in draws])
+    assert ratio.min() >= 1.5 and ratio.max() <= 2.5 and abs(ratio.mean() - 2.0) < 0.05  # R ~ U(alpha r, beta r)
+    assert z.min() >= 0 and z.max() <= float(rec.geometry.model.z_max)
+    assert null_reconstruction(rec, np.random.default_rng(0)).nuclei is rec.nuclei  # the same nuclei
+
+
 def test_a_noisy_feature_is_flagged_and_refused(paper_recs):
     noisy = [null_reconstruction(rec, np.random.default_rng(7 + k)) for k, rec in enumerate(paper_recs)]
     table = run_null_test(noisy, draws=39)
