@@ -94,7 +94,8 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
 
 def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float) -> dict:
     """Every merged cell once, as a QuPath cell in the slide's level-0 coordinates (QuPath's pixel
-    convention): its region at the plane from the slide-level solution, its nucleus from its patch."""
+    convention): its region at the plane from the slide-level solution, clipped to the visible tissue
+    of its patch where the objective found it (as the per-patch exports are), its nucleus from its patch."""
     from cellframe.outlines import nucleus_outlines
     from cellframe.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
 
@@ -117,6 +118,18 @@ def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: 
         measurements = {"z (px)": float(cells["z"].iloc[k]), "R (px)": float(radius.iloc[k] if hasattr(radius, "iloc")
                                                                                 else radius[k]),
                         "Nucleus radius (px)": float(row.r), "Volume (px^3)": float(volumes[k])}
-        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), sections[k],
+        section = _clip_to_tissue(sections[k], rec)
+        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), section,
                                      outline, measurements, getattr(row, "cell_type", None), to_qupath))
     return collection(features)
+
+
+def _clip_to_tissue(section: np.ndarray, rec) -> np.ndarray:
+    """A slide-level cell region (slide coordinates at the patches' pixel size) clipped to its patch's tissue."""
+    from cellframe.sections import clip_to_mask
+
+    if rec.tissue is None or len(section) < 3:
+        return section
+    origin = np.array(rec.region.to_level(0.0, 0.0), float)  # the patch's pixel (0, 0) on the slide
+    local = clip_to_mask(np.asarray(section, float) - origin, rec.tissue)
+    return local + origin if len(local) else local

@@ -274,11 +274,30 @@ def write_simulation(sim: Simulation, outdir: Path) -> list[Path]:
 
 
 def read_truth(path: str | Path) -> tuple[pd.DataFrame, dict]:
-    """A truth table and its metadata (``section_px``, ...; from ``simulation.json`` beside it if present)."""
+    """A truth table and its metadata (``section_px``, ...; from ``simulation.json`` beside it if present).
+
+    Tables from other simulators are read too (parquet or CSV): they need ``x, y, z, r`` in pixels and
+    either ``R`` or ``cell_volume`` (then ``R`` is the radius of the sphere of that volume);
+    ``label`` defaults to the row number and ``profile_r`` (the radius of the visible profile) to ``r``.
+    A missing column is a ``SimulationError`` naming the file and the columns.
+    """
     path = Path(path)
-    table = pd.read_parquet(path)
+    try:
+        table = pd.read_csv(path) if path.suffix.lower() in (".csv", ".tsv") else pd.read_parquet(path)
+    except Exception as exc:
+        raise SimulationError(f"{path}: not a readable truth table ({type(exc).__name__}: {exc})") from exc
     meta = dict(table.attrs)
     sidecar = path.with_name("simulation.json")
     if sidecar.is_file():
         meta = {**json.loads(sidecar.read_text()), **meta}
+    if "R" not in table and "cell_volume" in table:
+        table["R"] = np.cbrt(3 * table["cell_volume"].to_numpy(float) / (4 * np.pi))
+    missing = [c for c in ("x", "y", "z", "r", "R") if c not in table]
+    if missing:
+        raise SimulationError(f"{path}: the truth table lacks {', '.join(missing)} (needs x, y, z, r in px and R "
+                              "or cell_volume)")
+    if "label" not in table:
+        table["label"] = np.arange(1, len(table) + 1)
+    if "profile_r" not in table:
+        table["profile_r"] = table["r"]
     return table, meta

@@ -47,3 +47,17 @@ def test_simulate_then_evidence_prints_metrics_beside_the_null(run_cli, small_si
     assert 0.5 < table.loc["coverage90_depth", "run"] <= 1.0
     cells = pd.read_csv(tmp_path / "out" / "image" / "cells.csv")
     assert {"rho", "depth_from_mid", "z_lo", "z_hi", "R_lo", "R_hi", "R_determined"} <= set(cells.columns)
+
+
+def test_truth_from_another_simulator_is_read_with_its_own_columns(small_sim, tmp_path):
+    from cellframe.simulate import SimulationError, read_truth
+
+    ours, _ = read_truth(small_sim[1] / "truth.parquet")
+    foreign = ours[["x", "y", "z", "r", "cell_volume"]]  # no label, R, profile_r nor metadata
+    foreign.to_csv(tmp_path / "truth.csv", index=False)
+    table, meta = read_truth(tmp_path / "truth.csv")
+    assert meta == {} and list(table["label"]) == list(range(1, len(table) + 1))
+    assert np.allclose(table["R"], ours["R"]) and np.allclose(table["profile_r"], table["r"])
+    foreign.drop(columns="cell_volume").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SimulationError, match="lacks R"):
+        read_truth(tmp_path / "bad.csv")

@@ -40,6 +40,11 @@ class TruthSettings:
     table: Optional[str] = None
     #: the truth label volume; None = truth.ome.tif beside the table (skipped if absent)
     volume: Optional[str] = None
+    #: for truth from another simulator (None = the simulator's metadata): section thickness in px
+    #: (else the run's own section), the volume's voxel size in px and the depth of its first slice
+    section_px: Optional[float] = None
+    voxel_px: Optional[float] = None
+    volume_z0_px: Optional[float] = None
     #: random arrangements drawn for the null
     null_draws: int = 20
     bootstrap: int = 200
@@ -50,6 +55,10 @@ class TruthSettings:
             raise ValueError(f"table: file not found: {self.table}")
         if self.null_draws < 1 or self.bootstrap < 10:
             raise ValueError("null_draws must be >= 1 and bootstrap >= 10")
+        for key in ("section_px", "voxel_px"):
+            value = getattr(self, key)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{key}={value} must be a positive number of pixels")
 
 
 @dataclass
@@ -122,7 +131,12 @@ def evaluate(reconstructions, table: pd.DataFrame, meta: dict, settings: TruthSe
              volume: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Matched]]:
     """One row per metric (the run, its bootstrap interval, the null's mean and 2.5-97.5 % range),
     and the matched cells of each patch."""
-    true_mid = float(meta.get("section_px", 16.0)) / 2
+    section_px = settings.section_px or meta.get("section_px")
+    if section_px is None:  # truth without metadata: the section the run itself assumed
+        lo, hi = reconstructions[0].section if reconstructions else (0.0, 0.0)
+        section_px = hi - lo
+        log.info("truth: no section thickness in the truth's metadata; using the run's (%.3g px)", section_px)
+    true_mid = float(section_px) / 2
     rng = np.random.default_rng(settings.seed)
     ours_parts, null_parts, matched_all = [], [[] for _ in range(settings.null_draws)], []
     cover = {"z": [], "depth": [], "R": []}
@@ -138,7 +152,10 @@ def evaluate(reconstructions, table: pd.DataFrame, meta: dict, settings: TruthSe
                     rec.section)
         ctx = None
         if volume is not None:
-            ctx = (volume, float(meta["voxel_px"]), float(meta["volume_z0_px"]), rec.image_shape[:2])
+            step = float(meta["voxel_px"])
+            # a volume without its first slice's depth is taken as centred on the section
+            z0 = float(meta.get("volume_z0_px", true_mid - volume.shape[0] * step / 2))
+            ctx = (volume, step, z0, rec.image_shape[:2])
         rho = ours["rho" if "rho" in ours else "r"].to_numpy(float)
         ours_parts.append(_metrics(m, ours["z"].to_numpy(float), ours["R"].to_numpy(float), rho, ctx))
         r = ours["r"].to_numpy(float)
@@ -202,13 +219,24 @@ def cellframe_analyze(reconstructions, outdir, settings):
 
     if not settings.table:
         raise AnalysisError("truth: give analysis.truth.table=PATH/truth.parquet")
-    table, meta = read_truth(settings.table)
+    from cellframe.simulate import SimulationError
+
+    try:
+        table, meta = read_truth(settings.table)
+    except SimulationError as exc:
+        raise AnalysisError(f"truth: {exc}") from exc
+    for key in ("section_px", "voxel_px", "volume_z0_px"):
+        if getattr(settings, key) is not None:
+            meta[key] = getattr(settings, key)
     volume = None
     volume_path = Path(settings.volume) if settings.volume else Path(settings.table).with_name("truth.ome.tif")
     if volume_path.is_file() and "voxel_px" in meta:
         import tifffile
 
         volume = tifffile.imread(volume_path)
+    elif volume_path.is_file():
+        log.warning("truth: %s has no voxel size in the truth's metadata; give analysis.truth.voxel_px "
+                    "(and volume_z0_px) to score the 3D label volume", volume_path)
     result, matched = evaluate(reconstructions, table, meta, settings, volume)
     with atomic_path(outdir / "truth_metrics.csv") as tmp:
         result.to_csv(tmp, index=False)
