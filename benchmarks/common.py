@@ -22,7 +22,7 @@ def demo_nuclei(patch: int, radius: str = "equivalent") -> pd.DataFrame:
     """Nuclei of a demo patch, as the default ``mask`` segmenter finds them."""
     from skimage import io
 
-    from cellframe.pipeline import segment
+    from cellframe.running.pipeline import segment
     from cellframe.registry import default_registry
 
     registry = default_registry()

@@ -16,11 +16,11 @@ import common
 import numpy as np
 
 from cellframe.config import ModelConfig
-from cellframe.swarm import PSOSettings
+from cellframe.model.swarm import PSOSettings
 from cellframe.plugins.optimizers.pso_ga import PSOGASettings
 from cellframe.plugins.geometries.sphere import SphereSettings
-from cellframe.problem import Problem
-from cellframe.reconstruct import reconstruct
+from cellframe.model.problem import Problem
+from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
 
 

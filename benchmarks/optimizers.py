@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 
 from cellframe.config import ModelConfig
 from cellframe.plugins.geometries.sphere import SphereSettings
-from cellframe.reconstruct import reconstruct
+from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
 
 
@@ -130,7 +130,7 @@ def hard_case(registry, model, args, seeds=range(10)) -> list[str]:
     Compares final penalties at equal evaluation budget (swarm x iterations),
     averaged over seeds; infeasible clusters keep a positive penalty for everyone.
     """
-    from cellframe.problem import Problem
+    from cellframe.model.problem import Problem
 
     lines = ["### equal-budget comparison on hard clusters (enclosing-circle radii, decompose=true)", "",
              f"mean over {len(seeds)} seeds; swarm {args.swarm} x {args.iterations} iterations for every optimizer",

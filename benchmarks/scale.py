@@ -22,9 +22,9 @@ def measure(n: int, mode: str) -> dict:
     import numpy as np
 
     from cellframe.config import ModelConfig
-    from cellframe.swarm import PSOSettings
+    from cellframe.model.swarm import PSOSettings
     from cellframe.plugins.geometries.sphere import SphereSettings
-    from cellframe.reconstruct import reconstruct
+    from cellframe.model.reconstruct import reconstruct
     from cellframe.registry import default_registry
 
     nuclei = common.tiled_nuclei(n)

@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_module
 from skimage import io
 
 from cellframe.cli import register_configs
-from cellframe.pipeline import run
+from cellframe.running.pipeline import run
 from cellframe.registry import default_registry
 
 

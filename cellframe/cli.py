@@ -58,7 +58,7 @@ def swept_values(hydra_cfg) -> str:
 
 @hydra.main(config_path="pkg://cellframe.conf", config_name="config", version_base=None)
 def app(cfg: DictConfig) -> None:
-    from cellframe.pipeline import run
+    from cellframe.running.pipeline import run
 
     hydra_cfg = HydraConfig.get()
     outdir = Path(cfg.output_dir or hydra_cfg.runtime.output_dir)
@@ -74,7 +74,7 @@ def app(cfg: DictConfig) -> None:
 
 @hydra.main(config_path="pkg://cellframe.conf", config_name="simulate", version_base=None)
 def simulate_app(cfg: DictConfig) -> None:
-    from cellframe.simulate import SimulationError, simulate, write_simulation
+    from cellframe.physics.simulate import SimulationError, simulate, write_simulation
 
     try:
         settings = OmegaConf.to_object(cfg)
@@ -136,7 +136,7 @@ def main() -> None:
     register_configs(registry)
     entry = app
     if sys.argv[1:2] == ["simulate"]:
-        from cellframe.simulate import SimulateConfig
+        from cellframe.physics.simulate import SimulateConfig
 
         ConfigStore.instance().store(name="simulate_schema", node=SimulateConfig)
         del sys.argv[1]

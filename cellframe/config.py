@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from cellframe.io import InputError
+from cellframe.io.files import InputError
 from cellframe.registry import PluginError, Registry
-from cellframe.slides import SlideRegion, slide_patches
+from cellframe.io.slides import SlideRegion, slide_patches
 
 
 class ConfigError(Exception):
@@ -100,7 +100,7 @@ class MlflowConfig:
             raise ValueError(f"timeout={self.timeout} must be > 0")
 
 
-#: ``executor.name`` choices (:mod:`cellframe.executors`)
+#: ``executor.name`` choices (:mod:`cellframe.running.executors`)
 EXECUTORS = ("auto", "serial", "process", "dask")
 
 #: tracking URI schemes MLflow stores runs under (no scheme: a local folder)

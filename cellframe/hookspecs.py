@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from cellframe.geometry import Geometry
-    from cellframe.objective import Objective
-    from cellframe.problem import OptimizeResult, Problem
-    from cellframe.reconstruction import Reconstruction
+    from cellframe.model.geometry import Geometry
+    from cellframe.model.objective import Objective
+    from cellframe.model.problem import OptimizeResult, Problem
+    from cellframe.model.reconstruction import Reconstruction
     from cellframe.stages import Stage
 
 hookspec = pluggy.HookspecMarker("cellframe")
@@ -77,7 +77,7 @@ def cellframe_segment(
     :return: a table with one row per nucleus and at least the columns
         ``label`` (int), ``x``, ``y`` (centroid in pixels, x = column,
         y = row) and ``r`` (nuclear radius in pixels); see
-        :data:`cellframe.nuclei.NUCLEI_COLUMNS`. Extra columns (e.g.
+        :data:`cellframe.io.nuclei.NUCLEI_COLUMNS`. Extra columns (e.g.
         ``cell_type``) are carried into the cell table. A segmenter that has an
         instance label image may attach it as ``table.attrs["labels"]``
         (values = the ``label`` column) for exporters that need nucleus masks.
@@ -89,7 +89,7 @@ def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: An
     """Build the cell geometry for a set of nuclei.
 
 
-    The returned object (see :class:`cellframe.geometry.Geometry`) defines the
+    The returned object (see :class:`cellframe.model.geometry.Geometry`) defines the
     parameter layout and bounds of the search, evaluates the penalty terms for
     a whole swarm at once, and turns a solution into cells: their table, 2D
     boundaries at a plane, each nucleus' own section there, volumes and a mesh.
@@ -113,7 +113,7 @@ def cellframe_objective(
 
     ``cellsqueeze3d`` returns the paper's objective (the geometry's penalties);
     ``evidence`` adds terms read from the image. An objective may draw posterior samples for per-cell intervals
-    (:meth:`cellframe.objective.Objective.intervals`).
+    (:meth:`cellframe.model.objective.Objective.intervals`).
 
     :param name: the selected objective; only needed by a plugin that serves several.
     :param geometry: the cells' geometry over every nucleus of the patch.
@@ -123,7 +123,7 @@ def cellframe_objective(
     :param settings: this objective's validated settings.
     :param rng: the only source of randomness allowed.
     :param samples: ``reconstruction.samples``: posterior draws wanted for the intervals.
-    :return: a :class:`cellframe.objective.Objective`.
+    :return: a :class:`cellframe.model.objective.Objective`.
     """
 
 
@@ -154,7 +154,7 @@ def cellframe_export(name: str, reconstruction: Reconstruction, outdir: Path, se
     """Write a reconstruction to files in ``outdir``.
 
     Write each file under a temporary name and rename it
-    (:func:`cellframe.io.atomic_path`) so no half-written file is ever left behind.
+    (:func:`cellframe.io.files.atomic_path`) so no half-written file is ever left behind.
 
     :param name: the selected exporter; only needed by a plugin that serves several.
     :param reconstruction: the cells of one patch.
@@ -172,7 +172,7 @@ def cellframe_analyze(
 
     Called once per run, after every patch. Tables and figures written into
     ``outdir`` are logged as artifacts of the
-    run's parent MLflow run; raise :class:`cellframe.analysis.AnalysisError`
+    run's parent MLflow run; raise :class:`cellframe.stats.analysis.AnalysisError`
     with a one-line message when the inputs do not allow the analysis.
 
     :param name: the selected analysis; only needed by a plugin that serves several.

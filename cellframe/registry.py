@@ -106,8 +106,8 @@ def build_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
 
 def _user_errors() -> tuple[type, ...]:
     """Errors the core's own helpers raise for bad input; plugins pass them through as they are."""
-    from cellframe.analysis import AnalysisError
-    from cellframe.io import InputError
+    from cellframe.stats.analysis import AnalysisError
+    from cellframe.io.files import InputError
 
     return (InputError, AnalysisError)
 

@@ -21,8 +21,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from cellframe.config import ModelConfig
-from cellframe.nuclei import NUCLEI_COLUMNS
-from cellframe.problem import Problem
+from cellframe.io.nuclei import NUCLEI_COLUMNS
+from cellframe.model.problem import Problem
 from cellframe.registry import Registry
 
 

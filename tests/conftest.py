@@ -78,7 +78,7 @@ def disc_mask(shape, centers, radius) -> np.ndarray:
 @pytest.fixture(scope="session")
 def small_sim(tmp_path_factory):
     """A 320 x 320 px section (0.25 um/px) and its files."""
-    from cellframe.simulate import SimulateConfig, simulate, write_simulation
+    from cellframe.physics.simulate import SimulateConfig, simulate, write_simulation
 
     cfg = SimulateConfig(width=320, height=320, seed=3)
     sim = simulate(cfg)

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import patient_id, read_features, read_matrix, read_mutations, read_survival
-from cellframe.nc import nc_ratios, shannon_entropy
+from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import patient_id, read_features, read_matrix, read_mutations, read_survival
+from cellframe.model.nc import nc_ratios, shannon_entropy
 from cellframe.plugins.analyses.expression import expression_correlation
 from cellframe.plugins.analyses.mutation import mutation_auroc
 from cellframe.plugins.analyses.spatial import class_distances, knn_neighbours, moran_test, morans_i

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from skimage import io
 
-from cellframe.analysis import AnalysisError
+from cellframe.stats.analysis import AnalysisError
 from cellframe.config import ModelConfig
-from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.swarm import PSOSettings
+from cellframe.io.nuclei import nuclei_table, split_instances
+from cellframe.model.swarm import PSOSettings
 from cellframe.plugins.geometries.sphere import SphereSettings
-from cellframe.reconstruct import reconstruct
+from cellframe.model.reconstruct import reconstruct
 
 from conftest import DEMO
 
@@ -131,7 +131,7 @@ def test_classifier_without_labels_says_how_to_give_them(registry, recs, tmp_pat
 
 
 def test_patch_features_are_averaged_per_patient(recs):
-    from cellframe.cohort import patch_features
+    from cellframe.stats.cohort import patch_features
 
     table = patch_features(recs)
     assert sorted(table.index) == ["TCGA-XX-0001", "TCGA-XX-0002"]

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from skimage import io
 
 from cellframe.config import ConfigError, validate
-from cellframe.io import InputError
-from cellframe.pipeline import load_patch, run_patch
+from cellframe.io.files import InputError
+from cellframe.running.pipeline import load_patch, run_patch
 
 from conftest import DEMO
 
@@ -133,7 +133,7 @@ def test_case_folded_duplicates_and_a_bad_single_sample_id(registry, compose_cfg
 
 
 def test_an_unsafe_id_that_reaches_a_worker_writes_nothing_outside(tmp_path):
-    from cellframe.io import child_path
+    from cellframe.io.files import child_path
 
     with pytest.raises(InputError, match="would write outside the run folder"):
         child_path(tmp_path / "run", "../escape")
@@ -206,7 +206,7 @@ def test_suspicious_outlines_are_dropped_or_repaired_with_a_counted_warning(tmp_
 
 def test_mlflow_and_output_folder_problems_are_one_line_before_any_work(registry, compose_cfg, run_cli, tmp_path):
     from cellframe.config import MlflowConfig
-    from cellframe.tracking import Tracker
+    from cellframe.running.tracking import Tracker
 
     image = f"input.image={DEMO / 'tcga_patch_1.png'}"
     with pytest.raises(ConfigError, match=r"mlflow.tracking_uri='foo://bar': unknown scheme"):

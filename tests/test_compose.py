@@ -37,7 +37,7 @@ def test_cfg_job_prints_the_slurm_preset(run_cli, tmp_path):
 
 @pytest.mark.parametrize("study", sorted(p.parent.name for p in (REPO / "experiments").glob("*/config.yaml")))
 def test_every_study_config_composes_with_hydra(study):
-    from cellframe.studies import study_config
+    from cellframe.running.studies import study_config
 
     cfg = study_config(REPO / "experiments" / study, [])
     assert len(cfg) > 0

@@ -41,3 +41,31 @@ def test_the_readme_commands_name_real_config_keys():
     for group, key in keys:
         assert key in fields[group], f"README uses {group}.{key}, which the schema does not have"
     assert "seed" in CellframeConfig.__dataclass_fields__
+
+
+def _readme_plugin(name: str) -> str:
+    section = README.split("## Writing a plugin", 1)[1]
+    for code in re.findall(r"```python\n(.*?)```", section, re.S):
+        if code.startswith(f"# {name}.py"):
+            return textwrap.dedent(code)
+    raise AssertionError(f"no {name}.py example in the README")
+
+
+def test_the_readme_geometry_and_exporter_examples_are_working_plugins(tmp_path, monkeypatch):
+    from cellframe.config import ModelConfig
+    from cellframe.model.reconstruct import reconstruct
+    from cellframe.testing import check_exporter, check_geometry, settings_for, small_nuclei
+
+    for name in ("my_geometry", "my_exporter"):
+        (tmp_path / name).mkdir()
+        make_distribution(tmp_path / name, module=name, dist=name, version="1.0", source=_readme_plugin(name))
+        monkeypatch.syspath_prepend(str(tmp_path / name))
+    registry = build_registry()
+    check_geometry(registry, "fixed_ratio")
+    rec = reconstruct(small_nuclei(), registry=registry, model=ModelConfig(),
+                      geometry=settings_for(registry, "geometry", "fixed_ratio"),
+                      optimizer=settings_for(registry, "optimizer", "pso", iterations=30), rng=np.random.default_rng(0))
+    assert rec.n_violations == 0
+    assert np.allclose(rec.cells["R"], 2.0 * rec.cells["r"])
+    (path,) = check_exporter(registry, "centres", rec, tmp_path / "out")
+    assert path.read_text().startswith("cell_id,x,y,z,R_eq,volume")

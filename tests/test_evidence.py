@@ -7,14 +7,14 @@ from omegaconf import OmegaConf
 from scipy.stats import spearmanr
 from skimage import io
 
-from cellframe import lost_caps as caps
+from cellframe.physics import lost_caps as caps
 from cellframe.config import ModelConfig
-from cellframe.nuclei import nuclei_table
-from cellframe.posterior import sample_depths
-from cellframe.reconstruct import reconstruct
-from cellframe.space_filling import cell_volumes
+from cellframe.io.nuclei import nuclei_table
+from cellframe.physics.posterior import sample_depths
+from cellframe.model.reconstruct import reconstruct
+from cellframe.physics.space_filling import cell_volumes
 from cellframe.stages import StageError
-from cellframe.stereology import mean_path, profile_radius
+from cellframe.physics.stereology import mean_path, profile_radius
 
 T = 16.0
 
@@ -127,7 +127,7 @@ def test_evidence_needs_the_image(registry, small_sim):
 
 
 def test_visible_tissue_keeps_cells_out_of_lumen_and_open_stroma():
-    from cellframe.space_filling import cellular_region
+    from cellframe.physics.space_filling import cellular_region
 
     image = np.full((100, 200, 3), 150, np.uint8)  # stained tissue...
     image[:, 150:] = 250  # ...and a lumen (nearly white: no optical density) on the right
@@ -139,7 +139,7 @@ def test_visible_tissue_keeps_cells_out_of_lumen_and_open_stroma():
 
 
 def test_space_filling_cells_do_not_count_the_lumen():
-    from cellframe.space_filling import cell_volumes
+    from cellframe.physics.space_filling import cell_volumes
 
     rng = np.random.default_rng(0)
     centre = np.array([[50.0, 50.0, 8.0]])

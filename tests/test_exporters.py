@@ -8,10 +8,10 @@ import pytest
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.volumes import label_volume
-from cellframe.swarm import PSOSettings
+from cellframe.model.volumes import label_volume
+from cellframe.model.swarm import PSOSettings
 from cellframe.plugins.geometries.sphere import SphereSettings
-from cellframe.reconstruct import reconstruct
+from cellframe.model.reconstruct import reconstruct
 
 from conftest import DEMO
 

@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 from skimage import io
 
-from cellframe import feasibility
-from cellframe.feasibility import _separation_matrix, component_feasibility, min_span_exact, span_bounds
-from cellframe.nuclei import nuclei_table, split_instances
-from cellframe.pairs import overlapping_pairs, required_separation
+from cellframe.model import feasibility
+from cellframe.model.feasibility import _separation_matrix, component_feasibility, min_span_exact, span_bounds
+from cellframe.io.nuclei import nuclei_table, split_instances
+from cellframe.model.pairs import overlapping_pairs, required_separation
 
 from conftest import DEMO
 

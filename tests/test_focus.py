@@ -6,9 +6,9 @@ from scipy.ndimage import gaussian_filter
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.focus import FocusModel, edge_blur, fit_focus, focus_energy
-from cellframe.nuclei import nuclei_table
-from cellframe.reconstruct import reconstruct
+from cellframe.physics.focus import FocusModel, edge_blur, fit_focus, focus_energy
+from cellframe.io.nuclei import nuclei_table
+from cellframe.model.reconstruct import reconstruct
 
 T = 16.0
 
@@ -56,7 +56,7 @@ def test_focus_model_is_fitted_where_the_image_is_defocused_and_off_where_it_is_
 
 
 def test_evidence_tells_the_face_of_a_defocused_section(registry):
-    from cellframe.simulate import SimulateConfig, simulate
+    from cellframe.physics.simulate import SimulateConfig, simulate
 
     sim = simulate(SimulateConfig(width=600, height=600, seed=5, defocus=1.0, focal_um=1.0))  # ~290 nuclei: enough to place the focal plane
     nuclei = nuclei_table(sim.mask.astype(np.int32))

@@ -7,13 +7,13 @@ from shapely.geometry import Polygon
 from skimage.draw import ellipse
 
 from cellframe.config import ModelConfig
-from cellframe.contact import contact_function, inplane_covariance
-from cellframe.measure import ellipsoid_surface, mesh_measurements, sphericity
-from cellframe.nuclei import nuclei_table
-from cellframe.ellipsoids import Ellipsoid, EllipsoidSettings
+from cellframe.model.contact import contact_function, inplane_covariance
+from cellframe.model.measure import ellipsoid_surface, mesh_measurements, sphericity
+from cellframe.io.nuclei import nuclei_table
+from cellframe.model.ellipsoids import Ellipsoid, EllipsoidSettings
 from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
-from cellframe.problem import Problem
-from cellframe.sections import ellipse_regions
+from cellframe.model.problem import Problem
+from cellframe.model.sections import ellipse_regions
 
 
 def inside(points, centre, axes, angle):
@@ -105,7 +105,7 @@ def test_ellipsoid_geometry_works_with_every_optimizer(registry, name):
 
 
 def test_ellipse_regions_do_not_overlap_and_reduce_to_power_regions_for_circles():
-    from cellframe.sections import power_regions
+    from cellframe.model.sections import power_regions
 
     rng = np.random.default_rng(2)
     centres = rng.uniform(0, 80, (25, 2))
@@ -142,7 +142,7 @@ def test_mesh_measurements_match_the_closed_forms_for_spheres():
 
 
 def test_ellipsoid_through_the_hook_and_its_cell_table(registry):
-    from cellframe.reconstruct import reconstruct
+    from cellframe.model.reconstruct import reconstruct
 
     nuclei = ellipse_nuclei([(50, 50, 6, 14, 0.3), (60, 70, 5, 12, -0.5), (150, 150, 7, 7, 0.0)])
     geom = registry.call("geometry", "ellipsoid", nuclei=nuclei, model=ModelConfig(),
@@ -159,8 +159,8 @@ def test_ellipsoid_through_the_hook_and_its_cell_table(registry):
 
 
 def test_independent_samples_give_a_spread_per_cell(registry):
-    from cellframe.pipeline import sample_spread
-    from cellframe.reconstruct import reconstruct
+    from cellframe.running.pipeline import sample_spread
+    from cellframe.model.reconstruct import reconstruct
 
     nuclei = pd.DataFrame({"label": [1, 2, 3], "x": [0.0, 8.0, 100.0], "y": [0.0, 0.0, 0.0], "r": [5.0, 5.0, 5.0],
                            "area": [78.5] * 3})
@@ -201,7 +201,7 @@ def test_ellipsoid_json_carries_semi_axes_and_validates(registry, tmp_path):
 
     import jsonschema
 
-    from cellframe.reconstruct import reconstruct
+    from cellframe.model.reconstruct import reconstruct
 
     nuclei = ellipse_nuclei([(50, 50, 6, 14, 0.3), (60, 70, 5, 12, -0.5)])
     rec = reconstruct(nuclei, registry=registry, model=ModelConfig(), geometry=registry.stage("geometry", "ellipsoid").schema(),

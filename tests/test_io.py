@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cellframe.io import InputError, as_rgb, atomic_path, read_image, write_text
+from cellframe.io.files import InputError, as_rgb, atomic_path, read_image, write_text
 
 
 def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path):

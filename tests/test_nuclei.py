@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cellframe.nuclei import NUCLEI_COLUMNS, check_nuclei_table, is_binary, nuclei_table, split_instances
+from cellframe.io.nuclei import NUCLEI_COLUMNS, check_nuclei_table, is_binary, nuclei_table, split_instances
 from cellframe.stages import StageError
 from conftest import disc_mask
 

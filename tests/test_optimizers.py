@@ -7,12 +7,12 @@ import pytest
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.feasibility import component_feasibility
-from cellframe.nuclei import nuclei_table, split_instances
+from cellframe.model.feasibility import component_feasibility
+from cellframe.io.nuclei import nuclei_table, split_instances
 from cellframe.plugins.optimizers.pso_ga import PSOGASettings, genetic_step, tournament
 from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
-from cellframe.problem import Problem
-from cellframe.reconstruct import reconstruct
+from cellframe.model.problem import Problem
+from cellframe.model.reconstruct import reconstruct
 
 from conftest import DEMO
 from test_pso import cluster

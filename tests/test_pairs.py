@@ -1,6 +1,6 @@
 import numpy as np
 
-from cellframe.pairs import components, interpenetrating, overlapping_pairs, required_separation
+from cellframe.model.pairs import components, interpenetrating, overlapping_pairs, required_separation
 
 
 def test_overlapping_pairs_matches_brute_force():

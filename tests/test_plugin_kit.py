@@ -5,7 +5,7 @@ import pytest
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.reconstruct import reconstruct
+from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
 from cellframe.testing import (check_exporter, check_geometry, check_optimizer, check_segmenter, settings_for,
                                small_nuclei)
@@ -49,7 +49,7 @@ def test_the_kit_catches_a_broken_optimizer():
     from dataclasses import dataclass
 
     from cellframe import hookimpl
-    from cellframe.problem import OptimizeResult
+    from cellframe.model.problem import OptimizeResult
     from cellframe.registry import build_registry
     from cellframe.stages import Stage
 

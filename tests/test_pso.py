@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from cellframe.config import ModelConfig
-from cellframe.swarm import PSOSettings, pso, schedule
+from cellframe.model.swarm import PSOSettings, pso, schedule
 from cellframe.plugins.geometries.sphere import Sphere, SphereSettings
-from cellframe.problem import Problem
+from cellframe.model.problem import Problem
 
 
 def cluster(n=12, seed=0):

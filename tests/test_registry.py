@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.problem import OptimizeResult
+from cellframe.model.problem import OptimizeResult
 from cellframe.stages import Stage
 
 
@@ -172,7 +172,7 @@ def test_a_run_uses_the_registry_it_is_given(tmp_path, demo_crops):
     from hydra import compose, initialize_config_module
 
     from cellframe.cli import register_configs
-    from cellframe.pipeline import run
+    from cellframe.running.pipeline import run
 
     module = types.ModuleType("inline_optimizer")
     exec(textwrap.dedent(THIRD_PARTY), module.__dict__)
@@ -189,7 +189,7 @@ def test_a_run_uses_the_registry_it_is_given(tmp_path, demo_crops):
 
 def test_a_plugin_without_a_name_check_cannot_answer_for_another_stage():
     from cellframe import hookimpl
-    from cellframe.problem import OptimizeResult
+    from cellframe.model.problem import OptimizeResult
 
     @dataclass
     class GreedySettings:

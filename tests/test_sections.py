@@ -3,7 +3,7 @@ import pytest
 from shapely.geometry import Point, Polygon
 from shapely.ops import unary_union
 
-from cellframe.sections import circle_polygon, clip_halfplane, polygon_area, power_regions
+from cellframe.model.sections import circle_polygon, clip_halfplane, polygon_area, power_regions
 
 
 def test_single_circle_region_is_the_circle():
@@ -41,7 +41,7 @@ def test_cells_without_radius_have_no_region():
 
 
 def test_a_region_is_clipped_to_the_visible_tissue():
-    from cellframe.sections import circle_polygon, clip_to_mask, polygon_area
+    from cellframe.model.sections import circle_polygon, clip_to_mask, polygon_area
 
     tissue = np.ones((100, 100), bool)
     tissue[:, 50:] = False  # a lumen on the right

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from skimage import io
 
-from cellframe.nuclei import nuclei_from_polygons, split_instances
-from cellframe.segmentation import segment_nuclei
-from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+from cellframe.io.nuclei import nuclei_from_polygons, split_instances
+from cellframe.io.segmentation import segment_nuclei
+from cellframe.io.segmetrics import aggregated_jaccard, object_f1, pixel_dice
 
 from conftest import DEMO, disc_mask
 
@@ -88,7 +88,7 @@ def test_hovernet_importer_reads_xy_contours_and_types(registry, tmp_path):
 
 
 def test_bad_import_files_give_clear_errors(registry, tmp_path):
-    from cellframe.io import InputError
+    from cellframe.io.files import InputError
 
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json is not readable JSON"):

@@ -8,8 +8,8 @@ import pytest
 import tifffile
 from skimage import io
 
-from cellframe.simulate import SimulateConfig, SimulationError, read_truth, simulate
-from cellframe.stereology import profile_radius
+from cellframe.physics.simulate import SimulateConfig, SimulationError, read_truth, simulate
+from cellframe.physics.stereology import profile_radius
 
 
 def test_visible_nuclei_never_interpenetrate(small_sim):

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from skimage import io
 
-from cellframe.slides import read_region, slide_patches
+from cellframe.io.slides import read_region, slide_patches
 
 from conftest import DEMO
 
@@ -146,7 +146,7 @@ def test_a_slide_scanned_coarser_is_resampled_to_the_wanted_pixel_size(tmp_path)
 
 
 def test_tissue_is_found_on_all_tissue_and_on_mostly_glass_thumbnails():
-    from cellframe.slides import tissue_mask
+    from cellframe.io.slides import tissue_mask
 
     he = io.imread(DEMO / "tcga_patch_1.png")[::8, ::8, :3]
     all_tissue = np.tile(he, (2, 2, 1))
@@ -161,8 +161,8 @@ def test_slide_level_cell_regions_are_clipped_to_their_patch_tissue():
     from types import SimpleNamespace
     from pathlib import Path
 
-    from cellframe.seams import _clip_to_tissue
-    from cellframe.slides import SlideRegion
+    from cellframe.running.seams import _clip_to_tissue
+    from cellframe.io.slides import SlideRegion
 
     region = SlideRegion(Path("s.svs"), x0=1000, y0=2000, level=0, size=100, downsample=1.0, mpp=0.25, halo=10)
     tissue = np.ones((120, 120), bool)

@@ -5,7 +5,7 @@ import trimesh
 
 from cellframe.config import ModelConfig
 from cellframe.plugins.geometries.sphere import Sphere, SphereSettings, separate_depths
-from cellframe.pairs import components
+from cellframe.model.pairs import components
 
 
 def nuclei(xy, r):

@@ -9,8 +9,8 @@ import trimesh
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.problem import Problem
-from cellframe.reconstruct import reconstruct
+from cellframe.model.problem import Problem
+from cellframe.model.reconstruct import reconstruct
 
 from conftest import DEMO
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from cellframe.config import validate
-from cellframe.executors import attempt, config_digest, finished
-from cellframe.state import FOLDER, MARKER, load_state, save_state
+from cellframe.running.executors import attempt, config_digest, finished
+from cellframe.running.state import FOLDER, MARKER, load_state, save_state
 
 from conftest import DEMO
 
@@ -24,7 +24,7 @@ def run(registry, compose_cfg, tmp_path_factory):
     cfg = compose_cfg(f"input.image={folder / 'i.png'}", f"input.mask={folder / 'm.png'}", "mlflow.enabled=false")
     plan = validate(cfg, registry)
     outdir = folder / "out"
-    from cellframe.pipeline import run_patch
+    from cellframe.running.pipeline import run_patch
 
     outcome = attempt(run_patch, plan.patches[0], plan, cfg, outdir, config_digest(cfg), registry)
     assert outcome.error is None and not outcome.resumed
@@ -82,7 +82,7 @@ def test_damaged_or_foreign_state_is_ignored(registry, run, tmp_path):
 
 
 def test_the_digest_covers_the_versions(compose_cfg, monkeypatch):
-    import cellframe.executors as executors
+    import cellframe.running.executors as executors
 
     cfg = compose_cfg(f"input.image={DEMO / 'tcga_patch_1.png'}")
     before = config_digest(cfg)
@@ -94,7 +94,7 @@ def test_runs_a_killed_process_left_running_are_marked_killed(mlflow_uri, tmp_pa
     from mlflow.tracking import MlflowClient
 
     from cellframe.config import MlflowConfig
-    from cellframe.tracking import Tracker
+    from cellframe.running.tracking import Tracker
 
     import os
 

@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 from skimage import io
 
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import join_patients, read_features, read_matrix, sample_type
+from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import join_patients, read_features, read_matrix, sample_type
 from cellframe.config import ModelConfig
-from cellframe.feature_null import BEYOND, FROM_2D, NULL, null_reconstruction, require_beyond_null, run_null_test
-from cellframe.inference import bh, permutation_pvalue
-from cellframe.nuclei import nuclei_table, split_instances
+from cellframe.stats.feature_null import BEYOND, FROM_2D, NULL, null_reconstruction, require_beyond_null, run_null_test
+from cellframe.stats.inference import bh, permutation_pvalue
+from cellframe.io.nuclei import nuclei_table, split_instances
 from cellframe.plugins.geometries.sphere import SphereSettings
 from cellframe.plugins.analyses.stage import stage_association
 from cellframe.plugins.analyses.survival import survival_analysis
-from cellframe.reconstruct import reconstruct
-from cellframe.swarm import PSOSettings
+from cellframe.model.reconstruct import reconstruct
+from cellframe.model.swarm import PSOSettings
 
 from conftest import DEMO, REPO
 
@@ -163,7 +163,7 @@ def test_a_table_feature_says_it_was_not_checked(registry, paper_recs, tmp_path,
 
     table = tmp_path / "f.csv"
     pd.DataFrame({"id": ["TCGA-XX-0001", "TCGA-XX-0002"], "f1": [1.0, 2.0]}).to_csv(table, index=False, header=False)
-    from cellframe.feature_null import cohort_features
+    from cellframe.stats.feature_null import cohort_features
 
     settings = registry.stage("analysis", "survival").schema(features=str(table), feature="f1")
     with caplog.at_level(logging.INFO, logger="cellframe"):

@@ -1,11 +1,11 @@
-"""Lost caps and projections on hand-made cases (cellframe.stereology, cellframe.render)."""
+"""Lost caps and projections on hand-made cases (cellframe.physics.stereology, cellframe.physics.render)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cellframe.render import project
-from cellframe.stereology import (clipped_chord, mean_path, profile_radius, radius_from_profile,
+from cellframe.physics.render import project
+from cellframe.physics.stereology import (clipped_chord, mean_path, profile_radius, radius_from_profile,
                                   volume_in_section)
 
 T = 16.0

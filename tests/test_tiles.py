@@ -3,7 +3,7 @@
 import numpy as np
 from skimage import io
 
-from cellframe.tiles import crop, haematoxylin, polygon_mask
+from cellframe.plugins.exporters.tiles import crop, haematoxylin, polygon_mask
 
 from conftest import DEMO
 
@@ -28,9 +28,9 @@ def test_haematoxylin_is_dark_on_nuclei():
 
 def test_tiles_exporter_writes_three_kinds_per_cell(registry, tmp_path):
     from cellframe.config import ModelConfig
-    from cellframe.swarm import PSOSettings
+    from cellframe.model.swarm import PSOSettings
     from cellframe.plugins.geometries.sphere import SphereSettings
-    from cellframe.reconstruct import reconstruct
+    from cellframe.model.reconstruct import reconstruct
 
     image = io.imread(DEMO / "tcga_patch_2.png")[:200, :200, :3]
     mask = io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")[:200, :200]

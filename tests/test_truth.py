@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cellframe import fidelity
+from cellframe.physics import fidelity
 
 
 def test_match_is_one_to_one_and_within_half_a_radius():
@@ -50,7 +50,7 @@ def test_simulate_then_evidence_prints_metrics_beside_the_null(run_cli, small_si
 
 
 def test_truth_from_another_simulator_is_read_with_its_own_columns(small_sim, tmp_path):
-    from cellframe.simulate import SimulationError, read_truth
+    from cellframe.physics.simulate import SimulationError, read_truth
 
     ours, _ = read_truth(small_sim[1] / "truth.parquet")
     foreign = ours[["x", "y", "z", "r", "cell_volume"]]  # no label, R, profile_r nor metadata

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from skimage import io
 
-from cellframe.feasibility import component_feasibility
-from cellframe.pipeline import segment
+from cellframe.model.feasibility import component_feasibility
+from cellframe.running.pipeline import segment
 from cellframe.registry import default_registry
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))

@@ -10,11 +10,11 @@ import numpy as np
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.nc import shannon_entropy
-from cellframe.pipeline import segment
-from cellframe.reconstruct import reconstruct
+from cellframe.model.nc import shannon_entropy
+from cellframe.running.pipeline import segment
+from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"

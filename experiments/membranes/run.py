@@ -22,7 +22,7 @@ from skimage.color import rgb2hed
 from skimage.filters import sato
 from skimage.segmentation import watershed
 
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))

@@ -6,9 +6,9 @@
 from pathlib import Path
 
 
-from cellframe.cohort import join_patients, read_features, read_mutations
+from cellframe.stats.cohort import join_patients, read_features, read_mutations
 from cellframe.plugins.analyses.mutation import forest_plot, mutation_auroc
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

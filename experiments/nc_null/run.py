@@ -1,9 +1,9 @@
 """Each N/C feature of the demo patches against its own null, for the paper's objective and `evidence`.
 
 For every objective and seed the two demo patches are segmented (the `mask`
-segmenter, as a run calls it: cellframe.pipeline.segment) and reconstructed; every per-patch feature is
+segmenter, as a run calls it: cellframe.running.pipeline.segment) and reconstructed; every per-patch feature is
 then tested against ``draws`` null reconstructions of the same nuclei
-(cellframe.feature_null: each cell's parameters uniform within the geometry's
+(cellframe.stats.feature_null: each cell's parameters uniform within the geometry's
 bounds). A feature "carries something" when its Monte-Carlo p-value is at most
 0.05 in every seed.
 
@@ -17,14 +17,14 @@ import pandas as pd
 from skimage import io
 
 from cellframe.config import ModelConfig
-from cellframe.feature_null import run_null_test
-from cellframe.pipeline import segment
+from cellframe.stats.feature_null import run_null_test
+from cellframe.running.pipeline import segment
 from cellframe.plugins.analyses.nc_ratio import per_patch, plot
 from cellframe.plugins.geometries.sphere import SphereSettings
-from cellframe.reconstruct import reconstruct
+from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
-from cellframe.swarm import PSOSettings
-from cellframe.studies import study_config
+from cellframe.model.swarm import PSOSettings
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"

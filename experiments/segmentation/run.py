@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from skimage import io, segmentation
 
-from cellframe.nuclei import split_instances
+from cellframe.io.nuclei import split_instances
 from cellframe.plugins.segmenters.hed_watershed import HedWatershedSettings
-from cellframe.segmentation import segment_nuclei
-from cellframe.segmetrics import aggregated_jaccard, object_f1, pixel_dice
-from cellframe.studies import study_config
+from cellframe.io.segmentation import segment_nuclei
+from cellframe.io.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"

@@ -7,9 +7,9 @@ p-values, BH q-values and effect sizes with bootstrap intervals.
 from pathlib import Path
 
 
-from cellframe.cohort import read_features, read_matrix
+from cellframe.stats.cohort import read_features, read_matrix
 from cellframe.plugins.analyses.stage import box_plots, stage_patients, stage_tests
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

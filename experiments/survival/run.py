@@ -9,10 +9,10 @@ reporting a result.
 from pathlib import Path
 
 
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import read_features, read_survival
+from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import read_features, read_survival
 from cellframe.plugins.analyses.survival import plot, survival_analysis
-from cellframe.studies import study_config
+from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError
+from cellframe.stats.analysis import AnalysisError
 from cellframe.stages import Stage
 
 MORPHOLOGY = ["r", "nuclear_area"]

@@ -1,6 +1,6 @@
 """Analysis ``expression``: Spearman correlation of a feature with every gene, Benjamini-Hochberg q-values.
 
-A run-derived feature is first tested against its null (:mod:`cellframe.feature_null`).
+A run-derived feature is first tested against its null (:mod:`cellframe.stats.feature_null`).
 Each rho carries a 95 % interval (Fisher's z on the ranks).
 """
 
@@ -14,10 +14,10 @@ import pandas as pd
 from scipy.stats import pearsonr, rankdata
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, CohortSettings
-from cellframe.cohort import join_patients, read_matrix
-from cellframe.feature_null import cohort_features, null_metrics
-from cellframe.inference import bh
+from cellframe.stats.analysis import AnalysisError, CohortSettings
+from cellframe.stats.cohort import join_patients, read_matrix
+from cellframe.stats.feature_null import cohort_features, null_metrics
+from cellframe.stats.inference import bh
 from cellframe.stages import Stage
 
 

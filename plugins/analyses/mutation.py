@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, CohortSettings, pyplot, save_figure
-from cellframe.cohort import join_patients, read_mutations
-from cellframe.feature_null import cohort_features
-from cellframe.inference import bh
+from cellframe.stats.analysis import AnalysisError, CohortSettings, pyplot, save_figure
+from cellframe.stats.cohort import join_patients, read_mutations
+from cellframe.stats.feature_null import cohort_features
+from cellframe.stats.inference import bh
 from cellframe.stages import Stage
 
 

@@ -1,6 +1,6 @@
 """Analysis ``nc_ratio``: N/C ratios, their entropy per patch, and each feature against its null.
 
-The null (:mod:`cellframe.feature_null`) keeps every nucleus and draws each
+The null (:mod:`cellframe.stats.feature_null`) keeps every nucleus and draws each
 cell's parameters uniformly within the geometry's bounds (``R`` in
 ``[alpha r, beta r]``, ``z`` in the section), ``draws`` times per patch. Each
 per-patient feature gets a Monte-Carlo p-value against its null and a verdict:
@@ -21,11 +21,11 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, pyplot, save_figure
-from cellframe.cohort import seed_for
-from cellframe.feature_null import BEYOND, null_patch_rows, null_reconstruction, run_null_test
-from cellframe.io import atomic_path
-from cellframe.nc import FORMS, shannon_entropy
+from cellframe.stats.analysis import AnalysisError, pyplot, save_figure
+from cellframe.stats.cohort import seed_for
+from cellframe.stats.feature_null import BEYOND, null_patch_rows, null_reconstruction, run_null_test
+from cellframe.io.files import atomic_path
+from cellframe.model.nc import FORMS, shannon_entropy
 from cellframe.stages import Stage
 
 

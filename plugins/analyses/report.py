@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.analysis import pyplot, save_figure
-from cellframe.io import as_rgb, read_image, write_text
-from cellframe.outlines import nucleus_outlines
-from cellframe.slides import read_region
+from cellframe.stats.analysis import pyplot, save_figure
+from cellframe.io.files import as_rgb, read_image, write_text
+from cellframe.io.outlines import nucleus_outlines
+from cellframe.io.slides import read_region
 from cellframe.stages import Stage
 
 

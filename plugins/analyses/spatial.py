@@ -17,9 +17,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import seed_for
-from cellframe.inference import bh
+from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import seed_for
+from cellframe.stats.inference import bh
 from cellframe.stages import Stage
 
 

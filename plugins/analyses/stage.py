@@ -19,10 +19,10 @@ import pandas as pd
 from scipy.stats import kruskal, mannwhitneyu
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, CohortSettings, pyplot, save_figure
-from cellframe.cohort import join_patients, read_matrix
-from cellframe.feature_null import cohort_features, null_metrics
-from cellframe.inference import bh, bootstrap_interval, permutation_pvalue
+from cellframe.stats.analysis import AnalysisError, CohortSettings, pyplot, save_figure
+from cellframe.stats.cohort import join_patients, read_matrix
+from cellframe.stats.feature_null import cohort_features, null_metrics
+from cellframe.stats.inference import bh, bootstrap_interval, permutation_pvalue
 from cellframe.stages import Stage
 
 #: TNM categories that say the stage is unknown

@@ -1,6 +1,6 @@
 """Analysis ``survival``: patients split at the median of a feature; Kaplan-Meier, log-rank, Spearman.
 
-A run-derived feature is first tested against its null (:mod:`cellframe.feature_null`).
+A run-derived feature is first tested against its null (:mod:`cellframe.stats.feature_null`).
 The log-rank p-value is a permutation p-value (feature values shuffled over
 patients) in cohorts smaller than ``exact_below``, the chi-square one above, the Spearman rho has a bootstrap interval, and the two p-values are
 Benjamini-Hochberg corrected together. Patients tied at the median go to the low
@@ -17,10 +17,10 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from cellframe import hookimpl
-from cellframe.analysis import AnalysisError, CohortSettings, pyplot, save_figure
-from cellframe.cohort import join_patients, read_survival
-from cellframe.feature_null import cohort_features, null_metrics
-from cellframe.inference import bh, bootstrap_interval, require
+from cellframe.stats.analysis import AnalysisError, CohortSettings, pyplot, save_figure
+from cellframe.stats.cohort import join_patients, read_survival
+from cellframe.stats.feature_null import cohort_features, null_metrics
+from cellframe.stats.inference import bh, bootstrap_interval, require
 from cellframe.stages import Stage
 
 

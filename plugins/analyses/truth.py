@@ -24,11 +24,13 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from cellframe import fidelity, hookimpl
-from cellframe.analysis import AnalysisError, pyplot, save_figure
-from cellframe.io import atomic_path
+from cellframe import hookimpl
+
+from cellframe.physics import fidelity
+from cellframe.stats.analysis import AnalysisError, pyplot, save_figure
+from cellframe.io.files import atomic_path
 from cellframe.stages import Stage
-from cellframe.volumes import label_volume
+from cellframe.model.volumes import label_volume
 
 log = logging.getLogger("cellframe")
 
@@ -215,11 +217,11 @@ def cellframe_stages():
 
 @hookimpl
 def cellframe_analyze(reconstructions, outdir, settings):
-    from cellframe.simulate import read_truth
+    from cellframe.physics.simulate import read_truth
 
     if not settings.table:
         raise AnalysisError("truth: give analysis.truth.table=PATH/truth.parquet")
-    from cellframe.simulate import SimulationError
+    from cellframe.physics.simulate import SimulationError
 
     try:
         table, meta = read_truth(settings.table)

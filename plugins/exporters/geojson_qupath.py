@@ -5,7 +5,7 @@ the plane joined with its nucleus as ``geometry`` (so QuPath draws every
 nucleus inside its cell; ``Cell reaches plane`` says which cells the plane
 cuts), the nucleus outline as ``nucleusGeometry``, a stable UUID, the cell
 type as ``classification`` when known, and ``measurements`` (z, R, N/C ratio,
-volume). Coordinates follow QuPath's pixel convention (:mod:`cellframe.qupath`);
+volume). Coordinates follow QuPath's pixel convention (:mod:`cellframe.io.qupath`);
 a patch cut from a slide is written in the slide's level-0 coordinates, so it
 lands on the slide. QuPath 0.5 / 0.6 import it with File > Import objects.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.io import write_text
-from cellframe.outlines import nucleus_outlines
-from cellframe.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
+from cellframe.io.files import write_text
+from cellframe.io.outlines import nucleus_outlines
+from cellframe.io.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
 from cellframe.stages import Stage
 
 

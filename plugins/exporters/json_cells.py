@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from cellframe import __version__, hookimpl
-from cellframe.io import write_text
+from cellframe.io.files import write_text
 from cellframe.stages import Stage
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.io import atomic_path
-from cellframe.volumes import label_volume
+from cellframe.io.files import atomic_path
+from cellframe.model.volumes import label_volume
 from cellframe.stages import Stage, StageError
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.io import write_bytes
+from cellframe.io.files import write_bytes
 from cellframe.stages import Stage
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cellframe import hookimpl
-from cellframe.io import atomic_path
+from cellframe.io.files import atomic_path
 from cellframe.stages import Stage
 
 FORMATS = ("csv", "parquet")
@@ -26,10 +26,10 @@ class TableSettings:
 
 
 def cell_mesh_measurements(reconstruction):
-    """Mesh-based volume, surface and mean curvature of every cell (see :mod:`cellframe.measure`)."""
+    """Mesh-based volume, surface and mean curvature of every cell (see :mod:`cellframe.model.measure`)."""
     import numpy as np
 
-    from cellframe.measure import mesh_measurements
+    from cellframe.model.measure import mesh_measurements
 
     mesh = reconstruction.geometry.mesh(reconstruction.x)
     n = reconstruction.geometry.n

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe.ellipsoids import Ellipsoid, EllipsoidSettings
-from cellframe.geometry import Geometry, relu
-from cellframe.sections import power_regions
+from cellframe.model.ellipsoids import Ellipsoid, EllipsoidSettings
+from cellframe.model.geometry import Geometry, relu
+from cellframe.model.sections import power_regions
 from cellframe.stages import Stage
 
 

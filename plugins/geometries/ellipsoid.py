@@ -1,9 +1,9 @@
-"""Geometry ``ellipsoid``: cells shaped like their nuclei, for elongated cells (:mod:`cellframe.ellipsoids`)."""
+"""Geometry ``ellipsoid``: cells shaped like their nuclei, for elongated cells (:mod:`cellframe.model.ellipsoids`)."""
 
 from __future__ import annotations
 
 from cellframe import hookimpl
-from cellframe.ellipsoids import Ellipsoid, EllipsoidSettings
+from cellframe.model.ellipsoids import Ellipsoid, EllipsoidSettings
 from cellframe.stages import Stage
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe.feasibility import analyse
-from cellframe.geometry import Geometry, relu
-from cellframe.pairs import interpenetrating
-from cellframe.sections import power_regions
+from cellframe.model.feasibility import analyse
+from cellframe.model.geometry import Geometry, relu
+from cellframe.model.pairs import interpenetrating
+from cellframe.model.sections import power_regions
 from cellframe.stages import Stage
 
 
@@ -74,7 +74,7 @@ class Sphere(Geometry):
 
     def depth_order(self, x: np.ndarray, depth_range: tuple[float, float], rng: np.random.Generator,
                     repair: bool = True):
-        """Per cluster: can the depth range hold its nuclei apart (:func:`cellframe.feasibility.analyse`)?
+        """Per cluster: can the depth range hold its nuclei apart (:func:`cellframe.model.feasibility.analyse`)?
         With ``repair``, clusters proven feasible that ``x`` leaves interpenetrating take their witness
         depths (the stacking that proved it; radii kept). Returns the table, ``x`` and how many were repaired."""
         low, high = depth_range
@@ -131,7 +131,7 @@ def separate_depths(z: np.ndarray, pairs: np.ndarray, separation: np.ndarray, co
     the candidate depth with the least total overlap.
 
     :param z: ``(particles, n)`` random starting depths (not modified).
-    :param separation: depth gap each pair needs (:func:`cellframe.pairs.required_separation`).
+    :param separation: depth gap each pair needs (:func:`cellframe.model.pairs.required_separation`).
     :return: new ``(particles, n)`` depths.
     """
     z = z.copy()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cellframe import hookimpl
-from cellframe.objective import Objective
+from cellframe.model.objective import Objective
 from cellframe.stages import Stage
 
 

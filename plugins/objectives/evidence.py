@@ -2,15 +2,15 @@
 
 Terms, each on by its weight (0 switches it off):
 
-* ``depth`` (lost caps, :mod:`cellframe.lost_caps`): each nucleus' profile size
+* ``depth`` (lost caps, :mod:`cellframe.physics.lost_caps`): each nucleus' profile size
   and haematoxylin density against a size prior fitted to the image say how far
   its centre lies from the section's faces; ``z`` is measured from the top face,
   so the section is ``[0, T]`` with ``T = model.section_um / input.mpp`` and a
   centre may lie outside it (a cap).
-* ``size`` (space filling, :mod:`cellframe.space_filling`): the cell radius
+* ``size`` (space filling, :mod:`cellframe.physics.space_filling`): the cell radius
   ``R`` is the size of the nucleus' share of the tissue (a Laguerre partition
   with the unseen nuclei above and below drawn at the density the section implies).
-* ``focus`` (:mod:`cellframe.focus`): where the image shows defocus, each
+* ``focus`` (:mod:`cellframe.physics.focus`): where the image shows defocus, each
   nucleus' edge blur says how far it lies from the focal plane; off the
   mid-plane this also says which face it is near (``focus_side`` fixes which
   face is "top"). Switched off by itself when the image shows no defocus.
@@ -35,13 +35,13 @@ import numpy as np
 import pandas as pd
 
 from cellframe import hookimpl
-from cellframe import lost_caps as caps
-from cellframe.focus import edge_blur, fit_focus, focus_energy
-from cellframe.objective import Objective
-from cellframe.posterior import sample_depths
-from cellframe.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
+from cellframe.physics import lost_caps as caps
+from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
+from cellframe.model.objective import Objective
+from cellframe.physics.posterior import sample_depths
+from cellframe.physics.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
 from cellframe.stages import Stage, StageError
-from cellframe.stereology import radius_from_profile
+from cellframe.physics.stereology import radius_from_profile
 
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.problem import OptimizeResult, Problem
-from cellframe.seeding import global_random_state
+from cellframe.model.problem import OptimizeResult, Problem
+from cellframe.running.seeding import global_random_state
 from cellframe.stages import Stage
 
 

@@ -1,10 +1,10 @@
-"""Optimizer ``pso``: the paper's particle swarm (:mod:`cellframe.swarm`)."""
+"""Optimizer ``pso``: the paper's particle swarm (:mod:`cellframe.model.swarm`)."""
 
 from __future__ import annotations
 
 from cellframe import hookimpl
 from cellframe.stages import Stage
-from cellframe.swarm import PSOSettings, pso
+from cellframe.model.swarm import PSOSettings, pso
 
 
 @hookimpl

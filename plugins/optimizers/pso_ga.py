@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.swarm import PSOSettings, pso
-from cellframe.problem import Problem
+from cellframe.model.swarm import PSOSettings, pso
+from cellframe.model.problem import Problem
 from cellframe.stages import Stage
 
 

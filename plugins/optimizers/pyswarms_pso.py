@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.swarm import SwarmSettings
-from cellframe.problem import OptimizeResult, Problem
-from cellframe.seeding import global_random_state
+from cellframe.model.swarm import SwarmSettings
+from cellframe.model.problem import OptimizeResult, Problem
+from cellframe.running.seeding import global_random_state
 from cellframe.stages import Stage
 
 _QUIET_LOGGING = Path(__file__).with_name("pyswarms_logging.yaml")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from cellframe import hookimpl
-from cellframe.nuclei import check_radius, nuclei_table
-from cellframe.segmentation import segment_nuclei
+from cellframe.io.nuclei import check_radius, nuclei_table
+from cellframe.io.segmentation import segment_nuclei
 from cellframe.stages import Stage, StageError
 
 

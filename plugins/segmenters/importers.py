@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from cellframe import hookimpl
-from cellframe.io import InputError, read_image
-from cellframe.nuclei import check_radius, nuclei_from_polygons, nuclei_table
-from cellframe.qupath import PIXEL_EDGE
+from cellframe.io.files import InputError, read_image
+from cellframe.io.nuclei import check_radius, nuclei_from_polygons, nuclei_table
+from cellframe.io.qupath import PIXEL_EDGE
 from cellframe.stages import Stage, StageError
 
 log = logging.getLogger("cellframe")

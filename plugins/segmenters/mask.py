@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cellframe import hookimpl
-from cellframe.nuclei import check_radius, is_binary, nuclei_table, split_instances
+from cellframe.io.nuclei import check_radius, is_binary, nuclei_table, split_instances
 from cellframe.stages import Stage, StageError
 
 

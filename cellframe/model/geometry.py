@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import pandas as pd
 
-from cellframe import pairs as pairs_mod
+from cellframe.model import pairs as pairs_mod
 
 
 def relu(a: np.ndarray) -> np.ndarray:
@@ -38,7 +38,7 @@ class Geometry(ABC):
     # checks, per cluster of overlapping nuclei, whether the depth range can hold them without
     # interpenetration (a table: component, n_nuclei, needed_depth, feasible, ...), and with
     # ``repair`` moves clusters proven feasible that ``x`` leaves interpenetrating to a witness
-    # stacking. The sphere implements it (:mod:`cellframe.feasibility`).
+    # stacking. The sphere implements it (:mod:`cellframe.model.feasibility`).
 
     def __init__(self, nuclei: pd.DataFrame, model, settings=None) -> None:
         self.nuclei = nuclei.reset_index(drop=True)
@@ -117,7 +117,7 @@ class Geometry(ABC):
 
     def surface_areas(self, x: np.ndarray) -> np.ndarray:
         """Cell surface areas in square pixels (exact for spheres, within 1.1 % for ellipsoids)."""
-        from cellframe.measure import ellipsoid_surface
+        from cellframe.model.measure import ellipsoid_surface
 
         return ellipsoid_surface(self.semi_axes(x))
 

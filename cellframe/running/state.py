@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cellframe.io import atomic_path
-from cellframe.reconstruction import Reconstruction
-from cellframe.slides import SlideRegion
+from cellframe.io.files import atomic_path
+from cellframe.model.reconstruction import Reconstruction
+from cellframe.io.slides import SlideRegion
 
 FOLDER = "state"
 #: written last, in the patch folder: the patch finished (and with which digest)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from cellframe.geometry import Geometry
-from cellframe.objective import Objective
+from cellframe.model.geometry import Geometry
+from cellframe.model.objective import Objective
 
 
 @dataclass
@@ -29,7 +29,7 @@ class OptimizeResult:
 class Problem:
     """Weighted sum of an objective's terms, evaluated for a whole swarm.
 
-    ``target`` is an :class:`~cellframe.objective.Objective`, or a geometry
+    ``target`` is an :class:`~cellframe.model.objective.Objective`, or a geometry
     (then the paper's objective over it).
 
     With ``decompose=True`` every connected component of the candidate-pair

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cellframe.geometry import Geometry
+from cellframe.model.geometry import Geometry
 
 
 class Objective:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.measure import find_contours, regionprops
 
-from cellframe.sections import circle_polygon
+from cellframe.model.sections import circle_polygon
 
 
 def nucleus_outlines(labels: np.ndarray | None, nuclei) -> list[np.ndarray]:

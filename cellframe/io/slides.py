@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cellframe.io import InputError
+from cellframe.io.files import InputError
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cellframe.contact import contact_function, inplane_covariance
-from cellframe.geometry import Geometry, relu
-from cellframe.pairs import overlapping_pairs
+from cellframe.model.contact import contact_function, inplane_covariance
+from cellframe.model.geometry import Geometry, relu
+from cellframe.model.pairs import overlapping_pairs
 
 
 @dataclass
@@ -116,7 +116,7 @@ class Ellipsoid(Geometry):
         return np.column_stack([self.a * k, self.b * k, self.angle])
 
     def sections(self, x, plane_z):
-        from cellframe.sections import ellipse_regions
+        from cellframe.model.sections import ellipse_regions
 
         p, axes = self.unpack(x), self.semi_axes(x)
         t = (plane_z - p["z"]) / axes[:, 2]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cellframe.analysis import AnalysisError
-from cellframe.nc import FORMS, shannon_entropy
+from cellframe.stats.analysis import AnalysisError
+from cellframe.model.nc import FORMS, shannon_entropy
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cellframe.io import atomic_path
+from cellframe.io.files import atomic_path
 
 
 def convergence_plot(history: np.ndarray, path: Path, title: str = "") -> Path:

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from cellframe.objective import Objective
-from cellframe.problem import OptimizeResult, Problem
-from cellframe.reconstruction import Reconstruction
+from cellframe.model.objective import Objective
+from cellframe.model.problem import OptimizeResult, Problem
+from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import Registry
 
 

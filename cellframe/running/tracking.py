@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from cellframe.reconstruction import Reconstruction
-from cellframe.state import FOLDER as STATE_FOLDER, MARKER
+from cellframe.model.reconstruction import Reconstruction
+from cellframe.running.state import FOLDER as STATE_FOLDER, MARKER
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Cell size from space filling: cells fill the tissue around their nuclei.
 
 A cell is the part of the tissue closer (in power distance, the nuclear radius
-as weight; see :mod:`cellframe.tissue`) to its nucleus than to any other. One
+as weight; see :mod:`cellframe.physics.tissue`) to its nucleus than to any other. One
 section shows only the nuclei that reach into it; the cells above and below are
 unseen, so they are drawn: nuclei at the density the section implies (Holmes:
 ``N_A = N_V (T + 2 E[h])``), outside the depths where they would have shown,
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
 
-from cellframe.tissue import power_labels
+from cellframe.physics.tissue import power_labels
 
 
 def cellular_region(image: np.ndarray, xy: np.ndarray, reach: float, min_od: float = 0.12) -> np.ndarray:

@@ -27,10 +27,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from cellframe.io import atomic_path, write_png
-from cellframe.render import beer_lambert, project
-from cellframe.stereology import ellipse_outline, face_distance, profile_radius
-from cellframe.tissue import pack_nuclei, partition_grid, smooth_regions
+from cellframe.io.files import atomic_path, write_png
+from cellframe.physics.render import beer_lambert, project
+from cellframe.physics.stereology import ellipse_outline, face_distance, profile_radius
+from cellframe.physics.tissue import pack_nuclei, partition_grid, smooth_regions
 
 
 class SimulationError(ValueError):

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy.stats import bootstrap, false_discovery_control, permutation_test
 
-from cellframe.analysis import AnalysisError
+from cellframe.stats.analysis import AnalysisError
 
 
 def bh(pvalues) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter
 
-from cellframe.stereology import clipped_chord
+from cellframe.physics.stereology import clipped_chord
 
 #: Ruifrok & Johnston's optical density vectors (as in scikit-image's ``rgb2hed``)
 HAEMATOXYLIN = np.array([0.65, 0.70, 0.29])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cellframe.problem import OptimizeResult, Problem
+from cellframe.model.problem import OptimizeResult, Problem
 
 
 @dataclass

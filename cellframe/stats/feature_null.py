@@ -19,9 +19,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from cellframe.analysis import AnalysisError
-from cellframe.io import atomic_path
-from cellframe.cohort import patch_features, patch_row, per_patient, read_features, seed_for
+from cellframe.stats.analysis import AnalysisError
+from cellframe.io.files import atomic_path
+from cellframe.stats.cohort import patch_features, patch_row, per_patient, read_features, seed_for
 
 log = logging.getLogger("cellframe")
 
@@ -37,7 +37,7 @@ def null_reconstruction(rec, rng: np.random.Generator):
 
 
 def null_patch_rows(rec, draws: int = 99, seed: int = 0, bins: int = 20) -> list[dict]:
-    """The features (:func:`cellframe.cohort.patch_row`) of ``draws`` null reconstructions of one
+    """The features (:func:`cellframe.stats.cohort.patch_row`) of ``draws`` null reconstructions of one
     patch, cached on the reconstruction (every analysis of a run shares them)."""
     cache = rec.__dict__.setdefault("_null_rows", {})
     key = (draws, seed, bins)

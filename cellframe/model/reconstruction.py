@@ -8,11 +8,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from cellframe.geometry import Geometry
-from cellframe.nuclei import NUCLEI_COLUMNS
-from cellframe.measure import sphericity
-from cellframe.nc import FORMS, nc_ratios
-from cellframe.sections import clip_to_mask, clipped_ellipse_areas, polygon_area
+from cellframe.model.geometry import Geometry
+from cellframe.io.nuclei import NUCLEI_COLUMNS
+from cellframe.model.measure import sphericity
+from cellframe.model.nc import FORMS, nc_ratios
+from cellframe.model.sections import clip_to_mask, clipped_ellipse_areas, polygon_area
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Reconstruction:
     spread: pd.DataFrame | None = None
     #: the patient (TCGA barcode prefix of the sample id, or the manifest's ``patient_id``)
     patient: str | None = None
-    #: where the patch lies in a whole slide (:class:`cellframe.slides.SlideRegion`), if it came from one
+    #: where the patch lies in a whole slide (:class:`cellframe.io.slides.SlideRegion`), if it came from one
     region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
     labels: np.ndarray | None = None
@@ -100,7 +100,7 @@ class Reconstruction:
 
     @property
     def nc_ratios(self) -> pd.DataFrame:
-        """The cell table's N/C ratios by radius, area and volume (:func:`cellframe.nc.nc_ratios`)."""
+        """The cell table's N/C ratios by radius, area and volume (:func:`cellframe.model.nc.nc_ratios`)."""
         cells = self.cells
         return pd.DataFrame({form: cells[f"nc_ratio_{form}"] for form in FORMS}, index=cells.index)
 

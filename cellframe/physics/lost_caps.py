@@ -4,7 +4,7 @@ A nucleus whose centre lies inside the section shows its full equator and the
 longest chords; one whose centre lies ``h`` outside a face shows a smaller cap
 (``sqrt(rho^2 - h^2)``) with shorter chords, so it looks small and pale. Given
 its observed profile radius ``r_obs`` and a centre depth ``z``, the true radius
-follows (:func:`cellframe.stereology.radius_from_profile`), and with it the mean
+follows (:func:`cellframe.physics.stereology.radius_from_profile`), and with it the mean
 path length through stained chromatin over the profile's centre. The image
 gives that mean as haematoxylin optical density, up to one stain constant per
 image. Everything per image is estimated from the image itself:
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from cellframe.stereology import mean_path, radius_from_profile
+from cellframe.physics.stereology import mean_path, radius_from_profile
 
 #: energy given to depths the size prior rules out
 WALL = 30.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from cellframe.io import atomic_path
+from cellframe.io.files import atomic_path
 
 
 class AnalysisError(Exception):
@@ -20,7 +20,7 @@ class CohortSettings:
 
     #: per-sample features table; None = features of this run's reconstructions
     features: Optional[str] = None
-    #: null reconstructions a run-derived feature is tested against (Monte Carlo; see cellframe.feature_null)
+    #: null reconstructions a run-derived feature is tested against (Monte Carlo; see cellframe.stats.feature_null)
     null_draws: int = 99
     #: a feature whose Monte-Carlo p-value against its null is above this carries nothing
     null_alpha: float = 0.05

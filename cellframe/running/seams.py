@@ -15,8 +15,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from cellframe.pairs import components
-from cellframe.reconstruct import reconstruct
+from cellframe.model.pairs import components
+from cellframe.model.reconstruct import reconstruct
 
 
 def slide_nuclei(recs) -> tuple[pd.DataFrame, int]:
@@ -96,8 +96,8 @@ def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: 
     """Every merged cell once, as a QuPath cell in the slide's level-0 coordinates (QuPath's pixel
     convention): its region at the plane from the slide-level solution, clipped to the visible tissue
     of its patch where the objective found it (as the per-patch exports are), its nucleus from its patch."""
-    from cellframe.outlines import nucleus_outlines
-    from cellframe.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
+    from cellframe.io.outlines import nucleus_outlines
+    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
 
     region = recs[0].region
     by_patch = {rec.sample_id: rec for rec in recs}
@@ -126,7 +126,7 @@ def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: 
 
 def _clip_to_tissue(section: np.ndarray, rec) -> np.ndarray:
     """A slide-level cell region (slide coordinates at the patches' pixel size) clipped to its patch's tissue."""
-    from cellframe.sections import clip_to_mask
+    from cellframe.model.sections import clip_to_mask
 
     if rec.tissue is None or len(section) < 3:
         return section

@@ -16,19 +16,19 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from cellframe.analysis import AnalysisError
-from cellframe.cohort import patient_id, seed_for
+from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
-from cellframe.executors import execute
-from cellframe.io import InputError, as_rgb, atomic_path, child_path, read_image, write_text
-from cellframe.nuclei import check_nuclei_table
-from cellframe.plots import convergence_plot
-from cellframe.reconstruct import reconstruct
-from cellframe.reconstruction import Reconstruction
+from cellframe.running.executors import execute
+from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image, write_text
+from cellframe.io.nuclei import check_nuclei_table
+from cellframe.stats.plots import convergence_plot
+from cellframe.model.reconstruct import reconstruct
+from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
-from cellframe.slides import read_region
+from cellframe.io.slides import read_region
 from cellframe.stages import StageError
-from cellframe.tracking import Tracker
+from cellframe.running.tracking import Tracker
 
 log = logging.getLogger("cellframe")
 
@@ -135,9 +135,9 @@ def summary_row(rec: Reconstruction) -> dict:
 
 def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
                  tracker: Tracker) -> None:
-    """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.seams`), and
+    """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.running.seams`), and
     one QuPath GeoJSON of its cells in level-0 coordinates; both logged to MLflow."""
-    from cellframe.seams import merge_slide
+    from cellframe.running.seams import merge_slide
 
     slides: dict[str, list[Reconstruction]] = {}
     for rec in recs:

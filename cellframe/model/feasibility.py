@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cellframe.pairs import components, overlapping_pairs, required_separation
+from cellframe.model.pairs import components, overlapping_pairs, required_separation
 
 #: components up to this many nuclei are solved exactly (8! = 40,320 orders)
 EXACT_LIMIT = 8

@@ -22,11 +22,11 @@ from typing import Callable, Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from cellframe.config import PatchSpec, RunPlan
-from cellframe.io import InputError, child_path, write_text
-from cellframe.reconstruction import Reconstruction
+from cellframe.io.files import InputError, child_path, write_text
+from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
-from cellframe.state import MARKER, load_state, save_state
+from cellframe.running.state import MARKER, load_state, save_state
 
 log = logging.getLogger("cellframe")
 
@@ -81,7 +81,7 @@ def attempt(work: Callable, spec: PatchSpec, plan: RunPlan, cfg: DictConfig, out
     """Run one patch (or pick up its finished result); never raises.
 
     ``work``: what runs a patch, ``work(spec, plan, registry, outdir) -> Reconstruction``
-    (:func:`cellframe.pipeline.run_patch`); ``registry``: the driver's, in this process; worker
+    (:func:`cellframe.running.pipeline.run_patch`); ``registry``: the driver's, in this process; worker
     processes load the installed plugins.
     """
     from cellframe.registry import default_registry

@@ -1,0 +1,1 @@
+"""Input and output: files written safely, nuclei tables, outlines, QuPath GeoJSON, slides, segmentation."""

@@ -1,0 +1,1 @@
+"""Statistics for the analyses: features against their null, small-sample inference, cohorts, figures."""
