@@ -100,7 +100,16 @@ def test_ply_carries_depth_as_quality(registry, rec, tmp_path):
 def test_report_renders_a_page_with_its_figures(registry, rec, tmp_path):
     metrics = registry.call("analysis", "report", reconstructions=[rec], outdir=tmp_path,
                             settings=registry.stage("analysis", "report").schema())
-    assert metrics == {"patches_drawn": 1}
+    assert metrics == {"patches_drawn": 1, "slides_drawn": 0}
     page = (tmp_path / "index.html").read_text()
     assert '<img src="crop.png"' in page and "<td>crop</td>" in page
     assert io.imread(tmp_path / "crop.png").shape[0] > 500
+
+
+def test_the_report_draws_a_bounded_sample_spread_over_the_run():
+    from cellframe.plugins.analyses.report import drawn
+
+    run = list(range(3000))
+    sample = drawn(run, 20)
+    assert len(sample) == 20 and sample[0] == 0 and sample[-1] == 2999 and sample == sorted(set(sample))
+    assert drawn(run[:5], 20) == run[:5] and drawn(run, 0) == []

@@ -102,3 +102,29 @@ def test_nuclei_from_polygons_measures_area_and_centroid():
     row = table.iloc[0]
     assert (row.label, row.x, row.y, row.area, row.cell_type) == (7, 15, 15, 100, "tumour")
     assert row.r == pytest.approx(np.sqrt(100 / np.pi)) and labels[15, 15] == 7
+
+
+def test_objects_that_do_not_look_like_nuclei_are_rejected_and_counted():
+    from skimage.draw import disk, rectangle
+
+    from cellframe.io.segmentation import reject_non_nuclei
+
+    image = np.full((200, 300, 3), 245, np.uint8)
+    labels = np.zeros((200, 300), np.int32)
+    purple, pink = (70, 40, 130), (235, 110, 170)
+    shapes = {1: disk((40, 40), 16), 2: disk((40, 120), 14),             # two nuclei
+              3: disk((120, 220), 60, shape=labels.shape),               # 30 um across at 0.25 um/px: a fold
+              4: rectangle((150, 20), extent=(3, 80)),                   # a fibre
+              5: disk((40, 200), 15)}                                    # keratin: eosinophilic
+    for label, (rr, cc) in shapes.items():
+        labels[rr, cc] = label
+        image[rr, cc] = pink if label == 5 else purple
+    ring = np.zeros_like(labels, bool)                                   # a C-shaped clump: not convex
+    ring[disk((120, 60), 22)] = True
+    ring[disk((120, 72), 16)] = False
+    labels[ring], image[ring] = 6, purple
+    kept, counts = reject_non_nuclei(labels, image, mpp=0.25)
+    assert counts == {"too_large": 1, "not_convex": 1, "too_elongated": 1, "not_haematoxylin": 1, "kept": 2}
+    assert kept.max() == 2 and set(np.unique(kept[labels == 1])) == {1} and (kept[labels == 3] == 0).all()
+    everything, counts = reject_non_nuclei(labels, image, 0.25, None, None, None, None)
+    assert everything.max() == 6 and counts == {"kept": 6}

@@ -86,3 +86,20 @@ def test_simulate_command(run_cli, tmp_path):
     bad = run_cli(["simulate", "nuclear_fraction=2"], tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["cellframe: error: simulate: nuclear_fraction=2.0 must be in (0, 1)"]
+
+
+def test_a_second_population_is_small_round_and_dark():
+    sim = simulate(SimulateConfig(width=240, height=240, seed=5, nucleus_radius_um=3.4, second_fraction=0.4,
+                                  second_radius_um=1.8, second_chromatin=1.6))
+    t = sim.truth
+    second, first = t[t["population"] == 1], t[t["population"] == 0]
+    assert 0.2 < len(second) / len(t) < 0.6  # fewer show than were packed: small nuclei are hit less often
+    px = 1 / 0.25
+    assert np.median(second["r"]) == pytest.approx(1.8 * px, rel=0.15)
+    assert np.median(first["r"]) == pytest.approx(3.4 * px, rel=0.15)
+    assert np.allclose(second["a"], second["b"])  # round
+    grey = sim.image.astype(float).mean(axis=2)
+    T = sim.meta["section_px"]
+    whole = t["z"].between(0, T)
+    centre = grey[t["y"].round().astype(int), t["x"].round().astype(int)]
+    assert centre[(t["population"] == 1) & whole].mean() < centre[(t["population"] == 0) & whole].mean()

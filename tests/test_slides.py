@@ -10,7 +10,9 @@ from skimage import io
 
 from cellframe.io.slides import read_region, slide_patches
 
-from conftest import DEMO
+from conftest import DEMO, REPO
+
+REAL_SLIDE = REPO / "data" / "slides" / "CMU-1-Small-Region.svs"  # a real Aperio scan, 0.499 um/px
 
 
 def write_pyramid(path, image, mpp=0.25, levels=3):
@@ -59,6 +61,9 @@ def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "analysis" / "report" / "index.html").is_file()
+    assert (tmp_path / "out" / "analysis" / "report" / "slide_demo_slide.png").is_file()  # thumbnail, patches
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")  # what the segmenter kept and rejected, per patch
+    assert (summary["segment_kept"] >= summary["n_nuclei"]).all() and "segment_not_convex" in summary
     folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))
     assert len(folders) == 2
     doc = json.loads((folders[0] / "cells.json").read_text())
@@ -174,3 +179,32 @@ def test_slide_level_cell_regions_are_clipped_to_their_patch_tissue():
     clipped = _clip_to_tissue(square, rec)
     assert clipped[:, 0].max() <= cx + 1 and clipped[:, 0].min() == pytest.approx(cx - 20, abs=1)
     assert _clip_to_tissue(square, SimpleNamespace(region=region, tissue=None)) is square
+
+
+def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_path):
+    import openslide
+    from shapely.geometry import shape
+
+    result = run_cli(["+pipeline=wsi", f"input.slide={REAL_SLIDE}", "input.patch_size=400", "input.max_patches=2",
+                      "mlflow.enabled=false", "progress=false", "analysis.nc_ratio.draws=19",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = tmp_path / "out"
+    doc = json.loads((out / "CMU-1-Small-Region_cells.geojson").read_text())
+    assert len(doc["features"]) > 20
+    assert all(shape(f["geometry"]).buffer(1e-6).contains(shape(f["nucleusGeometry"])) for f in doc["features"])
+    slide = openslide.OpenSlide(str(REAL_SLIDE))
+    width, height = slide.dimensions
+    # nuclei land on dark (haematoxylin) pixels of the slide at their level-0 coordinates
+    centres = np.array([shape(f["nucleusGeometry"]).centroid.coords[0] for f in doc["features"]])
+    assert ((centres >= 0) & (centres < [width, height])).all()
+    x0, y0 = centres.min(axis=0).astype(int)
+    x1, y1 = centres.max(axis=0).astype(int) + 1
+    grey = np.asarray(slide.read_region((x0, y0), 0, (x1 - x0, y1 - y0)).convert("L"), float)
+    at_nuclei = grey[(centres[:, 1] - y0).astype(int).clip(0, y1 - y0 - 1), (centres[:, 0] - x0).astype(int).clip(0, x1 - x0 - 1)]
+    assert np.median(at_nuclei) < np.median(grey) - 20
+    merged = pd.read_parquet(out / "CMU-1-Small-Region_cells.parquet")
+    assert len(merged) == len(doc["features"])
+    # read at 0.25 um/px from a 0.499 um/px scan: each patch pixel is half a level-0 pixel
+    assert np.allclose(merged["x_slide"] / merged["x"], 0.25 / 0.499, rtol=1e-3)
+    assert (out / "analysis" / "report" / "slide_CMU-1-Small-Region.png").is_file()

@@ -169,3 +169,18 @@ def test_a_table_feature_says_it_was_not_checked(registry, paper_recs, tmp_path,
     with caplog.at_level(logging.INFO, logger="cellframe"):
         features, checks = cohort_features(paper_recs, settings, "survival", ["f1"])
     assert checks is None and "not derived by this run: not checked against a null" in caplog.text
+
+
+def test_the_null_test_of_a_slide_uses_a_bounded_seeded_sample_per_patient():
+    from types import SimpleNamespace
+
+    from cellframe.stats.feature_null import null_sample
+
+    recs = [SimpleNamespace(sample_id=f"slide{p}_x{k}", patient=f"P{p}") for p in range(2) for k in range(30)]
+    recs.append(SimpleNamespace(sample_id="alone", patient="P9"))
+    picked = null_sample(recs, 8, seed=3)
+    per_patient = {p: sum(r.patient == p for r in picked) for p in ("P0", "P1", "P9")}
+    assert per_patient == {"P0": 8, "P1": 8, "P9": 1}
+    assert [r.sample_id for r in picked] == [r.sample_id for r in null_sample(recs, 8, seed=3)]  # seeded
+    assert picked == [r for r in recs if r in picked]  # in the run's order
+    assert null_sample(recs, None) == recs

@@ -23,8 +23,22 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 PIXEL_EDGE = 0.5
 
 
+#: decimals of exported coordinates (QuPath's pixels), and how far (cellframe pixels) a cell region's
+#: outline may move when its vertices are thinned; nucleus outlines lose only collinear vertices
+DECIMALS = 3
+CELL_TOLERANCE = 0.25
+
+
+def _thin(points: np.ndarray, tolerance: float) -> np.ndarray:
+    """``points`` with the vertices that move the outline by less than ``tolerance`` removed."""
+    ring = Polygon(points)
+    if len(points) < 4 or not ring.is_valid:
+        return np.asarray(points, float)
+    return np.asarray(ring.simplify(tolerance, preserve_topology=True).exterior.coords, float)
+
+
 def _polygon(points: np.ndarray) -> Polygon:
-    polygon = Polygon(points)
+    polygon = Polygon(np.round(np.asarray(points, float), DECIMALS))
     if not polygon.is_valid:
         polygon = polygon.buffer(0)
     if isinstance(polygon, MultiPolygon):
@@ -43,11 +57,11 @@ def cell_feature(feature_id: str, section: np.ndarray, outline: np.ndarray, meas
     """One QuPath cell: ``section`` and ``outline`` are ``(k, 2)`` x, y arrays in cellframe's
     coordinates; ``to_qupath`` maps them to QuPath's (default: add :data:`PIXEL_EDGE`)."""
     to_qupath = to_qupath or (lambda points: np.asarray(points, float) + PIXEL_EDGE)
-    nucleus = _polygon(to_qupath(outline))
+    nucleus = _polygon(to_qupath(_thin(outline, 1e-6)))
     reaches = len(section) >= 3
     cell = nucleus
     if reaches:
-        cell = _polygon(to_qupath(section)).union(nucleus)
+        cell = _polygon(to_qupath(_thin(section, CELL_TOLERANCE))).union(nucleus)
         if isinstance(cell, MultiPolygon):  # a nucleus poking out of a thin cut: keep one piece
             cell = cell.convex_hull
     feature = {

@@ -8,6 +8,7 @@ from skimage.color import rgb2hed
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label as label_components
+from skimage.measure import regionprops_table
 from skimage.morphology import disk, opening, remove_small_holes, remove_small_objects
 from skimage.segmentation import watershed
 
@@ -61,6 +62,53 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     bad = np.flatnonzero((areas < lo) | (areas > hi))
     labels[np.isin(labels, bad[bad > 0])] = 0
     return _compact(labels)
+
+
+def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, max_diameter_um: float | None = 18.0,
+                      min_solidity: float | None = 0.75, max_eccentricity: float | None = 0.99,
+                      min_haematoxylin_share: float | None = 0.5) -> tuple[np.ndarray, dict[str, int]]:
+    """Drop objects that do not look like nuclei: keratin, debris, folds, stroma fibres.
+
+    Parameters
+    ----------
+    labels : (H, W) instance labels.
+    image : (H, W, 3) RGB image they were found in.
+    mpp : microns per pixel.
+    max_diameter_um : objects whose equivalent diameter is larger are dropped (folds, clumps).
+    min_solidity : area over convex-hull area; nuclei are nearly convex, debris and folds are not.
+    max_eccentricity : of the fitted ellipse; fibres and fold edges are lines.
+    min_haematoxylin_share : mean haematoxylin over haematoxylin + eosin optical density inside
+        the object; keratin and red cells are eosinophilic.
+    Each criterion given as None is not applied.
+
+    Returns
+    -------
+    labels : (H, W) int32, renumbered 1..N.
+    rejected : how many objects each criterion dropped (an object failing several counts once,
+        under the first), and ``kept``.
+    """
+    if not labels.any():
+        return labels.astype(np.int32), {"kept": 0}
+    hed = rgb2hed(np.asarray(image)[..., :3])
+    stains = np.stack([hed[..., 0], np.maximum(hed[..., 1], 0)], axis=-1)
+    t = regionprops_table(labels, intensity_image=stains,
+                          properties=("label", "equivalent_diameter_area", "solidity", "eccentricity", "intensity_mean"))
+    share = t["intensity_mean-0"] / np.maximum(t["intensity_mean-0"] + t["intensity_mean-1"], 1e-9)
+    tests = {"too_large": None if max_diameter_um is None else t["equivalent_diameter_area"] * mpp > max_diameter_um,
+             "not_convex": None if min_solidity is None else t["solidity"] < min_solidity,
+             "too_elongated": None if max_eccentricity is None else t["eccentricity"] > max_eccentricity,
+             "not_haematoxylin": None if min_haematoxylin_share is None else share < min_haematoxylin_share}
+    bad = np.zeros(len(t["label"]), bool)
+    rejected = {}
+    for reason, fails in tests.items():
+        if fails is None:
+            continue
+        rejected[reason] = int((fails & ~bad).sum())
+        bad |= fails
+    out = labels.copy()
+    out[np.isin(out, t["label"][bad])] = 0
+    rejected["kept"] = int((~bad).sum())
+    return _compact(out), rejected
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:

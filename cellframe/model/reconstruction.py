@@ -49,6 +49,8 @@ class Reconstruction:
     region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
     labels: np.ndarray | None = None
+    #: counts the segmenter reported (``nuclei.attrs["counts"]``: e.g. objects rejected as not nuclei)
+    segmentation: dict[str, int] = field(default_factory=dict)
     #: depths of the section's faces in the cells' z (the objective's; the mid-plane lies between)
     section: tuple[float, float] = (0.0, 0.0)
     #: the depths a nucleus centre could take (clusters needing more cannot be free of interpenetration)

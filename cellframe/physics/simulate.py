@@ -12,7 +12,8 @@ defocus away from a focal plane, and noise.
 Files (``output_dir``, default Hydra's run folder): ``image.png``, ``mask.png``
 (16-bit labels), ``nuclei.json`` (HoVer-Net format, overlapping outlines kept),
 ``truth.parquet`` (one row per visible nucleus: label, x, y, z, r, R, volumes,
-in pixels; depth z from the section's top face, so the section is
+in pixels, and its population: 0, or 1 for the optional second one; depth z from
+the section's top face, so the section is
 ``[0, section_px]``), ``truth.ome.tif`` (ZYX cell labels) and ``simulation.json``.
 """
 
@@ -51,6 +52,11 @@ class SimulateConfig:
     nucleus_radius_sd: float = 0.2
     #: mean in-plane aspect ratio of the nuclei (1 = spheres)
     elongation: float = 1.3
+    #: a second population (e.g. lymphocytes among tumour cells): its share of the nuclei, median
+    #: radius (same log-normal spread, round) and chromatin density relative to the first's
+    second_fraction: float = 0.0
+    second_radius_um: float = 1.8
+    second_chromatin: float = 1.6
     #: nuclear share of the cell volume on average: sets how densely nuclei are packed
     nuclear_fraction: float = 0.2
     #: hard-core spacing of cell centres as a share of the cells' size (0 = random, ~0.7 = crystal-like)
@@ -81,7 +87,7 @@ class SimulateConfig:
 
     def __post_init__(self) -> None:
         positive = ("width", "height", "mpp", "section_um", "nucleus_radius_um", "nuclear_fraction", "voxel_um",
-                    "region_scale_um")
+                    "region_scale_um", "second_radius_um", "second_chromatin")
         for key in positive:
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -96,7 +102,7 @@ class SimulateConfig:
             raise SimulationError(f"regularity={self.regularity} must be in [0, 0.8)")
         if not 0 < self.nuclear_fraction < 1:
             raise SimulationError(f"nuclear_fraction={self.nuclear_fraction} must be in (0, 1)")
-        for key in ("extracellular", "stroma_fraction", "lumen_fraction"):
+        for key in ("extracellular", "stroma_fraction", "lumen_fraction", "second_fraction"):
             if not 0 <= getattr(self, key) < 1:
                 raise SimulationError(f"{key}={getattr(self, key)} must be in [0, 1)")
         if self.stroma_fraction + self.lumen_fraction >= 0.9:
@@ -119,9 +125,15 @@ def _nuclei_shapes(n: int, cfg: SimulateConfig, rng: np.random.Generator) -> pd.
     rho = cfg.nucleus_radius_um / cfg.mpp * np.exp(cfg.nucleus_radius_sd * rng.standard_normal(n))
     aspect = 1.0 + rng.exponential(cfg.elongation - 1.0, n) if cfg.elongation > 1 else np.ones(n)
     aspect = np.minimum(aspect, 3.0)
+    population = np.zeros(n, int)
+    if cfg.second_fraction > 0:
+        population = (rng.random(n) < cfg.second_fraction).astype(int)
+        second = population == 1
+        rho[second] = cfg.second_radius_um / cfg.mpp * np.exp(cfg.nucleus_radius_sd * rng.standard_normal(second.sum()))
+        aspect[second] = 1.0
     # the same volume as a sphere of radius rho: a = rho aspect^(2/3), b = c = rho aspect^(-1/3)
     return pd.DataFrame({"rho": rho, "a": rho * aspect ** (2 / 3), "b": rho * aspect ** (-1 / 3),
-                         "c": rho * aspect ** (-1 / 3), "angle": rng.uniform(0, np.pi, n)})
+                         "c": rho * aspect ** (-1 / 3), "angle": rng.uniform(0, np.pi, n), "population": population})
 
 
 def simulate(cfg: SimulateConfig) -> Simulation:
@@ -130,7 +142,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     px = 1.0 / cfg.mpp
     T = cfg.section_um * px
     H, W = cfg.height, cfg.width
-    rho_med = cfg.nucleus_radius_um * px
+    rho_med = max(cfg.nucleus_radius_um, cfg.second_radius_um if cfg.second_fraction else 0.0) * px
     cell_scale = rho_med / cfg.nuclear_fraction ** (1 / 3)  # a typical cell's radius
     margin = 2.5 * cell_scale  # tissue beyond the patch and the section, so every visible cell is whole
     pad = rho_med * math.exp(3 * cfg.nucleus_radius_sd) * 1.6 + margin
@@ -175,6 +187,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     drawn = nuclei[prof > 0].reset_index(drop=True)
     focal = (cfg.focal_um * px) if cfg.focal_um is not None else T / 2
     concentration = np.exp(cfg.chromatin_sd * rng.standard_normal(len(drawn)))
+    concentration[drawn["population"].to_numpy() == 1] *= cfg.second_chromatin
     blur = np.hypot(cfg.blur_px, cfg.defocus * face_distance(drawn["z"] - focal, 0.0) / px)
     stain, geometric, labels2d = project(drawn, (H, W), T, concentration, blur)
     h_od = cfg.haematoxylin_od_um / px * stain
@@ -205,7 +218,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     truth["profile_r"] = np.sqrt(truth["profile_a"] * truth["profile_b"])
     truth["depth_from_mid"] = (truth["z"] - T / 2).abs()
     truth = truth[["label", "x", "y", "z", "r", "R", "a", "b", "c", "angle", "profile_r", "cell_volume",
-                   "nuclear_volume", "nc_volume", "depth_from_mid"]].reset_index(drop=True)
+                   "nuclear_volume", "nc_volume", "depth_from_mid", "population"]].reset_index(drop=True)
 
     mask = np.where(np.isin(labels2d, truth["label"].to_numpy()), labels2d, 0).astype(np.uint16)
     outlines = {int(row.label): ellipse_outline(row.x, row.y, row.profile_r * np.sqrt(row.a / row.b),

@@ -68,25 +68,31 @@ def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarr
 
 def segment(registry: Registry, settings, image: np.ndarray | None, mask: np.ndarray | None = None,
             mask_path: Path | None = None, mpp: float = 0.25, source: str = "the image"):
-    """Run a segmenter stage as a run does: the checked nuclei table and the label image, if it kept one.
+    """Run a segmenter stage as a run does: the checked nuclei table, the label image if it kept one,
+    and the counts it reported (``nuclei.attrs["counts"]``, e.g. objects rejected as not nuclei).
 
     Experiments and benchmarks call this too, so they see exactly the nuclei a run sees.
     """
     nuclei = registry.call("segmenter", settings.name, image=image, mask=mask, mask_path=mask_path, mpp=mpp,
                            settings=settings)
     labels = nuclei.attrs.pop("labels", None)
+    counts = {str(k): int(v) for k, v in nuclei.attrs.pop("counts", {}).items()}
     nuclei = check_nuclei_table(nuclei, source)
     if nuclei.empty:
         raise InputError(f"{source}: no nuclei found")
-    return nuclei, labels
+    return nuclei, labels, counts
 
 
 def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) -> Reconstruction:
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
     image, mask = load_patch(spec, plan.max_pixels)
-    nuclei, labels = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
-                             source=str(spec.mask or spec.image))
+    nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
+                                     source=str(spec.mask or spec.image))
+    rejected = {k: v for k, v in counts.items() if k != "segment_kept" and v}
+    if rejected:
+        log.info("%s: %s dropped as not nuclei (%s)", spec.sample_id, sum(rejected.values()),
+                 ", ".join(f"{k.removeprefix('segment_')}: {v}" for k, v in rejected.items()))
     samples = plan.samples
 
     def one(k: int) -> Reconstruction:
@@ -99,6 +105,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
         rec.spread = sample_spread([rec] + [one(k) for k in range(1, samples)])
     rec.image_shape = tuple(image.shape)
     rec.labels = labels
+    rec.segmentation = counts
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
     rec.region = spec.region
     rec.patient = spec.patient or patient_id(spec.sample_id)
@@ -129,6 +136,7 @@ def summary_row(rec: Reconstruction) -> dict:
         "n_violations": rec.n_violations,
         **{f"penalty_{k}": v for k, v in rec.penalties.items()},
         **rec.feasibility_summary(),
+        **rec.segmentation,
         **rec.timings,
     }
 

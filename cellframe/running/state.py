@@ -34,7 +34,7 @@ FOLDER = "state"
 MARKER = ".cellframe-done.json"
 TABLES = ("nuclei", "extra", "feasibility", "spread")
 SCALARS = ("sample_id", "penalties", "plane_z", "image_shape", "source", "timings", "optimizer", "patient",
-           "section", "depth_range")
+           "section", "depth_range", "segmentation")
 
 
 def _sha256(path: Path) -> str:
@@ -112,6 +112,6 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
             source=fields["source"], timings=fields["timings"], optimizer=fields["optimizer"],
             feasibility=tables["feasibility"], spread=tables["spread"], patient=fields["patient"], region=region,
             labels=labels, section=tuple(fields["section"]), depth_range=tuple(fields["depth_range"]),
-            extra=tables["extra"], tissue=tissue)
+            extra=tables["extra"], tissue=tissue, segmentation=fields["segmentation"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

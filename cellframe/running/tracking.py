@@ -135,6 +135,7 @@ class Tracker:
                 "evaluations": rec.optimizer.get("evaluations", 0),
             }
             metrics |= rec.feasibility_summary()
+            metrics |= rec.segmentation
             metrics |= rec.timings
             mlflow.log_metrics(metrics)
             now = int(time.time() * 1000)

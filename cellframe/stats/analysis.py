@@ -24,6 +24,8 @@ class CohortSettings:
     null_draws: int = 99
     #: a feature whose Monte-Carlo p-value against its null is above this carries nothing
     null_alpha: float = 0.05
+    #: patches per patient the null test uses (a seeded sample; None = all): bounds its cost on slides
+    null_patches: Optional[int] = None
     #: test a run-derived feature that carries nothing beyond its null anyway
     allow_null_feature: bool = False
     #: TCGA sample types kept (01 primary tumour, 11 solid normal, ...); ids without a type are kept
@@ -35,6 +37,13 @@ class CohortSettings:
             raise ValueError(f"null_draws={self.null_draws} must be >= 19 (a Monte-Carlo p-value of 0.05 needs 19)")
         if not 0 < self.null_alpha < 1:
             raise ValueError(f"null_alpha={self.null_alpha} must be in (0, 1)")
+        check_null_patches(self.null_patches)
+
+
+def check_null_patches(value) -> None:
+    """``null_patches`` is None (every patch) or at least 1."""
+    if value is not None and value < 1:
+        raise ValueError(f"null_patches={value} must be >= 1 (or null for every patch)")
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -9,6 +9,9 @@ statistic is the mean over patients of ``|observed - null mean| / null sd``; a
 Monte-Carlo p-value compares it with the same statistic of each null draw
 (held out from the mean and sd it is scored against). Features the null leaves
 unchanged (cell counts) come from the 2D segmentation alone and are not tested.
+A slide of thousands of patches is tested on a seeded sample of at most
+``max_patches`` patches per patient (observed and null alike), so the test's cost
+stays bounded.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pandas as pd
 
 from cellframe.stats.analysis import AnalysisError
 from cellframe.io.files import atomic_path
-from cellframe.stats.cohort import patch_features, patch_row, per_patient, read_features, seed_for
+from cellframe.stats.cohort import patch_features, patch_row, patient_id, per_patient, read_features, seed_for
 
 log = logging.getLogger("cellframe")
 
@@ -51,6 +54,22 @@ def null_features(reconstructions, draws: int = 99, seed: int = 0, bins: int = 2
     """Per-patient features of each of ``draws`` null reconstructions of the run."""
     rows = {rec.sample_id: null_patch_rows(rec, draws, seed, bins) for rec in reconstructions}
     return [per_patient({sample: rows[sample][b] for sample in rows}, reconstructions) for b in range(draws)]
+
+
+def null_sample(reconstructions, max_patches: int | None = None, seed: int = 0) -> list:
+    """The patches the null test uses: all, or a seeded sample of at most ``max_patches`` per patient
+    (in the run's order)."""
+    if max_patches is None:
+        return list(reconstructions)
+    by_patient: dict[str, list[int]] = {}
+    for k, rec in enumerate(reconstructions):
+        by_patient.setdefault(getattr(rec, "patient", None) or patient_id(rec.sample_id), []).append(k)
+    keep = set()
+    for patient, members in by_patient.items():
+        if len(members) > max_patches:
+            members = seed_for(seed, patient).choice(members, max_patches, replace=False).tolist()
+        keep.update(members)
+    return [rec for k, rec in enumerate(reconstructions) if k in keep]
 
 
 def null_test(observed: pd.DataFrame, null: list[pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:
@@ -83,16 +102,18 @@ def null_test(observed: pd.DataFrame, null: list[pd.DataFrame], alpha: float = 0
 
 
 def run_null_test(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20,
-                  alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`null_test` of every per-patient feature of the run's reconstructions."""
-    return null_test(patch_features(reconstructions, bins), null_features(reconstructions, draws, seed, bins), alpha)
+                  alpha: float = 0.05, max_patches: int | None = None) -> pd.DataFrame:
+    """:func:`null_test` of every per-patient feature of the run's reconstructions (of at most
+    ``max_patches`` per patient, :func:`null_sample`)."""
+    sample = null_sample(reconstructions, max_patches, seed)
+    return null_test(patch_features(sample, bins), null_features(sample, draws, seed, bins), alpha)
 
 
 def require_beyond_null(reconstructions, features: list[str], what: str, draws: int = 99, seed: int = 0,
-                        alpha: float = 0.05, allow: bool = False) -> pd.DataFrame:
+                        alpha: float = 0.05, allow: bool = False, max_patches: int | None = None) -> pd.DataFrame:
     """The null test of ``features``; an :class:`AnalysisError` naming the first that carries
     nothing beyond its null, unless ``allow`` (the user insists)."""
-    table = run_null_test(reconstructions, draws, seed, alpha=alpha).reindex(features)
+    table = run_null_test(reconstructions, draws, seed, alpha=alpha, max_patches=max_patches).reindex(features)
     noise = [f for f in features if table.loc[f, "verdict"] == NULL]
     if noise and not allow:
         f = noise[0]
@@ -121,7 +142,8 @@ def cohort_features(reconstructions, settings, what: str, columns: list[str],
         table = patch_features(reconstructions)
         wanted = list(columns) or [c for c in table.columns if c != "nc_entropy"]  # (an alias)
         checks = require_beyond_null(reconstructions, [c for c in wanted if c in table], what, settings.null_draws,
-                                     settings.seed, settings.null_alpha, settings.allow_null_feature)
+                                     settings.seed, settings.null_alpha, settings.allow_null_feature,
+                                     settings.null_patches)
         if outdir is not None:
             with atomic_path(outdir / "feature_null.csv") as tmp:
                 checks.to_csv(tmp)

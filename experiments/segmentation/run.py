@@ -9,26 +9,27 @@ import numpy as np
 from skimage import io, segmentation
 
 from cellframe.io.nuclei import split_instances
-from cellframe.plugins.segmenters.hed_watershed import HedWatershedSettings
-from cellframe.io.segmentation import segment_nuclei
 from cellframe.io.segmetrics import aggregated_jaccard, object_f1, pixel_dice
+from cellframe.registry import default_registry
+from cellframe.running.pipeline import segment
 from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 
 cfg = study_config(HERE)
-s = HedWatershedSettings()
-lines = ["| patch | reference nuclei | found | pixel Dice | object precision | object recall | object F1 (IoU 0.5) | AJI |",
-         "|---|---|---|---|---|---|---|---|"]
+registry = default_registry()
+settings = registry.stage("segmenter", "hed_watershed").schema()
+lines = ["| patch | reference nuclei | found | rejected as not nuclei | pixel Dice | object precision | object recall "
+         "| object F1 (IoU 0.5) | AJI |", "|---|---|---|---|---|---|---|---|---|"]
 panels = []
 for patch in cfg.patches:
     image = io.imread(DEMO / f"tcga_patch_{patch}.png")[..., :3]
     reference = split_instances(io.imread(DEMO / f"tcga_patch_{patch}_nuclei_mask.png"), cfg.reference_min_distance)
-    labels = segment_nuclei(image, cfg.mpp, s.threshold, s.sigma, s.min_area_um2, s.max_area_um2, s.min_distance_um,
-                            s.opening_um, s.threshold_scale)
+    _, labels, counts = segment(registry, settings, image, mpp=cfg.mpp)
+    rejected = sum(v for k, v in counts.items() if k != "segment_kept")
     f1 = object_f1(reference, labels)
-    lines.append(f"| {patch} | {f1['n_reference']} | {f1['n_predicted']} | {pixel_dice(reference, labels):.3f} | "
+    lines.append(f"| {patch} | {f1['n_reference']} | {f1['n_predicted']} | {rejected} | {pixel_dice(reference, labels):.3f} | "
                  f"{f1['precision']:.3f} | {f1['recall']:.3f} | {f1['f1']:.3f} | {aggregated_jaccard(reference, labels):.3f} |")
     crop = (slice(300, 600), slice(300, 600))
     both = segmentation.mark_boundaries(image[crop], reference[crop], color=(0, 1, 0))

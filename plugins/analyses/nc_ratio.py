@@ -15,15 +15,16 @@ are not independent).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
 from cellframe import hookimpl
-from cellframe.stats.analysis import AnalysisError, pyplot, save_figure
+from cellframe.stats.analysis import AnalysisError, check_null_patches, pyplot, save_figure
 from cellframe.stats.cohort import seed_for
-from cellframe.stats.feature_null import BEYOND, null_patch_rows, null_reconstruction, run_null_test
+from cellframe.stats.feature_null import BEYOND, null_patch_rows, null_reconstruction, null_sample, run_null_test
 from cellframe.io.files import atomic_path
 from cellframe.model.nc import FORMS, shannon_entropy
 from cellframe.stages import Stage
@@ -38,30 +39,38 @@ class NCRatioSettings:
     draws: int = 99
     alpha: float = 0.05
     seed: int = 0
+    #: patches per patient the null reconstructions are drawn for (a seeded sample; None = all):
+    #: bounds the test's cost on a slide of thousands of patches (the others get no per-patch null)
+    null_patches: Optional[int] = None
 
     def __post_init__(self) -> None:
         if self.bins < 2:
             raise ValueError(f"bins={self.bins} must be >= 2")
         if self.draws < 19:
             raise ValueError(f"draws={self.draws} must be >= 19 (a Monte-Carlo p-value of 0.05 needs 19)")
+        check_null_patches(self.null_patches)
 
 
-def per_patch(reconstructions, bins: int, draws: int, seed: int) -> tuple[pd.DataFrame, dict]:
-    """Each patch's observed entropies beside the null's mean and sd; pooled ratios (observed, one null draw)."""
+def per_patch(reconstructions, bins: int, draws: int, seed: int,
+              null_patches: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """Each patch's observed entropies beside the null's mean and sd (patches in the null sample);
+    the pooled ratios of the sampled patches (observed, one null draw)."""
     rows, pooled, pooled_null = [], [], []
+    sampled = {rec.sample_id for rec in null_sample(reconstructions, null_patches, seed)}
     for rec in reconstructions:
         ratios = rec.nc_ratios
-        null = null_patch_rows(rec, draws, seed, bins)
+        null = null_patch_rows(rec, draws, seed, bins) if rec.sample_id in sampled else []
         row = {"sample_id": rec.sample_id, "n_cells": len(ratios),
                "n_at_plane": int(ratios["area"].notna().sum())}
         for form in FORMS:
             sims = np.array([n[f"nc_entropy_{form}"] for n in null])
             row |= {f"entropy_{form}": shannon_entropy(ratios[form], bins),
-                    f"null_entropy_{form}_mean": float(np.nanmean(sims)),
-                    f"null_entropy_{form}_sd": float(np.nanstd(sims, ddof=1))}
+                    f"null_entropy_{form}_mean": float(np.nanmean(sims)) if null else np.nan,
+                    f"null_entropy_{form}_sd": float(np.nanstd(sims, ddof=1)) if null else np.nan}
         rows.append(row)
-        pooled.append(ratios["radius"].to_numpy())
-        pooled_null.append(null_reconstruction(rec, seed_for(seed, rec.sample_id, 1)).nc_ratios["radius"].to_numpy())
+        if null:
+            pooled.append(ratios["radius"].to_numpy())
+            pooled_null.append(null_reconstruction(rec, seed_for(seed, rec.sample_id, 1)).nc_ratios["radius"].to_numpy())
     return pd.DataFrame(rows), {"observed": np.concatenate(pooled), "null draw": np.concatenate(pooled_null)}
 
 
@@ -96,8 +105,9 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     if not reconstructions:
         raise AnalysisError("nc_ratio: no reconstructed patches")
-    table, cells = per_patch(reconstructions, settings.bins, settings.draws, settings.seed)
-    checks = run_null_test(reconstructions, settings.draws, settings.seed, settings.bins, settings.alpha)
+    table, cells = per_patch(reconstructions, settings.bins, settings.draws, settings.seed, settings.null_patches)
+    checks = run_null_test(reconstructions, settings.draws, settings.seed, settings.bins, settings.alpha,
+                           settings.null_patches)
     with atomic_path(outdir / "nc_ratio.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(outdir / "feature_null.csv") as tmp:

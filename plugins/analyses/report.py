@@ -1,6 +1,8 @@
 """Analysis ``report``: an HTML page of the run, with the figures also as PNG files.
 
-For each patch (up to ``max_patches``): the H&E image, the segmentation
+For a slide run, first each slide's thumbnail with the patches read, coloured by
+cell density. Then, for each drawn patch (up to ``max_patches``, spread evenly over
+the run, so the report's cost is bounded however large the slide): the H&E image, the segmentation
 overlay, the 2D cell regions at the plane drawn on the H&E, a top view of the
 3D cells coloured by depth, a side view with the depth distribution, the
 convergence curve and the N/C ratio histograms. The PNGs are logged to the
@@ -25,8 +27,14 @@ from cellframe.stages import Stage
 @dataclass
 class ReportSettings:
     name: str = "report"
-    #: patches drawn (the first ones of the run)
+    #: patches drawn (spread evenly over the run's patches)
     max_patches: int = 20
+    #: longest side of each slide's thumbnail, pixels
+    thumbnail_px: int = 1200
+
+    def __post_init__(self) -> None:
+        if self.max_patches < 0 or self.thumbnail_px < 64:
+            raise ValueError("max_patches must be >= 0 and thumbnail_px >= 64")
 
 
 def patch_image(rec) -> np.ndarray:
@@ -95,7 +103,48 @@ def patch_figure(rec, path) -> None:
     save_figure(fig, path)
 
 
-def page(recs, figures) -> str:
+def drawn(recs: list, most: int) -> list:
+    """At most ``most`` patches, spread evenly over the run (the first and the last included)."""
+    if len(recs) <= most:
+        return list(recs)
+    return [recs[k] for k in np.unique(np.linspace(0, len(recs) - 1, most).round().astype(int))] if most else []
+
+
+def slide_figure(recs, path, longest: int) -> None:
+    """A slide's thumbnail with every patch read outlined and filled by its cells per mm^2."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    from cellframe.io.slides import open_slide
+
+    region0 = recs[0].region
+    with open_slide(region0.slide) as slide:
+        thumb = np.asarray(slide.get_thumbnail((longest, longest)).convert("RGB"))
+        scale = thumb.shape[1] / slide.dimensions[0]
+    density = []
+    for rec in recs:
+        region = rec.region
+        owned = int(region.owns(rec.nuclei["x"].to_numpy(), rec.nuclei["y"].to_numpy()).sum())
+        side_mm = region.size * (region.mpp or 0.25) / 1000
+        density.append(owned / side_mm**2)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 8 * thumb.shape[0] / thumb.shape[1] + 0.6))
+    ax.imshow(thumb)
+    colours = ScalarMappable(Normalize(0, max(density) or 1), "magma")
+    for rec, value in zip(recs, density):
+        r = rec.region
+        side = r.size * r.downsample * scale
+        ax.add_patch(Rectangle((r.x0 * scale, r.y0 * scale), side, side, facecolor=colours.to_rgba(value, alpha=0.45),
+                               edgecolor="k", lw=0.5))
+    fig.colorbar(colours, ax=ax, fraction=0.046, label="cells per mm$^2$")
+    ax.set_title(f"{region0.slide.name}: {len(recs)} patches")
+    ax.set_axis_off()
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def page(recs, figures, slides=()) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(r.sample_id)}</td><td>{r.geometry.n}</td><td>{r.n_violations}</td>"
         f"<td>{r.timings.get('total_seconds', float('nan')):.2f}</td></tr>" for r in recs)
@@ -105,7 +154,9 @@ def page(recs, figures) -> str:
         for r, name in zip(recs, figures))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>cellframe report</title>"
             "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}</style></head>"
-            f"<body><h1>cellframe report</h1><table><tr><th>patch</th><th>nuclei</th><th>interpenetrating pairs</th>"
+            "<body><h1>cellframe report</h1>"
+            + "".join(f'<img src="{html.escape(name)}" alt="slide" style="max-width:100%">' for name in slides)
+            + "<table><tr><th>patch</th><th>nuclei</th><th>interpenetrating pairs</th>"
             f"<th>seconds</th></tr>{rows}</table>{sections}</body></html>")
 
 
@@ -116,10 +167,18 @@ def cellframe_stages():
 
 @hookimpl
 def cellframe_analyze(reconstructions, outdir, settings):
-    recs = reconstructions[: settings.max_patches]
+    by_slide: dict = {}
+    for rec in reconstructions:
+        if rec.region is not None:
+            by_slide.setdefault(rec.region.slide, []).append(rec)
+    slides = []
+    for slide, members in by_slide.items():
+        slides.append(f"slide_{slide.stem}.png")
+        slide_figure(members, outdir / slides[-1], settings.thumbnail_px)
+    recs = drawn(reconstructions, settings.max_patches)
     figures = []
     for rec in recs:
         figures.append(f"{rec.sample_id}.png")
         patch_figure(rec, outdir / figures[-1])
-    write_text(outdir / "index.html", page(recs, figures))
-    return {"patches_drawn": len(recs)}
+    write_text(outdir / "index.html", page(recs, figures, slides))
+    return {"patches_drawn": len(recs), "slides_drawn": len(slides)}

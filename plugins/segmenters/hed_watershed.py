@@ -2,8 +2,9 @@
 
 Colour deconvolution to the haematoxylin channel (scikit-image), threshold
 (Otsu's, scaled by ``threshold_scale``, by default), opening and small-object cleanup, then a distance-transform
-watershed splits touching nuclei. Sizes are in microns, converted with
-``input.mpp``.
+watershed splits touching nuclei; objects that do not look like nuclei (too large, not convex,
+line-like, eosinophilic: keratin, debris, folds) are dropped and counted (``segment_*`` in
+``summary.csv`` and MLflow). Sizes are in microns, converted with ``input.mpp``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Optional
 
 from cellframe import hookimpl
 from cellframe.io.nuclei import check_radius, nuclei_table
-from cellframe.io.segmentation import segment_nuclei
+from cellframe.io.segmentation import reject_non_nuclei, segment_nuclei
 from cellframe.stages import Stage, StageError
 
 
@@ -31,6 +32,12 @@ class HedWatershedSettings:
     min_distance_um: float = 2.0
     opening_um: float = 0.5
     radius: str = "equivalent"
+    #: objects kept only if they look like nuclei (cellframe.io.segmentation.reject_non_nuclei);
+    #: None switches a criterion off
+    max_diameter_um: Optional[float] = 18.0
+    min_solidity: Optional[float] = 0.75
+    max_eccentricity: Optional[float] = 0.99
+    min_haematoxylin_share: Optional[float] = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.min_area_um2 < self.max_area_um2:
@@ -54,6 +61,9 @@ def cellframe_segment(image, mpp, settings):
     labels = segment_nuclei(image, mpp, settings.threshold, settings.sigma, settings.min_area_um2,
                             settings.max_area_um2, settings.min_distance_um, settings.opening_um,
                             settings.threshold_scale)
+    labels, counts = reject_non_nuclei(labels, image, mpp, settings.max_diameter_um, settings.min_solidity,
+                                       settings.max_eccentricity, settings.min_haematoxylin_share)
     table = nuclei_table(labels, radius=settings.radius)
     table.attrs["labels"] = labels
+    table.attrs["counts"] = {f"segment_{key}": value for key, value in counts.items()}
     return table
