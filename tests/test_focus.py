@@ -73,3 +73,18 @@ def test_evidence_tells_the_face_of_a_defocused_section(registry):
         far = (t["z"] - T / 2).abs() > 3
         sides[weight] = (np.sign(cells["z"] - T / 2) == np.sign(t["z"] - T / 2))[far].mean()
     assert sides[1.0] > 0.75 and sides[1.0] > sides[0.0] + 0.15
+
+
+def test_the_focus_fit_scores_every_focal_plane_and_noise_at_once_as_one_by_one():
+    from cellframe.physics.focus import _marginal, _marginals
+
+    rng = np.random.default_rng(2)
+    grid = np.linspace(-20.0, 36.0, 33)
+    z = rng.uniform(-5, 21, 80)
+    blur = np.sqrt(0.8**2 + (0.1 * (z - 3)) ** 2) + 0.1 * rng.standard_normal(80)
+    weights = np.exp(-0.5 * ((grid[None] - z[:, None]) / 4) ** 2)
+    weights /= weights.sum(axis=1, keepdims=True)
+    focals, noises = np.array([0.0, 2.0, 8.0]), np.array([0.05, 0.2, 0.6])
+    at_once = _marginals(blur, weights, grid, 0.8, 0.08, focals, noises)
+    one_by_one = [[_marginal(blur, weights, grid, 0.8, 0.08, f, nz) for nz in noises] for f in focals]
+    assert np.allclose(at_once, one_by_one, rtol=0, atol=1e-9)

@@ -66,11 +66,12 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
             continue
         path = np.sqrt(np.clip(1.0 - (d / rad) ** 2, 0.0, None))
         target = od[r0:r1, c0:c1][own]
-        sse = np.empty(len(sigmas))
-        for k, s in enumerate(sigmas):
-            design = np.column_stack([gaussian_filter(path, s, mode="nearest")[own], np.ones(own.sum())])
-            coef, res, *_ = np.linalg.lstsq(design, target, rcond=None)
-            sse[k] = res[0] if len(res) else np.sum((design @ coef - target) ** 2)
+        target = target - target.mean()
+        # least squares of target on (model, 1) per blur: the residual of a simple regression
+        model = np.stack([gaussian_filter(path, s, mode="nearest")[own] for s in sigmas])
+        model -= model.mean(axis=1, keepdims=True)
+        sxx, sxy = np.einsum("kp,kp->k", model, model), model @ target
+        sse = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
         best = int(np.argmin(sse))
         if 0 < best < len(sigmas) - 1:  # parabola through the best and its neighbours
             s3, e3 = sigmas[best - 1 : best + 2], sse[best - 1 : best + 2]
@@ -105,6 +106,17 @@ def _marginal(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0, k, f,
     return float(np.sum(logsumexp(ll, b=weights, axis=1)))
 
 
+def _marginals(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0: float, k: float,
+               focals: np.ndarray, noises: np.ndarray) -> np.ndarray:
+    """:func:`_marginal` for every focal plane and noise level at once: ``(focals, noises)``."""
+    pred = np.sqrt(s0**2 + (k * (grid[None, :] - focals[:, None])) ** 2)  # (F, G)
+    diff = blur[None, :, None] - pred[:, None, :]  # (F, n, G)
+    ll = -0.5 * (diff[None] / noises[:, None, None, None]) ** 2  # (noises, F, n, G)
+    top = ll.max(axis=3, keepdims=True)
+    per_nucleus = top[..., 0] + np.log(np.einsum("sfng,ng->sfn", np.exp(ll - top), weights))
+    return (per_nucleus.sum(axis=2) - len(blur) * np.log(noises)[:, None]).T
+
+
 def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, side: str = "top",
               level: float = 0.001) -> FocusModel:
     """Fit the focus model to measured blurs, each nucleus' depth weighted by ``exp(-energy)``.
@@ -130,15 +142,16 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     flat = max(((_marginal(blur, weights, grid, centre, 0.0, 0.0, nz), centre, nz) for nz in noises),
                key=lambda t: t[0])
     best = mid = (flat[0], flat[1], 0.0, T / 2, flat[2])
+    at_mid = int(np.flatnonzero(focals == T / 2)[0])
     for s0 in s0s:
         for k in ks[1:]:
-            for f in focals:
-                for nz in noises:
-                    ll = _marginal(blur, weights, grid, s0, k, f, nz)
-                    if ll > best[0]:
-                        best = (ll, s0, k, f, nz)
-                    if f == T / 2 and ll > mid[0]:
-                        mid = (ll, s0, k, f, nz)
+            ll = _marginals(blur, weights, grid, s0, k, focals, noises)  # (focal planes, noises)
+            i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)  # the first best, in the grid's order
+            if ll[i, j] > best[0]:
+                best = (float(ll[i, j]), s0, k, float(focals[i]), float(noises[j]))
+            j = int(np.argmax(ll[at_mid]))
+            if ll[at_mid, j] > mid[0]:
+                mid = (float(ll[at_mid, j]), s0, k, T / 2, float(noises[j]))
     statistic = 2.0 * (best[0] - flat[0])
     if not (best[2] > 0 and chi2.sf(statistic, 2) < level):
         return FocusModel(flat[1], 0.0, T / 2, flat[2], statistic, False)
