@@ -57,11 +57,14 @@ def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
     path, canvas = slide
     # the report reads each patch back from the slide (it once tried to open the slide as a picture)
     result = run_cli([f"input.slide={path}", "input.patch_size=500", "input.max_patches=2", "segmenter=hed_watershed",
-                      "mlflow.enabled=false", "progress=false", "analysis=[report]", "analysis.report.max_patches=1",
+                      "mlflow.enabled=false", "progress=false", "analysis=[nc_ratio,report]", "analysis.report.max_patches=1",
+                      "analysis.nc_ratio.draws=19",
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "analysis" / "report" / "index.html").is_file()
     assert (tmp_path / "out" / "analysis" / "report" / "slide_demo_slide.png").is_file()  # thumbnail, patches
+    features = pd.read_csv(tmp_path / "out" / "analysis" / "nc_ratio" / "feature_null.csv")
+    assert (features["n_patients"] == 1).all()  # the slide's patches are one patient's
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")  # what the segmenter kept and rejected, per patch
     assert (summary["segment_kept"] >= summary["n_nuclei"]).all() and "segment_not_convex" in summary
     folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))

@@ -108,7 +108,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     rec.segmentation = counts
     rec.source = {"image": str(spec.image), "mask": str(spec.mask) if spec.mask else ""}
     rec.region = spec.region
-    rec.patient = spec.patient or patient_id(spec.sample_id)
+    # a slide's patches belong to the slide's patient (a TCGA slide is named by its barcode)
+    rec.patient = spec.patient or patient_id(spec.region.slide.stem if spec.region is not None else spec.sample_id)
     patch_dir = child_path(outdir, spec.sample_id)
     patch_dir.mkdir(parents=True, exist_ok=True)
     for settings in plan.exporters.values():
