@@ -28,7 +28,7 @@ from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.io.slides import read_region
 from cellframe.stages import StageError
-from cellframe.running.tracking import Tracker
+from cellframe.running.tracking import Tracker, interrupted
 
 log = logging.getLogger("cellframe")
 
@@ -230,7 +230,10 @@ def run_folder_lock(outdir: Path):
 def terminate_as_exit():
     """SIGTERM (a scheduler's cancel, ``kill``) unwinds like Ctrl-C: workers stopped, MLflow runs KILLED."""
     def stop(signum, frame):
+        interrupted.set()
         raise SystemExit(128 + signum)
+
+    interrupted.clear()
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)

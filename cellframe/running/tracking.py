@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,6 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from cellframe.model.reconstruction import Reconstruction
 from cellframe.running.state import FOLDER as STATE_FOLDER, MARKER
+
+#: set by the run's signal handler (SIGTERM): the parent run then ends KILLED, whatever exception
+#: the signal turned into on its way out (it may land inside a library that wraps it)
+interrupted = threading.Event()
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:
@@ -112,7 +117,7 @@ class Tracker:
             status = "KILLED"
             raise
         finally:
-            mlflow.end_run(status)
+            mlflow.end_run("KILLED" if interrupted.is_set() else status)
 
     def log_patch(self, cfg: DictConfig, rec: Reconstruction, outdir: Path) -> str | None:
         """A child run: config params, penalty terms, counts, timings, the fitness series, outputs."""
