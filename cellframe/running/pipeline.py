@@ -89,10 +89,6 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     image, mask = load_patch(spec, plan.max_pixels)
     nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                                      source=str(spec.mask or spec.image))
-    rejected = {k: v for k, v in counts.items() if k != "segment_kept" and v}
-    if rejected:
-        log.info("%s: %s dropped as not nuclei (%s)", spec.sample_id, sum(rejected.values()),
-                 ", ".join(f"{k.removeprefix('segment_')}: {v}" for k, v in rejected.items()))
     samples = plan.samples
 
     def one(k: int) -> Reconstruction:
@@ -125,6 +121,15 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
         convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
     rec.timings["total_seconds"] = time.perf_counter() - start
     return rec
+
+
+def _rejected(counts: dict[str, int]) -> str:
+    """``; 12 objects dropped as not nuclei (not_convex: 11, ...)``, or nothing."""
+    rejected = {k.removeprefix("segment_"): v for k, v in counts.items() if k != "segment_kept" and v}
+    if not rejected:
+        return ""
+    return (f"; {sum(rejected.values())} objects dropped as not nuclei ("
+            + ", ".join(f"{k}: {v}" for k, v in rejected.items()) + ")")
 
 
 def summary_row(rec: Reconstruction) -> dict:
@@ -271,8 +276,8 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
                 resumed += 1
                 continue
             tracker.log_patch(cfg, rec, outdir / spec.sample_id)
-            log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s", rec.sample_id, rec.geometry.n,
-                     rec.n_violations, rec.timings["total_seconds"])
+            log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s%s", rec.sample_id, rec.geometry.n,
+                     rec.n_violations, rec.timings["total_seconds"], _rejected(rec.segmentation))
         progress.close()
         if resumed:
             log.info("resumed: %d finished patches taken from %s", resumed, outdir)
