@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.spatial import cKDTree
-from scipy.special import logsumexp
 from scipy.stats import chi2
 
 #: blur widths (Gaussian sigma, px) each nucleus is fitted with
@@ -99,16 +98,10 @@ class FocusModel:
         return np.sqrt(self.s0**2 + (self.k * (np.asarray(z, float) - self.f)) ** 2)
 
 
-def _marginal(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0, k, f, noise) -> float:
-    """Log-likelihood of the measured blurs, each depth weighted by its lost-caps posterior."""
-    pred = np.sqrt(s0**2 + (k * (grid - f)) ** 2)
-    ll = -0.5 * ((blur[:, None] - pred[None, :]) / noise) ** 2 - np.log(noise)
-    return float(np.sum(logsumexp(ll, b=weights, axis=1)))
-
-
 def _marginals(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0: float, k: float,
                focals: np.ndarray, noises: np.ndarray) -> np.ndarray:
-    """:func:`_marginal` for every focal plane and noise level at once: ``(focals, noises)``."""
+    """Log-likelihood of the measured blurs, each depth weighted by its lost-caps posterior, for every
+    focal plane and noise level: ``(focals, noises)``."""
     pred = np.sqrt(s0**2 + (k * (grid[None, :] - focals[:, None])) ** 2)  # (F, G)
     diff = blur[None, :, None] - pred[:, None, :]  # (F, n, G)
     ll = -0.5 * (diff[None] / noises[:, None, None, None]) ** 2  # (noises, F, n, G)
@@ -139,8 +132,9 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     focals = np.linspace(0.0, T / 2, 17) if side == "top" else np.linspace(T / 2, T, 17)
     depth_span = max(float(grid[-1] - grid[0]), 1.0)
     ks = np.linspace(0.0, 2.0 * (float(np.percentile(blur, 95)) + 0.5) / depth_span, 12)
-    flat = max(((_marginal(blur, weights, grid, centre, 0.0, 0.0, nz), centre, nz) for nz in noises),
-               key=lambda t: t[0])
+    no_defocus = _marginals(blur, weights, grid, centre, 0.0, np.zeros(1), noises)[0]
+    j = int(np.argmax(no_defocus))
+    flat = (float(no_defocus[j]), centre, float(noises[j]))
     best = mid = (flat[0], flat[1], 0.0, T / 2, flat[2])
     at_mid = int(np.flatnonzero(focals == T / 2)[0])
     for s0 in s0s:

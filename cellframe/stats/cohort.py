@@ -140,9 +140,14 @@ def patch_row(rec, bins: int = 20) -> dict:
     return row
 
 
+def patient_of(rec) -> str:
+    """A reconstruction's patient: ``rec.patient``, else the patient of its sample id."""
+    return getattr(rec, "patient", None) or patient_id(rec.sample_id)
+
+
 def per_patient(rows: dict[str, dict], reconstructions) -> pd.DataFrame:
     """Patch rows (by sample id) averaged over each patient's patches, with ``nc_entropy``."""
-    patients = {rec.sample_id: getattr(rec, "patient", None) or patient_id(rec.sample_id) for rec in reconstructions}
+    patients = {rec.sample_id: patient_of(rec) for rec in reconstructions}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table = table.groupby(table.index.map(patients)).mean(numeric_only=True)
     table["nc_entropy"] = table["nc_entropy_radius"]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from cellframe.stats.analysis import AnalysisError
 from cellframe.io.files import atomic_path
-from cellframe.stats.cohort import patch_features, patch_row, patient_id, per_patient, read_features, seed_for
+from cellframe.stats.cohort import patch_features, patch_row, patient_of, per_patient, read_features, seed_for
 
 log = logging.getLogger("cellframe")
 
@@ -63,7 +63,7 @@ def null_sample(reconstructions, max_patches: int | None = None, seed: int = 0) 
         return list(reconstructions)
     by_patient: dict[str, list[int]] = {}
     for k, rec in enumerate(reconstructions):
-        by_patient.setdefault(getattr(rec, "patient", None) or patient_id(rec.sample_id), []).append(k)
+        by_patient.setdefault(patient_of(rec), []).append(k)
     keep = set()
     for patient, members in by_patient.items():
         if len(members) > max_patches:

@@ -133,7 +133,7 @@ def evaluate(reconstructions, table: pd.DataFrame, meta: dict, settings: TruthSe
              volume: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Matched]]:
     """One row per metric (the run, its bootstrap interval, the null's mean and 2.5-97.5 % range),
     and the matched cells of each patch."""
-    section_px = settings.section_px or meta.get("section_px")
+    section_px = meta.get("section_px")  # the settings' overrides are already in meta
     if section_px is None:  # truth without metadata: the section the run itself assumed
         lo, hi = reconstructions[0].section if reconstructions else (0.0, 0.0)
         section_px = hi - lo
