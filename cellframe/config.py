@@ -73,6 +73,9 @@ class ReconstructionConfig:
     #: independent reconstructions per patch (seeds); with more than one, the cell table carries
     #: each parameter's mean and standard deviation (``z_mean``, ``z_sd``, ...)
     samples: int = 1
+    #: draw each patch's ``convergence.png`` (the report draws the curve of the patches it shows;
+    #: on a slide of thousands of patches, a figure each costs more than the rest of the export)
+    convergence_plot: bool = True
 
 
 @dataclass
@@ -304,8 +307,9 @@ class RunPlan:
     seed: int = 0
     #: microns per pixel of the inputs (``input.mpp``)
     mpp: float = 0.25
-    #: ``reconstruction.samples``
+    #: ``reconstruction.samples``, ``reconstruction.convergence_plot``
     samples: int = 1
+    convergence_plot: bool = True
     #: ``input.max_pixels``
     max_pixels: int = 100_000_000
 
@@ -398,6 +402,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         seed=seed,
         mpp=float(cfg.input.mpp),
         samples=int(cfg.reconstruction.samples),
+        convergence_plot=bool(cfg.reconstruction.convergence_plot),
         max_pixels=int(cfg.input.max_pixels),
     )
     if cfg.input.get("slide") and registry.stage("segmenter", plan.segmenter.name).needs_mask:

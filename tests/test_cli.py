@@ -26,7 +26,7 @@ def test_run_succeeds_and_writes_every_output(e2e):
     for sample in ("crop_1", "crop_2"):
         folder = cwd / "run1" / sample
         names = {p.name for p in folder.iterdir()}
-        assert {"cells.ply", "cells.json", "cells.csv", "cells.parquet"} <= names
+        assert {"cells.ply", "cells.json", "cells.csv", "cells.parquet", "convergence.png"} <= names
     nc = pd.read_csv(cwd / "run1" / "analysis" / "nc_ratio" / "nc_ratio.csv")
     assert nc["sample_id"].tolist() == ["crop_1", "crop_2"]
     summary = pd.read_csv(cwd / "run1" / "summary.csv")

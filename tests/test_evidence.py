@@ -52,6 +52,24 @@ def test_depth_energy_finds_the_distance_from_the_mid_plane():
     assert np.allclose(energy, energy[:, ::-1], atol=1e-6)  # which face is near: not identifiable
 
 
+def test_stain_calibration_finds_the_best_point_of_its_whole_grid():
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(4)
+    for k, noise in ((0.02, 0.1), (0.005, 0.4), (0.05, 0.8)):
+        rho, z, r_obs = sectioned(300, rng)
+        m = k * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(noise * rng.standard_normal(len(z)))
+        prior = caps.fit_size_prior(r_obs, T)
+        grid = caps.depth_grid(T, prior)
+        lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+        logm, log_path = np.log(np.maximum(m, caps._floor(m))), np.log(path)
+        centre = float(np.median(logm) - np.median(log_path))
+        every = [(float(logsumexp(lp + caps._loglik(logm, log_path, log_k, sd), axis=1).sum()), log_k, sd)
+                 for sd in np.geomspace(0.05, 1.0, 16) for log_k in centre + np.linspace(-1.0, 1.0, 41)]
+        _, log_k, sd = max(every, key=lambda t: t[0])  # the exhaustive search the uphill one replaces
+        assert caps.calibrate_stain(m, lp, path) == pytest.approx((np.exp(log_k), sd), rel=1e-12)
+
+
 def test_overlapping_nuclei_are_drawn_apart():
     grid = np.linspace(-10, 26, 73)
     energy = np.zeros((2, len(grid)))
@@ -69,8 +87,20 @@ def test_space_filling_on_a_lattice_gives_the_lattice_cell():
     others = np.delete(sites, centre, axis=0)
     region = np.ones((200, 200), bool)
     v = cell_volumes(sites[centre], np.array([5.0]), others, np.full(len(others), 5.0), region, np.array([1.6 * a]),
-                     4000, np.random.default_rng(0))
-    assert v[0] == pytest.approx(a**3, rel=0.08)
+                     4096, np.random.default_rng(0))
+    assert v[0] == pytest.approx(a**3, rel=0.03)
+
+
+def test_space_filling_points_fill_the_ball_evenly():
+    from cellframe.physics.space_filling import ball_points
+
+    u = ball_points(64, 128, np.random.default_rng(0))
+    r = np.linalg.norm(u, axis=2)
+    assert u.shape == (64, 128, 3) and r.max() <= 1.0
+    assert (r < 0.5).mean() == pytest.approx(1 / 8, abs=0.01)  # uniform in volume
+    assert np.abs(u.mean(axis=(0, 1))).max() < 0.02 and (u[..., 2] > 0).mean() == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ValueError, match="power of 2"):
+        ball_points(1, 100, np.random.default_rng(0))
 
 
 def _settings(registry, kind, name, **values):
@@ -145,10 +175,10 @@ def test_space_filling_cells_do_not_count_the_lumen():
     centre = np.array([[50.0, 50.0, 8.0]])
     ball = np.array([10.0])
     everywhere = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), np.ones((100, 100), bool),
-                              ball, 4000, rng)
+                              ball, 4096, rng)
     half = np.ones((100, 100), bool)
     half[:, 50:] = False  # the right half of the cell's ball is lumen
-    halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), half, ball, 4000, rng)
+    halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), half, ball, 4096, rng)
     assert everywhere[0] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.02)
     assert halved[0] == pytest.approx(everywhere[0] / 2, rel=0.06)
 

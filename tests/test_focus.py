@@ -95,3 +95,13 @@ def test_the_focus_fit_scores_every_focal_plane_and_noise_at_once_as_one_by_one(
     at_once = _marginals(blur, weights, grid, 0.8, 0.08, focals, noises)
     one_by_one = [[_marginal(blur, weights, grid, 0.8, 0.08, f, nz) for nz in noises] for f in focals]
     assert np.allclose(at_once, one_by_one, rtol=0, atol=1e-9)
+
+
+def test_the_blur_models_are_scipy_gaussian_filters_exactly():
+    from scipy.ndimage import gaussian_filter
+
+    from cellframe.physics.focus import SIGMAS, _blur, _gaussian_kernel
+
+    image = np.random.default_rng(0).random((47, 53))
+    for sigma in SIGMAS:
+        assert np.array_equal(_blur(image, _gaussian_kernel(sigma)), gaussian_filter(image, sigma, mode="nearest"))

@@ -211,3 +211,6 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     # read at 0.25 um/px from a 0.499 um/px scan: each patch pixel is half a level-0 pixel
     assert np.allclose(merged["x_slide"] / merged["x"], 0.25 / 0.499, rtol=1e-3)
     assert (out / "analysis" / "report" / "slide_CMU-1-Small-Region.png").is_file()
+    # the preset draws no convergence figure per patch: the report draws the ones it shows
+    patches = [p for p in out.iterdir() if (p / "cells.csv").is_file()]
+    assert len(patches) == 2 and not any((p / "convergence.png").exists() for p in patches)

@@ -28,15 +28,16 @@ def clip_halfplane(polygon: np.ndarray, normal: np.ndarray, offset: float) -> np
         return polygon
     if not inside.any():
         return polygon[:0]
-    out = []
-    nxt = np.roll(np.arange(len(polygon)), -1)
-    for a, b in zip(range(len(polygon)), nxt):
-        if inside[a]:
-            out.append(polygon[a])
-        if inside[a] != inside[b]:
-            t = side[a] / (side[a] - side[b])
-            out.append(polygon[a] + t * (polygon[b] - polygon[a]))
-    return np.asarray(out)
+    # Sutherland-Hodgman on every edge (a, b) at once: keep a if inside, then the crossing if the edge crosses
+    after = np.concatenate([polygon[1:], polygon[:1]])
+    side_b = np.concatenate([side[1:], side[:1]])
+    crosses = inside != (side_b <= 0)
+    t = np.divide(side, side - side_b, out=np.zeros_like(side), where=crosses)
+    points = np.empty((len(polygon), 2, 2))
+    points[:, 0], points[:, 1] = polygon, polygon + t[:, None] * (after - polygon)
+    keep = np.empty((len(polygon), 2), bool)
+    keep[:, 0], keep[:, 1] = inside, crosses
+    return points[keep]
 
 
 def polygon_area(polygon: np.ndarray) -> float:
@@ -44,7 +45,7 @@ def polygon_area(polygon: np.ndarray) -> float:
     if len(polygon) < 3:
         return 0.0
     x, y = polygon[:, 0], polygon[:, 1]
-    return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return float(0.5 * abs(np.dot(x[:-1], y[1:]) + x[-1] * y[0] - np.dot(y[:-1], x[1:]) - y[-1] * x[0]))
 
 
 def power_regions(centers: np.ndarray, radii: np.ndarray, n_vertices: int = 64) -> list[np.ndarray]:
@@ -69,17 +70,16 @@ def power_regions(centers: np.ndarray, radii: np.ndarray, n_vertices: int = 64) 
     idx = np.flatnonzero(present)
     if len(idx) < 2:
         return regions
-    tree = cKDTree(centers[idx])
-    for a, b in tree.query_pairs(2.0 * radii[idx].max(), output_type="ndarray"):
-        i, j = idx[a], idx[b]
-        e = centers[j] - centers[i]
-        dist = np.hypot(*e)
-        if dist >= radii[i] + radii[j] or dist == 0.0:
-            continue
-        # |q|^2 - rho_i^2 <= |q - e|^2 - rho_j^2  with q = p - c_i
-        offset = 0.5 * (dist**2 + radii[i] ** 2 - radii[j] ** 2)
-        regions[i] = clip_halfplane(regions[i] - centers[i], e, offset) + centers[i]
-        regions[j] = clip_halfplane(regions[j] - centers[j], -e, dist**2 - offset) + centers[j]
+    pairs = idx[cKDTree(centers[idx]).query_pairs(2.0 * radii[idx].max(), output_type="ndarray")].reshape(-1, 2)
+    e = centers[pairs[:, 1]] - centers[pairs[:, 0]]
+    dist = np.hypot(e[:, 0], e[:, 1])
+    cut = (dist < radii[pairs[:, 0]] + radii[pairs[:, 1]]) & (dist != 0.0)
+    pairs, e, dist = pairs[cut], e[cut], dist[cut]
+    # |q|^2 - rho_i^2 <= |q - e|^2 - rho_j^2  with q = p - c_i
+    offset = 0.5 * (dist**2 + radii[pairs[:, 0]] ** 2 - radii[pairs[:, 1]] ** 2)
+    for (i, j), e_ij, d, off in zip(pairs, e, dist, offset):
+        regions[i] = clip_halfplane(regions[i] - centers[i], e_ij, off) + centers[i]
+        regions[j] = clip_halfplane(regions[j] - centers[j], -e_ij, d**2 - off) + centers[j]
     return regions
 
 
@@ -173,24 +173,41 @@ def clipped_ellipse_areas(centers: np.ndarray, ellipses: np.ndarray, regions: li
 def clip_to_mask(polygon: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The part of a region (``(k, 2)`` x, y polygon) over ``True`` pixels of ``mask``: the polygon
     itself when all its pixels are, its largest traced piece when some are, empty when none are."""
-    from skimage.draw import polygon as draw_polygon
     from skimage.measure import find_contours
 
     if len(polygon) < 3:
         return polygon
-    rr, cc = draw_polygon(polygon[:, 1], polygon[:, 0], mask.shape)
-    if len(rr) == 0:
+    r0, c0, covered = polygon_pixels(polygon, mask.shape)
+    if not covered.any():
         return polygon
-    inside = mask[rr, cc]
-    if inside.all():
+    inside = covered & mask[r0 : r0 + covered.shape[0], c0 : c0 + covered.shape[1]]
+    if np.array_equal(inside, covered):
         return polygon
     if not inside.any():
         return polygon[:0]
-    r0, c0 = rr.min() - 1, cc.min() - 1
-    crop = np.zeros((rr.max() - r0 + 2, cc.max() - c0 + 2), float)
-    crop[rr - r0, cc - c0] = inside
+    crop = np.pad(inside.astype(float), 1)
     pieces = [c for c in find_contours(crop, 0.5) if len(c) >= 3]
     if not pieces:
         return polygon[:0]
     largest = max(pieces, key=lambda c: polygon_area(c[:, ::-1]))
-    return np.column_stack([largest[:, 1] + c0, largest[:, 0] + r0])
+    return np.column_stack([largest[:, 1] + c0 - 1, largest[:, 0] + r0 - 1])
+
+
+def polygon_pixels(polygon: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+    """The pixels of an image of ``shape`` whose centres lie inside a polygon (``(k, 2)`` x, y; even-odd
+    rule, as :func:`skimage.draw.polygon`): ``(row0, col0, covered)`` with ``covered`` a boolean crop."""
+    H, W = shape
+    r0, c0 = max(int(np.ceil(polygon[:, 1].min())), 0), max(int(np.ceil(polygon[:, 0].min())), 0)
+    r1, c1 = min(int(np.floor(polygon[:, 1].max())), H - 1), min(int(np.floor(polygon[:, 0].max())), W - 1)
+    if r1 < r0 or c1 < c0:
+        return r0, c0, np.zeros((0, 0), bool)
+    x0, y0 = polygon[:, 0], polygon[:, 1]
+    x1, y1 = np.concatenate([x0[1:], x0[:1]]), np.concatenate([y0[1:], y0[:1]])
+    rows = np.arange(r0, r1 + 1, dtype=float)[:, None]
+    crossing = (y0 <= rows) != (y1 <= rows)  # (rows, edges): the edge spans the row's centre line
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(crossing, x0 + (rows - y0) * (x1 - x0) / (y1 - y0), np.inf)
+    x = np.sort(x, axis=1)[:, : max(int(crossing.sum(axis=1).max()), 1)]
+    cols = np.arange(c0, c1 + 1, dtype=float)
+    covered = (x[:, :, None] < cols[None, None, :]).sum(axis=1) % 2 == 1
+    return r0, c0, covered

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
@@ -47,6 +47,7 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
     blur, ok = np.full(n, np.nan), np.zeros(n, bool)
     tree = cKDTree(xy) if n else None
     margin = 2.5 * float(sigmas.max())
+    kernels = [_gaussian_kernel(s) for s in sigmas]
     for i, ((x, y), rad) in enumerate(zip(xy, r)):
         if rad < min_radius:
             continue
@@ -67,7 +68,7 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         target = od[r0:r1, c0:c1][own]
         target = target - target.mean()
         # least squares of target on (model, 1) per blur: the residual of a simple regression
-        model = np.stack([gaussian_filter(path, s, mode="nearest")[own] for s in sigmas])
+        model = np.stack([_blur(path, k)[own] for k in kernels])
         model -= model.mean(axis=1, keepdims=True)
         sxx, sxy = np.einsum("kp,kp->k", model, model), model @ target
         sse = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
@@ -80,6 +81,18 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
             blur[i] = sigmas[best]
         ok[i] = True
     return blur, ok
+
+
+def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """The weights ``scipy.ndimage.gaussian_filter`` uses for ``sigma``."""
+    radius = int(truncate * sigma + 0.5)
+    weights = np.exp(-0.5 / (sigma * sigma) * np.arange(-radius, radius + 1) ** 2)
+    return (weights / weights.sum())[::-1]
+
+
+def _blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``gaussian_filter(image, sigma, mode="nearest")`` with the kernel made once, not per call."""
+    return correlate1d(correlate1d(image, kernel, axis=0, mode="nearest"), kernel, axis=1, mode="nearest")
 
 
 @dataclass

@@ -92,17 +92,16 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, re
 
 def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, others_rho: np.ndarray,
                  region: np.ndarray, ball: np.ndarray, points: int, rng: np.random.Generator) -> np.ndarray:
-    """Volume of each of ``centres``' Laguerre cells, by Monte Carlo in a ball of radius ``ball`` around it.
+    """Volume of each of ``centres``' Laguerre cells, by quasi-Monte Carlo in a ball of radius ``ball`` around it.
 
-    Points over image columns that hold no cells do not count; outside the image the tissue is taken to go on.
+    The ``points`` (a power of 2) per cell are a scrambled Sobol' set, shifted at random for each cell
+    (unbiased, and for the same error about a third of the plain Monte Carlo points). Points over image
+    columns that hold no cells do not count; outside the image the tissue is taken to go on.
     """
     n = len(centres)
     if n == 0:
         return np.zeros(0)
-    u = rng.standard_normal((n, points, 3))
-    u /= np.linalg.norm(u, axis=2, keepdims=True)
-    u *= rng.random((n, points, 1)) ** (1 / 3) * ball[:, None, None]
-    pts = (centres[:, None, :] + u).reshape(-1, 3)
+    pts = (centres[:, None, :] + ball_points(n, points, rng) * ball[:, None, None]).reshape(-1, 3)
     sites = np.vstack([centres, others])
     weights = np.concatenate([rho, others_rho]) ** 2
     _, owner = power_labels(pts, sites, weights)
@@ -114,3 +113,19 @@ def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, other
     mine = (owner == np.repeat(np.arange(n), points)) & cellular
     share = mine.reshape(n, points).mean(axis=1)
     return share * 4 / 3 * np.pi * ball**3
+
+
+def ball_points(n: int, points: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, points, 3)`` points evenly spread in the unit ball: one scrambled Sobol' set, shifted at
+    random modulo 1 for each of the ``n`` balls (Cranley-Patterson), mapped volume-preservingly."""
+    from scipy.stats import qmc
+
+    if points & (points - 1):
+        raise ValueError(f"points={points} must be a power of 2 (Sobol' points)")
+    cube = (qmc.Sobol(3, scramble=True, seed=rng).random_base2(int(np.log2(points)))[None]
+            + rng.random((n, 1, 3))) % 1.0
+    radius = np.cbrt(cube[..., 0])
+    cos_t = 1.0 - 2.0 * cube[..., 1]
+    sin_t = np.sqrt(np.maximum(1.0 - cos_t**2, 0.0))
+    phi = 2.0 * np.pi * cube[..., 2]
+    return np.stack([radius * sin_t * np.cos(phi), radius * sin_t * np.sin(phi), radius * cos_t], axis=-1)

@@ -117,7 +117,7 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
             log.warning("%s: a cluster of %d nuclei needs %.1f px of depth, more than the %g px the objective "
                         "allows (model.z_max for cellsqueeze3d)", spec.sample_id, row.n_nuclei, row.needed_depth,
                         rec.depth_range[1] - rec.depth_range[0])
-    if len(rec.history):
+    if len(rec.history) and plan.convergence_plot:
         convergence_plot(rec.history, patch_dir / "convergence.png", f"{spec.sample_id}: {plan.optimizer.name}")
     rec.timings["total_seconds"] = time.perf_counter() - start
     return rec

@@ -101,26 +101,29 @@ def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: 
 
     region = recs[0].region
     by_patch = {rec.sample_id: rec for rec in recs}
-    outlines = {sample: nucleus_outlines(rec.labels, rec.nuclei) for sample, rec in by_patch.items()}
     sections = geometry.sections(x, plane_z)
+    outlines = [np.empty((0, 2))] * len(nuclei)
+    for sample, rows in nuclei.groupby("patch").indices.items():
+        rec = by_patch[sample]
+        mine = rec.nuclei.iloc[nuclei["cell_index"].to_numpy()[rows]]
+        for k, outline in zip(rows, nucleus_outlines(rec.labels, mine)):
+            outlines[k] = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
+        for k in rows:
+            sections[k] = _clip_to_tissue(sections[k], rec)
     cells = geometry.cells(x)
     volumes = geometry.volumes(x)
-    radius = cells["R"] if "R" in cells else geometry.semi_axes(x).prod(axis=1) ** (1 / 3)
+    depth = cells["z"].to_numpy(float)
+    radius = cells["R"].to_numpy(float) if "R" in cells else geometry.semi_axes(x).prod(axis=1) ** (1 / 3)
 
     def to_qupath(points):
         return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
 
     features = []
     for k, row in enumerate(nuclei.itertuples(index=False)):
-        rec = by_patch[row.patch]
-        outline = outlines[row.patch][int(row.cell_index)]
-        outline = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
-        measurements = {"z (px)": float(cells["z"].iloc[k]), "R (px)": float(radius.iloc[k] if hasattr(radius, "iloc")
-                                                                                else radius[k]),
-                        "Nucleus radius (px)": float(row.r), "Volume (px^3)": float(volumes[k])}
-        section = _clip_to_tissue(sections[k], rec)
-        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), section,
-                                     outline, measurements, getattr(row, "cell_type", None), to_qupath))
+        measurements = {"z (px)": float(depth[k]), "R (px)": float(radius[k]), "Nucleus radius (px)": float(row.r),
+                        "Volume (px^3)": float(volumes[k])}
+        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), sections[k],
+                                     outlines[k], measurements, getattr(row, "cell_type", None), to_qupath))
     return collection(features)
 
 
