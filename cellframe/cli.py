@@ -117,7 +117,7 @@ def one_line(exc: BaseException) -> str:
         hint = closest_setting(typo.group(1))
         text = f"{typo.group(1)}: not a setting" + (f" (did you mean {hint}?)" if hint else "")
     elif typo and "is not in struct" in text:  # new keys in a mapping setting: Hydra's ++ replaces it
-        text = text.replace(f"To append to your config use +", f"to set a mapping use ++")
+        text = text.replace("To append to your config use +", "to set a mapping use ++")
     return text
 
 

@@ -1,7 +1,6 @@
 """The evidence terms on cases with a known answer, and the objective against the simulator's truth."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 from scipy.stats import spearmanr

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
-from skimage import io
 
 from cellframe.config import ModelConfig
 from cellframe.physics.focus import FocusModel, edge_blur, fit_focus, focus_energy

@@ -166,7 +166,6 @@ def test_tissue_is_found_on_all_tissue_and_on_mostly_glass_thumbnails():
 
 
 def test_slide_level_cell_regions_are_clipped_to_their_patch_tissue():
-    from types import SimpleNamespace
     from pathlib import Path
 
     from cellframe.running.seams import _clip_to_tissue
@@ -175,13 +174,12 @@ def test_slide_level_cell_regions_are_clipped_to_their_patch_tissue():
     region = SlideRegion(Path("s.svs"), x0=1000, y0=2000, level=0, size=100, downsample=1.0, mpp=0.25, halo=10)
     tissue = np.ones((120, 120), bool)
     tissue[:, 60:] = False  # the right half of the patch is lumen
-    rec = SimpleNamespace(region=region, tissue=tissue)
     # a 40 px square centred on the patch's pixel (60, 60), in slide coordinates at the patch's pixel size
     cx, cy = region.to_level(60.0, 60.0)
     square = np.array([[cx - 20, cy - 20], [cx + 20, cy - 20], [cx + 20, cy + 20], [cx - 20, cy + 20]])
-    clipped = _clip_to_tissue(square, rec)
+    clipped = _clip_to_tissue(square, region, tissue)
     assert clipped[:, 0].max() <= cx + 1 and clipped[:, 0].min() == pytest.approx(cx - 20, abs=1)
-    assert _clip_to_tissue(square, SimpleNamespace(region=region, tissue=None)) is square
+    assert _clip_to_tissue(square, region, None) is square
 
 
 def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from cellframe.config import validate
 from cellframe.running.executors import attempt, config_digest, finished
-from cellframe.running.state import FOLDER, MARKER, load_state, save_state
+from cellframe.running.state import FOLDER, MARKER
 
 from conftest import DEMO
 
@@ -44,6 +44,28 @@ def test_state_round_trips_to_the_same_cells(registry, run):
     assert np.array_equal(back.x, rec.x) and back.penalties == rec.penalties
     assert not list(folder.rglob("*.pkl"))
     assert all(p.suffix in (".json", ".parquet", ".npz") for p in (folder / FOLDER).iterdir())
+
+
+def test_label_images_stay_on_disk_until_read(registry, run):
+    """A slide run's driver holds no patch's label image or tissue: they are read back when used."""
+    import dataclasses
+
+    from cellframe.running.state import arrays_file
+
+    cfg, plan, folder, rec = run
+    kept = dataclasses.replace(rec)
+    labels, tissue, cells = rec.labels, rec.tissue, rec.cells
+    assert labels is not None and tissue is not None
+    kept.__dict__["cells"] = cells
+    kept.keep_on_disk(arrays_file(folder))
+    assert kept.__dict__["labels"] is None and kept.__dict__["tissue"] is None and "sections" not in kept.__dict__
+    assert np.array_equal(kept.labels, labels) and np.array_equal(kept.tissue, tissue)
+    assert kept.__dict__["labels"] is None  # read, not kept
+    again = pickle.loads(pickle.dumps(kept))
+    assert np.array_equal(again.labels, labels) and again.cells.equals(cells)
+    back = finished(folder, config_digest(cfg), rebuild(registry, plan))
+    assert back.__dict__["labels"] is None and np.array_equal(back.labels, labels)
+    assert [len(p) for p in back.sections] == [len(p) for p in rec.sections]
 
 
 def test_a_crafted_pickle_is_never_loaded(registry, run, tmp_path):

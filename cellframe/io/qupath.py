@@ -95,3 +95,17 @@ def feature_id(*parts) -> str:
 
 def collection(features: list[dict]) -> dict:
     return {"type": "FeatureCollection", "features": features}
+
+
+def write_collection(path, features) -> None:
+    """Write features (any iterable: each is encoded as it comes) as one GeoJSON FeatureCollection,
+    atomically; a slide's million cells are never held as one document."""
+    import json
+
+    from cellframe.io.files import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        out.write('{"type": "FeatureCollection", "features": [')
+        for k, feature in enumerate(features):
+            out.write((",\n" if k else "\n") + json.dumps(feature))
+        out.write("\n]}\n")

@@ -13,15 +13,16 @@ from skimage.morphology import disk, opening, remove_small_holes, remove_small_o
 from skimage.segmentation import watershed
 
 
-def haematoxylin_density(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Haematoxylin optical density of an RGB image (colour deconvolution), smoothed."""
-    h = rgb2hed(np.asarray(image)[..., :3])[..., 0]
+def haematoxylin_density(image: np.ndarray, sigma: float = 1.0, hed: np.ndarray | None = None) -> np.ndarray:
+    """Haematoxylin optical density of an RGB image (colour deconvolution, or ``hed`` when the caller
+    has it), smoothed."""
+    h = (rgb2hed(np.asarray(image)[..., :3]) if hed is None else hed)[..., 0]
     return gaussian(h, sigma=sigma) if sigma > 0 else h
 
 
 def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None = None, sigma: float = 1.0,
                    min_area_um2: float = 8.0, max_area_um2: float = 250.0, min_distance_um: float = 2.0,
-                   opening_um: float = 0.5, threshold_scale: float = 1.0) -> np.ndarray:
+                   opening_um: float = 0.5, threshold_scale: float = 1.0, hed: np.ndarray | None = None) -> np.ndarray:
     """Label nuclei in an H&E image: haematoxylin channel, threshold, cleanup, watershed split.
 
     Parameters
@@ -34,13 +35,14 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     min_area_um2, max_area_um2 : nuclei outside this area range are dropped.
     min_distance_um : smallest distance between the centres of touching nuclei.
     opening_um : radius of the morphological opening that removes specks and thin bridges.
+    hed : the image's colour deconvolution (``skimage.color.rgb2hed``), if already computed.
 
     Returns
     -------
     labels : (H, W) int32, 0 = background.
     """
     px = 1.0 / mpp
-    density = haematoxylin_density(image, sigma)
+    density = haematoxylin_density(image, sigma, hed)
     if threshold is None:
         threshold = threshold_scale * threshold_otsu(density)
     fg = density > threshold
@@ -66,7 +68,8 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
 
 def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, max_diameter_um: float | None = 18.0,
                       min_solidity: float | None = 0.75, max_eccentricity: float | None = 0.99,
-                      min_haematoxylin_share: float | None = 0.5) -> tuple[np.ndarray, dict[str, int]]:
+                      min_haematoxylin_share: float | None = 0.5,
+                      hed: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """Drop objects that do not look like nuclei: keratin, debris, folds, stroma fibres.
 
     Parameters
@@ -80,6 +83,7 @@ def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, 
     min_haematoxylin_share : mean haematoxylin over haematoxylin + eosin optical density inside
         the object; keratin and red cells are eosinophilic.
     Each criterion given as None is not applied.
+    hed : the image's colour deconvolution (``skimage.color.rgb2hed``), if already computed.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, 
     """
     if not labels.any():
         return labels.astype(np.int32), {"kept": 0}
-    hed = rgb2hed(np.asarray(image)[..., :3])
+    hed = rgb2hed(np.asarray(image)[..., :3]) if hed is None else hed
     stains = np.stack([hed[..., 0], np.maximum(hed[..., 1], 0)], axis=-1)
     t = regionprops_table(labels, intensity_image=stains,
                           properties=("label", "equivalent_diameter_area", "solidity", "eccentricity", "intensity_mean"))

@@ -15,6 +15,31 @@ from cellframe.model.nc import FORMS, nc_ratios
 from cellframe.model.sections import clip_to_mask, clipped_ellipse_areas, polygon_area
 
 
+class OnDisk:
+    """A field holding a large per-patch array that may be left in the patch's state file.
+
+    After :meth:`Reconstruction.keep_on_disk`, reading the field loads the array from the file
+    each time (nothing is kept), so a run over thousands of patches does not hold every
+    patch's label image in memory. Reading a class attribute gives the field's default, None.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None
+        value = obj.__dict__.get(self.name)
+        stored = obj.__dict__.get("_arrays_file")
+        if value is None and stored is not None:
+            with np.load(stored, allow_pickle=False) as arrays:
+                value = arrays[self.name] if self.name in arrays.files else None
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
+
+
 @dataclass
 class Reconstruction:
     """Cells of one patch.
@@ -48,7 +73,7 @@ class Reconstruction:
     #: where the patch lies in a whole slide (:class:`cellframe.io.slides.SlideRegion`), if it came from one
     region: object | None = None
     #: the segmenter's instance label image, when it kept one (``nuclei.attrs["labels"]``)
-    labels: np.ndarray | None = None
+    labels: np.ndarray | None = OnDisk()
     #: counts the segmenter reported (``nuclei.attrs["counts"]``: e.g. objects rejected as not nuclei)
     segmentation: dict[str, int] = field(default_factory=dict)
     #: depths of the section's faces in the cells' z (the objective's; the mid-plane lies between)
@@ -58,7 +83,15 @@ class Reconstruction:
     #: per-cell columns the objective adds (e.g. ``rho``, the estimated 3D nuclear radius)
     extra: pd.DataFrame | None = None
     #: where the image shows cellular tissue (the objective's; cells' regions at the plane are clipped to it)
-    tissue: np.ndarray | None = None
+    tissue: np.ndarray | None = OnDisk()
+
+    def keep_on_disk(self, arrays_file) -> None:
+        """Leave ``labels`` and ``tissue`` in ``arrays_file`` (an ``.npz`` holding them: the patch's
+        saved state), reading them back only when used, and drop the cached cell regions
+        (recomputed when needed); the cell table stays."""
+        self.__dict__["_arrays_file"] = arrays_file
+        self.__dict__["labels"] = self.__dict__["tissue"] = None
+        self.__dict__.pop("sections", None)
 
     @cached_property
     def violations(self) -> np.ndarray:
@@ -96,9 +129,10 @@ class Reconstruction:
         """Each cell's 2D region at ``plane_z`` (empty when the cell does not reach it), inside the
         visible tissue where the objective knows it."""
         regions = self.geometry.sections(self.x, self.plane_z)
-        if self.tissue is None:
+        tissue = self.tissue
+        if tissue is None:
             return regions
-        return [clip_to_mask(region, self.tissue) for region in regions]
+        return [clip_to_mask(region, tissue) for region in regions]
 
     @property
     def nc_ratios(self) -> pd.DataFrame:

@@ -59,9 +59,11 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         yy, xx = np.mgrid[r0:r1, c0:c1]
         d = np.hypot(xx - x, yy - y)
         own = d <= rad + 1.5 * float(sigmas.max())
-        for j in tree.query_ball_point((x, y), reach + 2 * float(r.max())):
-            if j != i:
-                own &= d / rad <= np.hypot(xx - xy[j, 0], yy - xy[j, 1]) / r[j]
+        others = [j for j in tree.query_ball_point((x, y), reach + 2 * float(r.max())) if j != i]
+        if others:  # pixels nearer (in distance over radius) to another nucleus are not this one's
+            nearest = (np.hypot(xx[None] - xy[others, 0, None, None], yy[None] - xy[others, 1, None, None])
+                       / r[others, None, None]).min(axis=0)
+            own &= d / rad <= nearest
         if own.sum() < 20:
             continue
         path = np.sqrt(np.clip(1.0 - (d / rad) ** 2, 0.0, None))

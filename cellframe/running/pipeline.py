@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -20,14 +19,16 @@ from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.running.executors import execute
-from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image, write_text
+from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image
 from cellframe.io.nuclei import check_nuclei_table
+from cellframe.io.qupath import write_collection
 from cellframe.stats.plots import convergence_plot
 from cellframe.model.reconstruct import reconstruct
 from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.io.slides import read_region
 from cellframe.stages import StageError
+from cellframe.running.state import arrays_file
 from cellframe.running.tracking import Tracker, interrupted
 
 log = logging.getLogger("cellframe")
@@ -158,14 +159,14 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
         if rec.region is not None:
             slides.setdefault(rec.region.slide.stem, []).append(rec)
     for slide_id, parts in slides.items():
-        cells, stats, geojson = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
-                                            optimizer=plan.optimizer, seed=plan.seed)
+        cells, stats, features = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
+                                             optimizer=plan.optimizer, seed=plan.seed)
         files = [outdir / f"{slide_id}_cells.{fmt}" for fmt in ("csv", "parquet", "geojson")]
         with atomic_path(files[0]) as tmp:
             cells.to_csv(tmp, index=False)
         with atomic_path(files[1]) as tmp:
             cells.to_parquet(tmp, index=False)
-        write_text(files[2], json.dumps(geojson))
+        write_collection(files[2], features)
         tracker.log_files(files, "slides")
         log.info("slide %s: %d cells from %d patches, %d duplicates dropped, %d seam clusters re-solved, "
                  "%d interpenetrating pairs", slide_id, stats["n_cells"], len(parts), stats["n_duplicates_dropped"],
@@ -276,6 +277,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
                 resumed += 1
                 continue
             tracker.log_patch(cfg, rec, outdir / spec.sample_id)
+            rec.keep_on_disk(arrays_file(child_path(outdir, spec.sample_id)))  # the driver holds no label images
             log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s%s", rec.sample_id, rec.geometry.n,
                      rec.n_violations, rec.timings["total_seconds"], _rejected(rec.segmentation))
         progress.close()

@@ -11,6 +11,7 @@ whole, at the slide level.
 from __future__ import annotations
 
 import zlib
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -50,13 +51,13 @@ def slide_nuclei(recs) -> tuple[pd.DataFrame, int]:
     return merged, len(drop)
 
 
-def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tuple[pd.DataFrame, dict, dict]:
+def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tuple[pd.DataFrame, dict, Iterator[dict]]:
     """The slide-level cell table of one slide's patches, what the merge did, and its QuPath GeoJSON.
 
     :return: one row per cell (slide coordinates at the patches' pixel size, ``x_slide``/``y_slide``
         at level 0, the owning ``patch``); counts: duplicates dropped, seam clusters re-solved,
         interpenetrating pairs left; and every cell once as a QuPath feature in level-0
-        coordinates (:func:`slide_geojson`).
+        coordinates (:func:`slide_features`, a generator).
     """
     nuclei, duplicates = slide_nuclei(recs)
     by_patch = {rec.sample_id: rec for rec in recs}
@@ -89,50 +90,50 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
     stats = {"n_cells": len(cells), "n_duplicates_dropped": duplicates,
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
              "n_violations": int(geometry_all.interpenetrating(x).sum())}
-    return cells, stats, slide_geojson(recs, nuclei, geometry_all, x, float(model.plane_z))
+    return cells, stats, slide_features(recs, nuclei, geometry_all, x, float(model.plane_z))
 
 
-def slide_geojson(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float) -> dict:
-    """Every merged cell once, as a QuPath cell in the slide's level-0 coordinates (QuPath's pixel
-    convention): its region at the plane from the slide-level solution, clipped to the visible tissue
-    of its patch where the objective found it (as the per-patch exports are), its nucleus from its patch."""
+def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float):
+    """Every merged cell once, as a QuPath cell feature in the slide's level-0 coordinates (QuPath's
+    pixel convention), patch by patch (one patch's label image and tissue read at a time): its region
+    at the plane from the slide-level solution, clipped to the visible tissue of its patch where the
+    objective found it (as the per-patch exports are), its nucleus from its patch. A generator: the
+    slide's features are written as they come, never held together."""
     from cellframe.io.outlines import nucleus_outlines
-    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
+    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, feature_id
 
     region = recs[0].region
     by_patch = {rec.sample_id: rec for rec in recs}
     sections = geometry.sections(x, plane_z)
-    outlines = [np.empty((0, 2))] * len(nuclei)
-    for sample, rows in nuclei.groupby("patch").indices.items():
-        rec = by_patch[sample]
-        mine = rec.nuclei.iloc[nuclei["cell_index"].to_numpy()[rows]]
-        for k, outline in zip(rows, nucleus_outlines(rec.labels, mine)):
-            outlines[k] = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
-        for k in rows:
-            sections[k] = _clip_to_tissue(sections[k], rec)
     cells = geometry.cells(x)
     volumes = geometry.volumes(x)
     depth = cells["z"].to_numpy(float)
     radius = cells["R"].to_numpy(float) if "R" in cells else geometry.semi_axes(x).prod(axis=1) ** (1 / 3)
+    types = nuclei["cell_type"].to_numpy() if "cell_type" in nuclei else None
 
     def to_qupath(points):
         return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
 
-    features = []
-    for k, row in enumerate(nuclei.itertuples(index=False)):
-        measurements = {"z (px)": float(depth[k]), "R (px)": float(radius[k]), "Nucleus radius (px)": float(row.r),
-                        "Volume (px^3)": float(volumes[k])}
-        features.append(cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)), sections[k],
-                                     outlines[k], measurements, getattr(row, "cell_type", None), to_qupath))
-    return collection(features)
+    for sample, rows in nuclei.groupby("patch", sort=False).indices.items():
+        rec = by_patch[sample]
+        mine = rec.nuclei.iloc[nuclei["cell_index"].to_numpy()[rows]]
+        tissue = rec.tissue  # read once per patch (it may be read back from the patch's state)
+        for k, outline, row in zip(rows, nucleus_outlines(rec.labels, mine), nuclei.iloc[rows].itertuples(index=False)):
+            outline = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
+            measurements = {"z (px)": float(depth[k]), "R (px)": float(radius[k]), "Nucleus radius (px)": float(row.r),
+                            "Volume (px^3)": float(volumes[k])}
+            yield cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)),
+                               _clip_to_tissue(sections[k], rec.region, tissue), outline, measurements,
+                               None if types is None else types[k], to_qupath)
 
 
-def _clip_to_tissue(section: np.ndarray, rec) -> np.ndarray:
-    """A slide-level cell region (slide coordinates at the patches' pixel size) clipped to its patch's tissue."""
+def _clip_to_tissue(section: np.ndarray, region, tissue: np.ndarray | None) -> np.ndarray:
+    """A slide-level cell region (slide coordinates at the patches' pixel size) clipped to the visible
+    tissue of its patch (``region``)."""
     from cellframe.model.sections import clip_to_mask
 
-    if rec.tissue is None or len(section) < 3:
+    if tissue is None or len(section) < 3:
         return section
-    origin = np.array(rec.region.to_level(0.0, 0.0), float)  # the patch's pixel (0, 0) on the slide
-    local = clip_to_mask(np.asarray(section, float) - origin, rec.tissue)
+    origin = np.array(region.to_level(0.0, 0.0), float)  # the patch's pixel (0, 0) on the slide
+    local = clip_to_mask(np.asarray(section, float) - origin, tissue)
     return local + origin if len(local) else local

@@ -70,7 +70,7 @@ def save_state(rec: Reconstruction, folder: Path, digest: str) -> None:
         arrays["labels"] = np.asarray(rec.labels)
     if rec.tissue is not None:
         arrays["tissue"] = np.asarray(rec.tissue, bool)
-    path = where / "arrays.npz"
+    path = arrays_file(folder)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -97,21 +97,26 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
             return None
         tables = {name: pd.read_parquet(where / f"{name}.parquet") if f"{name}.parquet" in files else None
                   for name in TABLES}
-        with np.load(where / "arrays.npz", allow_pickle=False) as arrays:
+        with np.load(arrays_file(folder), allow_pickle=False) as arrays:
             x, history = arrays["x"], arrays["history"]
-            labels = arrays["labels"] if "labels" in arrays.files else None
-            tissue = arrays["tissue"] if "tissue" in arrays.files else None
         fields = state["fields"]
         region = SlideRegion(**{**fields["region"], "slide": Path(fields["region"]["slide"])}) if fields["region"] else None
         geometry = rebuild_geometry(tables["nuclei"])
         if len(x) != geometry.dim:
             return None
-        return Reconstruction(
+        rec = Reconstruction(
             sample_id=fields["sample_id"], nuclei=tables["nuclei"], geometry=geometry, x=x, history=history,
             penalties=fields["penalties"], plane_z=fields["plane_z"], image_shape=tuple(fields["image_shape"]),
             source=fields["source"], timings=fields["timings"], optimizer=fields["optimizer"],
             feasibility=tables["feasibility"], spread=tables["spread"], patient=fields["patient"], region=region,
-            labels=labels, section=tuple(fields["section"]), depth_range=tuple(fields["depth_range"]),
-            extra=tables["extra"], tissue=tissue, segmentation=fields["segmentation"])
+            section=tuple(fields["section"]), depth_range=tuple(fields["depth_range"]),
+            extra=tables["extra"], segmentation=fields["segmentation"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    rec.keep_on_disk(arrays_file(folder))  # the label image and tissue are read back when used
+    return rec
+
+
+def arrays_file(folder: Path) -> Path:
+    """The ``.npz`` of a patch's saved state holding ``x``, ``history``, ``labels`` and ``tissue``."""
+    return Path(folder) / FOLDER / "arrays.npz"

@@ -33,10 +33,11 @@ BEYOND, NULL, FROM_2D = "beyond null", "like null", "2D only"
 
 
 def null_reconstruction(rec, rng: np.random.Generator):
-    """The same nuclei with every cell parameter drawn uniformly within the geometry's bounds."""
+    """The same nuclei with every cell parameter drawn uniformly within the geometry's bounds (and no
+    label image: no feature reads it)."""
     lower, upper = rec.geometry.bounds()
     extra = rec.extra[["rho"]] if rec.extra is not None and "rho" in rec.extra else None
-    return dataclasses.replace(rec, x=rng.uniform(lower, upper), extra=extra, spread=None)
+    return dataclasses.replace(rec, x=rng.uniform(lower, upper), extra=extra, spread=None, labels=None)
 
 
 def null_patch_rows(rec, draws: int = 99, seed: int = 0, bins: int = 20) -> list[dict]:

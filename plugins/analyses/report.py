@@ -60,11 +60,12 @@ def patch_figure(rec, path) -> None:
     a.imshow(image)
     a.set_title(f"{rec.sample_id}: H&E")
     b.imshow(image)
-    if rec.labels is not None and rec.labels.shape == image.shape[:2]:  # the label image's edges: no tracing
-        edges = np.ma.masked_equal(find_boundaries(rec.labels, mode="inner").astype(np.uint8), 0)
+    labels = rec.labels
+    if labels is not None and labels.shape == image.shape[:2]:  # the label image's edges: no tracing
+        edges = np.ma.masked_equal(find_boundaries(labels, mode="inner").astype(np.uint8), 0)
         b.imshow(edges, cmap=ListedColormap(["yellow"]), interpolation="nearest")
     else:
-        b.add_collection(PolyCollection(nucleus_outlines(rec.labels, rec.nuclei), facecolor="none", edgecolor="yellow",
+        b.add_collection(PolyCollection(nucleus_outlines(labels, rec.nuclei), facecolor="none", edgecolor="yellow",
                                         lw=0.6))
     b.set_title(f"segmentation: {len(cells)} nuclei")
     c.imshow(image)

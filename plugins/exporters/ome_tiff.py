@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from cellframe import hookimpl
 from cellframe.io.files import atomic_path

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+from skimage.color import rgb2hed
+
 from cellframe import hookimpl
 from cellframe.io.nuclei import check_radius, nuclei_table
 from cellframe.io.segmentation import reject_non_nuclei, segment_nuclei
@@ -58,11 +61,12 @@ def cellframe_stages():
 def cellframe_segment(image, mpp, settings):
     if image is None:
         raise StageError("segmenter 'hed_watershed' needs input.image")
+    hed = rgb2hed(np.asarray(image)[..., :3])  # once, for both steps
     labels = segment_nuclei(image, mpp, settings.threshold, settings.sigma, settings.min_area_um2,
                             settings.max_area_um2, settings.min_distance_um, settings.opening_um,
-                            settings.threshold_scale)
+                            settings.threshold_scale, hed=hed)
     labels, counts = reject_non_nuclei(labels, image, mpp, settings.max_diameter_um, settings.min_solidity,
-                                       settings.max_eccentricity, settings.min_haematoxylin_share)
+                                       settings.max_eccentricity, settings.min_haematoxylin_share, hed=hed)
     table = nuclei_table(labels, radius=settings.radius)
     table.attrs["labels"] = labels
     table.attrs["counts"] = {f"segment_{key}": value for key, value in counts.items()}
