@@ -90,21 +90,34 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
     stats = {"n_cells": len(cells), "n_duplicates_dropped": duplicates,
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
              "n_violations": int(geometry_all.interpenetrating(x).sum())}
-    return cells, stats, slide_features(recs, nuclei, geometry_all, x, float(model.plane_z))
+    def subset(idx: np.ndarray):  # the run's geometry over some of the slide's nuclei
+        return registry.call("geometry", geometry.name, nuclei=nuclei.iloc[idx].reset_index(drop=True), model=model,
+                             settings=geometry)
+
+    return cells, stats, slide_features(recs, nuclei, geometry_all, x, float(model.plane_z), subset)
 
 
-def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float):
+def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float, subset):
     """Every merged cell once, as a QuPath cell feature in the slide's level-0 coordinates (QuPath's
     pixel convention), patch by patch (one patch's label image and tissue read at a time): its region
     at the plane from the slide-level solution, clipped to the visible tissue of its patch where the
     objective found it (as the per-patch exports are), its nucleus from its patch. A generator: the
-    slide's features are written as they come, never held together."""
+    slide's features are written as they come, never held together.
+
+    :param subset: ``subset(idx)`` -> the geometry over the nuclei ``idx``: each patch's regions are
+        cut among its cells and every cell near enough to touch them, not among the whole slide's.
+    """
+    from scipy.spatial import cKDTree
+
     from cellframe.io.outlines import nucleus_outlines
     from cellframe.io.qupath import PIXEL_EDGE, cell_feature, feature_id
 
     region = recs[0].region
     by_patch = {rec.sample_id: rec for rec in recs}
-    sections = geometry.sections(x, plane_z)
+    params = geometry.unpack(x)
+    xy = nuclei[["x", "y"]].to_numpy(float)
+    reach = 2.0 * float(geometry.semi_axes(x).max())  # two cells farther apart than this never touch
+    tree = cKDTree(xy)
     cells = geometry.cells(x)
     volumes = geometry.volumes(x)
     depth = cells["z"].to_numpy(float)
@@ -118,6 +131,10 @@ def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z:
         rec = by_patch[sample]
         mine = rec.nuclei.iloc[nuclei["cell_index"].to_numpy()[rows]]
         tissue = rec.tissue  # read once per patch (it may be read back from the patch's state)
+        near = np.unique(np.concatenate([rows, *tree.query_ball_point(xy[rows], reach)]).astype(int))
+        local = subset(near)
+        sections = local.sections(local.pack({name: value[near] for name, value in params.items()}), plane_z)
+        sections = dict(zip(rows, (sections[i] for i in np.searchsorted(near, rows))))
         for k, outline, row in zip(rows, nucleus_outlines(rec.labels, mine), nuclei.iloc[rows].itertuples(index=False)):
             outline = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
             measurements = {"z (px)": float(depth[k]), "R (px)": float(radius[k]), "Nucleus radius (px)": float(row.r),
