@@ -90,6 +90,7 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
     stats = {"n_cells": len(cells), "n_duplicates_dropped": duplicates,
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
              "n_violations": int(geometry_all.interpenetrating(x).sum())}
+
     def subset(idx: np.ndarray):  # the run's geometry over some of the slide's nuclei
         return registry.call("geometry", geometry.name, nuclei=nuclei.iloc[idx].reset_index(drop=True), model=model,
                              settings=geometry)
