@@ -98,7 +98,7 @@ def test_multirun_with_the_joblib_launcher(many_crops, run_cli, tmp_path):
         assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
 
 
-def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: int):
+def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: int, manifest: str = "manifest.csv"):
     """Start a 2-worker process-pool run with MLflow on, and wait until ``finished`` patches are done.
 
     :return: the command, its environment, its output folder, the driver process and its workers.
@@ -106,7 +106,7 @@ def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: 
     import psutil
 
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / 'manifest.csv'}", "executor.name=process",
+    cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / manifest}", "executor.name=process",
            "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
            f"mlflow.experiment={experiment}", f"hydra.run.dir={out}"]
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
@@ -129,7 +129,12 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
                                                                                             run_cli, tmp_path):
     import psutil
 
-    cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigterm", finished=1)
+    # the eight crops five times over: the run is still among its patches when the signal comes
+    crops = pd.read_csv(many_crops / "manifest.csv")
+    pd.concat([crops.assign(sample_id=crops["sample_id"] + f"_{k}") for k in range(5)]).to_csv(
+        many_crops / "long.csv", index=False)
+    cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigterm", finished=1,
+                                                  manifest="long.csv")
     assert workers, "no worker processes"
     # a second run into the folder in use: one line, exit 2, nothing done
     second = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", *COMMON, f"hydra.run.dir={out}"], tmp_path)
@@ -139,7 +144,7 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"{len(alive)} workers outlived the driver"
     assert parent_statuses(mlflow_uri, "sigterm") == ["KILLED"]
-    assert not (out / "summary.csv").exists()
+    assert len(list(out.glob("*/.cellframe-done.json"))) < 40 and not (out / "summary.csv").exists()
 
 
 def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical_outputs(many_crops, reference,
