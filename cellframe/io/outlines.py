@@ -39,7 +39,7 @@ def drop_collinear(ring: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     cross = before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0]
     length = np.sqrt((before**2).sum(axis=1) * (after**2).sum(axis=1))
     straight = (np.abs(cross) <= tol * length) & ((before * after).sum(axis=1) > 0)
-    if straight.all() or (~straight).sum() < 3:
+    if (~straight).sum() < 3:  # fewer than three corners: not a polygon to thin
         return ring
     kept = points[~straight]
     return np.vstack([kept, kept[:1]]) if closed else kept

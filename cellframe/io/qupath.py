@@ -36,8 +36,9 @@ def _thin(points: np.ndarray, tolerance: float) -> np.ndarray:
     ring = Polygon(points)
     if len(points) < 4 or not ring.is_valid:
         return np.asarray(points, float)
-    thinned = ring.simplify(tolerance, preserve_topology=False)  # Douglas-Peucker: 5x faster, and for
-    if not thinned.is_valid or thinned.is_empty:                 # convex regions always valid
+    # Douglas-Peucker, 5x faster and always valid for convex regions; topology-preserving where it is not
+    thinned = ring.simplify(tolerance, preserve_topology=False)
+    if not thinned.is_valid or thinned.is_empty:
         thinned = ring.simplify(tolerance, preserve_topology=True)
     return shapely.get_coordinates(thinned.exterior)
 

@@ -185,7 +185,7 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
         steps = [(a + da, b + db) for da in (-1, 0, 1) for db in (-1, 0, 1)
                  if 0 <= a + da < 16 and 0 <= b + db < 41]
         best = max(steps, key=lambda ab: (ll(*ab), -ab[0], -ab[1]))
-        if best == (a, b) or ll(*best) <= ll(a, b):
+        if ll(*best) <= ll(a, b):  # (a, b) is among the steps: no step goes uphill
             break
         a, b = best
     return float(np.exp(log_ks[b])), float(sigmas[a])
