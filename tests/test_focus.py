@@ -104,3 +104,27 @@ def test_the_blur_models_are_scipy_gaussian_filters_exactly():
     image = np.random.default_rng(0).random((47, 53))
     for sigma in SIGMAS:
         assert np.array_equal(_blur(image, _gaussian_kernel(sigma)), gaussian_filter(image, sigma, mode="nearest"))
+
+
+def test_blurred_sphere_projections_match_blurring_the_whole_crop():
+    """The banded-matrix blur of a projection's support is the gaussian_filter of the whole crop, also
+    where an image edge cuts the crop (there it is that blur itself)."""
+    from scipy.ndimage import gaussian_filter
+
+    from cellframe.physics.focus import SIGMAS, _band_table, _blurred_paths, _gaussian_kernel
+
+    kernels = [_gaussian_kernel(s) for s in SIGMAS]
+    table = _band_table(kernels)
+    H = W = 120
+    for x, y, rad in [(60.3, 59.7, 9.2), (20.5, 80.1, 4.0), (2.2, 60.0, 7.5), (118.0, 3.0, 12.0), (60.0, 30.4, 3.1)]:
+        reach = rad + 15.0
+        crop = max(int(y - reach), 0), min(int(y + reach) + 2, H), max(int(x - reach), 0), min(int(x + reach) + 2, W)
+        own = rad + 9.0
+        window = (max(int(np.ceil(y - own)), crop[0]), min(int(np.floor(y + own)) + 1, crop[1]),
+                  max(int(np.ceil(x - own)), crop[2]), min(int(np.floor(x + own)) + 1, crop[3]))
+        yy, xx = np.mgrid[crop[0] : crop[1], crop[2] : crop[3]]
+        path = np.sqrt(np.clip(1.0 - (np.hypot(xx - x, yy - y) / rad) ** 2, 0.0, None))
+        rows = slice(window[0] - crop[0], window[1] - crop[0])
+        cols = slice(window[2] - crop[2], window[3] - crop[2])
+        expected = np.stack([gaussian_filter(path, s, mode="nearest")[rows, cols] for s in SIGMAS])
+        assert np.allclose(_blurred_paths(x, y, rad, crop, window, kernels, table), expected, rtol=0, atol=1e-12)

@@ -48,6 +48,7 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
     tree = cKDTree(xy) if n else None
     margin = 2.5 * float(sigmas.max())
     kernels = [_gaussian_kernel(s) for s in sigmas]
+    table = _band_table(kernels)
     for i, ((x, y), rad) in enumerate(zip(xy, r)):
         if rad < min_radius:
             continue
@@ -56,33 +57,89 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         c0, c1 = max(int(x - reach), 0), min(int(x + reach) + 2, W)
         if r1 - r0 < 5 or c1 - c0 < 5:
             continue
-        yy, xx = np.mgrid[r0:r1, c0:c1]
+        # only the pixels within rad + 1.5 max(sigma) can be the nucleus' own: the window around them
+        own_reach = rad + 1.5 * float(sigmas.max())
+        w0, w1 = max(int(np.ceil(y - own_reach)), r0), min(int(np.floor(y + own_reach)) + 1, r1)
+        v0, v1 = max(int(np.ceil(x - own_reach)), c0), min(int(np.floor(x + own_reach)) + 1, c1)
+        yy, xx = np.ogrid[w0:w1, v0:v1]
         d = np.hypot(xx - x, yy - y)
-        own = d <= rad + 1.5 * float(sigmas.max())
-        others = [j for j in tree.query_ball_point((x, y), reach + 2 * float(r.max())) if j != i]
-        if others:  # pixels nearer (in distance over radius) to another nucleus are not this one's
-            nearest = (np.hypot(xx[None] - xy[others, 0, None, None], yy[None] - xy[others, 1, None, None])
-                       / r[others, None, None]).min(axis=0)
-            own &= d / rad <= nearest
+        own = d <= own_reach
+        others = np.array([j for j in tree.query_ball_point((x, y), reach + 2 * float(r.max())) if j != i], int)
+        # pixels nearer (in distance over radius) to another nucleus are not this one's; a nucleus too far
+        # to be nearer for any pixel of the window is left out
+        others = others[(np.hypot(*(xy[others] - (x, y)).T) - own_reach) * rad < own_reach * r[others]]
+        if len(others):
+            rows, cols = np.nonzero(own)
+            px, py = cols + v0, rows + w0
+            nearest = (np.hypot(px[None] - xy[others, 0, None], py[None] - xy[others, 1, None])
+                       / r[others, None]).min(axis=0)
+            own[rows, cols] = d[rows, cols] / rad <= nearest
         if own.sum() < 20:
             continue
-        path = np.sqrt(np.clip(1.0 - (d / rad) ** 2, 0.0, None))
-        target = od[r0:r1, c0:c1][own]
+        target = od[w0:w1, v0:v1][own]
         target = target - target.mean()
         # least squares of target on (model, 1) per blur: the residual of a simple regression
-        model = np.stack([_blur(path, k)[own] for k in kernels])
+        model = _blurred_paths(x, y, rad, (r0, r1, c0, c1), (w0, w1, v0, v1), kernels, table)[:, own]
         model -= model.mean(axis=1, keepdims=True)
         sxx, sxy = np.einsum("kp,kp->k", model, model), model @ target
         sse = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
         best = int(np.argmin(sse))
         if 0 < best < len(sigmas) - 1:  # parabola through the best and its neighbours
-            s3, e3 = sigmas[best - 1 : best + 2], sse[best - 1 : best + 2]
-            a, b, _ = np.polyfit(s3, e3, 2)
-            blur[i] = float(np.clip(-b / (2 * a), s3[0], s3[2])) if a > 0 else sigmas[best]
+            blur[i] = _parabola_minimum(sigmas[best - 1 : best + 2], sse[best - 1 : best + 2])
         else:
             blur[i] = sigmas[best]
         ok[i] = True
     return blur, ok
+
+
+def _blurred_paths(x: float, y: float, rad: float, crop: tuple[int, int, int, int], window: tuple[int, int, int, int],
+                   kernels: list[np.ndarray], table: np.ndarray) -> np.ndarray:
+    """``(kernels, window rows, window cols)``: the sphere projection of radius ``rad`` at ``(x, y)``
+    over ``crop`` (rows r0:r1, cols c0:c1), blurred by each kernel as ``gaussian_filter(mode="nearest")``
+    on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`).
+
+    Unless an image edge cuts the crop, the projection is zero on the crop's border, so the blur is
+    that of its support zero-padded: banded (Toeplitz) matrices of each kernel's weights, down the
+    rows and across the columns, for all kernels at once (the same sums in another order).
+    """
+    r0, r1, c0, c1 = crop
+    w0, w1, v0, v1 = window
+    s0, s1 = int(np.floor(y - rad)), int(np.ceil(y + rad)) + 1  # rows and columns the projection covers
+    u0, u1 = int(np.floor(x - rad)), int(np.ceil(x + rad)) + 1
+    if not (r0 < s0 and s1 < r1 and c0 < u0 and u1 < c1):  # it reaches the crop's border (an image edge)
+        yy, xx = np.mgrid[r0:r1, c0:c1]
+        path = np.sqrt(np.clip(1.0 - (np.hypot(xx - x, yy - y) / rad) ** 2, 0.0, None))
+        return np.stack([_blur(path, k)[w0 - r0 : w1 - r0, v0 - c0 : v1 - c0] for k in kernels])
+    yy, xx = np.ogrid[s0:s1, u0:u1]
+    path = np.sqrt(np.clip(1.0 - (np.hypot(xx - x, yy - y) / rad) ** 2, 0.0, None))
+    down = _bands(table, np.arange(w0, w1)[:, None] - np.arange(s0, s1)[None, :])  # (k, window rows, s rows)
+    across = _bands(table, np.arange(u0, u1)[:, None] - np.arange(v0, v1)[None, :])  # (k, u cols, window cols)
+    return down @ path @ across
+
+
+def _band_table(kernels: list[np.ndarray]) -> np.ndarray:
+    """``(kernels, 2 reach + 3)``: each (symmetric) kernel's weights centred on ``reach + 1``, zeros around."""
+    reach = max(len(k) for k in kernels) // 2
+    table = np.zeros((len(kernels), 2 * reach + 3))
+    for row, k in zip(table, kernels):
+        row[reach + 1 - len(k) // 2 : reach + 2 + len(k) // 2] = k
+    return table
+
+
+def _bands(table: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(kernels, *offsets.shape)``: each kernel's weight at each offset (0 beyond its reach)."""
+    centre = table.shape[1] // 2
+    return table[:, np.clip(offsets + centre, 0, table.shape[1] - 1)]
+
+
+def _parabola_minimum(s: np.ndarray, e: np.ndarray) -> float:
+    """Where the parabola through three points ``(s, e)`` is lowest, within ``[s0, s2]``; ``s1`` if it
+    opens downward."""
+    left, right = (e[1] - e[0]) / (s[1] - s[0]), (e[2] - e[1]) / (s[2] - s[1])
+    a = (right - left) / (s[2] - s[0])
+    if not a > 0:
+        return float(s[1])
+    return float(np.clip(0.5 * (s[0] + s[1]) - left / (2 * a), s[0], s[2]))
 
 
 def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
