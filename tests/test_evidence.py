@@ -78,6 +78,26 @@ def test_overlapping_nuclei_are_drawn_apart():
     assert 0.3 < (z[:, 0] > z[:, 1]).mean() < 0.7  # either may be on top
 
 
+def test_depth_draws_update_together_only_nuclei_that_share_no_pair():
+    from cellframe.physics.posterior import _colour_classes, _neighbour_table
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 100, (300, 2))
+    d = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+    pairs = np.argwhere(np.triu(d < 9.0, 1))
+    neighbours, gaps = _neighbour_table(300, pairs, d[pairs[:, 0], pairs[:, 1]])
+    for i in range(300):  # every pair listed at both ends, with its gap; -1 and 0 pad
+        mine = np.sort(np.concatenate([pairs[pairs[:, 0] == i, 1], pairs[pairs[:, 1] == i, 0]]))
+        assert np.array_equal(np.sort(neighbours[i][neighbours[i] >= 0]), mine)
+        assert np.allclose(gaps[i][neighbours[i] >= 0], d[i, neighbours[i][neighbours[i] >= 0]])
+        assert (gaps[i][neighbours[i] < 0] == 0).all()
+    classes = _colour_classes(neighbours)
+    together = np.concatenate(classes)
+    assert np.array_equal(np.sort(together), np.unique(pairs))  # each clustered nucleus in one class
+    for members in classes:
+        assert not np.isin(neighbours[members], members).any()
+
+
 def test_space_filling_on_a_lattice_gives_the_lattice_cell():
     a = 20.0
     g = np.arange(-3, 4) * a

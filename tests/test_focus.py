@@ -93,7 +93,8 @@ def test_the_focus_fit_scores_every_focal_plane_and_noise_at_once_as_one_by_one(
     focals, noises = np.array([0.0, 2.0, 8.0]), np.array([0.05, 0.2, 0.6])
     at_once = _marginals(blur, weights, grid, 0.8, 0.08, focals, noises)
     one_by_one = [[_marginal(blur, weights, grid, 0.8, 0.08, f, nz) for nz in noises] for f in focals]
-    assert np.allclose(at_once, one_by_one, rtol=0, atol=1e-9)
+    # each nucleus' mixture is summed in single precision: 80 nuclei leave at most ~1e-5 of log-likelihood
+    assert np.allclose(at_once, one_by_one, rtol=0, atol=1e-4)
 
 
 def test_the_blur_models_are_scipy_gaussian_filters_exactly():

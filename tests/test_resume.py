@@ -129,9 +129,9 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
                                                                                             run_cli, tmp_path):
     import psutil
 
-    # the eight crops five times over: the run is still among its patches when the signal comes
+    # the eight crops 25 times over: the run is still among its patches when the signal comes
     crops = pd.read_csv(many_crops / "manifest.csv")
-    pd.concat([crops.assign(sample_id=crops["sample_id"] + f"_{k}") for k in range(5)]).to_csv(
+    pd.concat([crops.assign(sample_id=crops["sample_id"] + f"_{k}") for k in range(25)]).to_csv(
         many_crops / "long.csv", index=False)
     cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigterm", finished=1,
                                                   manifest="long.csv")
@@ -144,7 +144,7 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"{len(alive)} workers outlived the driver"
     assert parent_statuses(mlflow_uri, "sigterm") == ["KILLED"]
-    assert len(list(out.glob("*/.cellframe-done.json"))) < 40 and not (out / "summary.csv").exists()
+    assert len(list(out.glob("*/.cellframe-done.json"))) < 200 and not (out / "summary.csv").exists()
 
 
 def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical_outputs(many_crops, reference,

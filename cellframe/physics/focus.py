@@ -175,10 +175,12 @@ def _marginals(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0: floa
     """Log-likelihood of the measured blurs, each depth weighted by its lost-caps posterior, for every
     focal plane and noise level: ``(focals, noises)``."""
     pred = np.sqrt(s0**2 + (k * (grid[None, :] - focals[:, None])) ** 2)  # (F, G)
-    diff = blur[None, :, None] - pred[:, None, :]  # (F, n, G)
-    ll = -0.5 * (diff[None] / noises[:, None, None, None]) ** 2  # (noises, F, n, G)
+    # single precision inside each nucleus' mixture (its exp is several times faster), double across nuclei
+    diff = (blur[None, :, None] - pred[:, None, :]).astype(np.float32)  # (F, n, G)
+    ll = np.float32(-0.5) * (diff[None] / noises[:, None, None, None].astype(np.float32)) ** 2  # (noises, F, n, G)
     top = ll.max(axis=3, keepdims=True)
-    per_nucleus = top[..., 0] + np.log(np.einsum("sfng,ng->sfn", np.exp(ll - top), weights))
+    mixture = np.einsum("sfng,ng->sfn", np.exp(ll - top), weights.astype(np.float32))
+    per_nucleus = top[..., 0].astype(float) + np.log(mixture.astype(float))
     return (per_nucleus.sum(axis=2) - len(blur) * np.log(noises)[:, None]).T
 
 
