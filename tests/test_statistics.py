@@ -50,6 +50,20 @@ def test_null_reconstructions_respect_the_bounds(paper_recs):
     assert null_reconstruction(rec, np.random.default_rng(0)).nuclei is rec.nuclei  # the same nuclei
 
 
+def test_null_rows_from_worker_processes_are_the_rows_computed_here(paper_recs, monkeypatch):
+    import copy
+
+    from cellframe.stats import feature_null
+
+    monkeypatch.setattr(feature_null, "POOL_WORK", 0)  # small crops: spawn the workers all the same
+    here, there = copy.deepcopy(paper_recs), copy.deepcopy(paper_recs)
+    feature_null.fill_null_rows(there, draws=21, seed=3, workers=2)
+    assert all((21, 3, 20) in rec.__dict__["_null_rows"] for rec in there)
+    for a, b in zip(here, there):
+        expected = pd.DataFrame(feature_null.null_patch_rows(a, draws=21, seed=3))
+        pd.testing.assert_frame_equal(pd.DataFrame(feature_null.null_patch_rows(b, draws=21, seed=3)), expected)
+
+
 def test_a_noisy_feature_is_flagged_and_refused(paper_recs):
     noisy = [null_reconstruction(rec, np.random.default_rng(7 + k)) for k, rec in enumerate(paper_recs)]
     table = run_null_test(noisy, draws=39)

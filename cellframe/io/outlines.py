@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from skimage.measure import find_contours, regionprops
+from scipy.ndimage import find_objects
+from skimage.measure import find_contours
 
 from cellframe.model.sections import circle_polygon
 
@@ -12,17 +13,17 @@ def nucleus_outlines(labels: np.ndarray | None, nuclei) -> list[np.ndarray]:
     """One ``(k, 2)`` x, y outline per nucleus row (closed: the last vertex repeats the first): traced
     half-way between pixel centres from ``labels`` when given (straight runs as one edge), else its circle."""
     outlines = {}
-    wanted = set(nuclei["label"].tolist())
     if labels is not None:
-        for region in regionprops(labels):
-            if region.label not in wanted:
+        boxes = find_objects(labels)
+        for label in {int(v) for v in nuclei["label"].tolist()}:
+            if not 0 < label <= len(boxes) or boxes[label - 1] is None:
                 continue
-            r0, c0, r1, c1 = region.bbox
-            padded = np.pad(region.image, 1).astype(float)
+            rows, cols = boxes[label - 1]
+            padded = np.pad(labels[rows, cols] == label, 1).astype(float)
             contours = find_contours(padded, 0.5)
             if contours:
                 longest = drop_collinear(max(contours, key=len))
-                outlines[region.label] = np.column_stack([longest[:, 1] + c0 - 1, longest[:, 0] + r0 - 1])
+                outlines[label] = np.column_stack([longest[:, 1] + cols.start - 1, longest[:, 0] + rows.start - 1])
     return [outlines.get(row.label, circle_polygon((row.x, row.y), row.r, 32)) for row in nuclei.itertuples(index=False)]
 
 

@@ -32,27 +32,71 @@ log = logging.getLogger("cellframe")
 BEYOND, NULL, FROM_2D = "beyond null", "like null", "2D only"
 
 
-def null_reconstruction(rec, rng: np.random.Generator):
+def null_reconstruction(rec, rng: np.random.Generator, tissue=None):
     """The same nuclei with every cell parameter drawn uniformly within the geometry's bounds (and no
-    label image: no feature reads it)."""
+    label image: no feature reads it); ``tissue``: the patch's visible tissue, if already read."""
     lower, upper = rec.geometry.bounds()
     extra = rec.extra[["rho"]] if rec.extra is not None and "rho" in rec.extra else None
-    return dataclasses.replace(rec, x=rng.uniform(lower, upper), extra=extra, spread=None, labels=None)
+    return dataclasses.replace(rec, x=rng.uniform(lower, upper), extra=extra, spread=None, labels=None,
+                               tissue=rec.tissue if tissue is None else tissue)
+
+
+def null_rows(rec, start: int, stop: int, seed: int = 0, bins: int = 20) -> list[dict]:
+    """The features (:func:`cellframe.stats.cohort.patch_row`) of null reconstructions ``start`` to
+    ``stop - 1`` of one patch (each drawn from its own seed: the same rows in any process)."""
+    tissue = rec.tissue  # read once (it may be read back from the patch's state)
+    return [patch_row(null_reconstruction(rec, seed_for(seed, rec.sample_id, b + 1), tissue), bins)
+            for b in range(start, stop)]
+
+
+#: cells x draws from which the null rows are computed in worker processes (about 10 s of work)
+POOL_WORK = 50_000
+
+
+def fill_null_rows(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20, workers: int | None = 1) -> None:
+    """Compute the null rows (:func:`null_patch_rows`) the reconstructions do not have yet, in up to
+    ``workers`` processes (None: the CPUs this process may use) when there is enough work for them
+    (:data:`POOL_WORK`), else here. Worker processes are spawned: a script that asks for them must
+    guard its entry point (``if __name__ == "__main__":``)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    key = (draws, seed, bins)
+    todo = [rec for rec in reconstructions if key not in rec.__dict__.get("_null_rows", {})]
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers < 2 or not todo or sum(rec.geometry.n for rec in todo) * draws < POOL_WORK:
+        return
+    import multiprocessing
+
+    chunks = max(1, -(-2 * workers // len(todo)))  # about two tasks per process
+    bounds = np.linspace(0, draws, min(chunks, draws) + 1).astype(int)
+    tasks = [(rec, int(a), int(b)) for rec in todo for a, b in zip(bounds[:-1], bounds[1:])]
+    workers = min(workers, len(tasks))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(null_rows, rec, a, b, seed, bins) for rec, a, b in tasks]
+        for rec in todo:
+            rec.__dict__.setdefault("_null_rows", {})[key] = []
+        for (rec, _, _), future in zip(tasks, futures):
+            rec.__dict__["_null_rows"][key].extend(future.result())
+    log.info("null reconstructions: %d patches x %d draws in %d processes", len(todo), draws, workers)
 
 
 def null_patch_rows(rec, draws: int = 99, seed: int = 0, bins: int = 20) -> list[dict]:
-    """The features (:func:`cellframe.stats.cohort.patch_row`) of ``draws`` null reconstructions of one
-    patch, cached on the reconstruction (every analysis of a run shares them)."""
+    """The features of ``draws`` null reconstructions of one patch (:func:`null_rows`), cached on the
+    reconstruction (every analysis of a run shares them)."""
     cache = rec.__dict__.setdefault("_null_rows", {})
     key = (draws, seed, bins)
     if key not in cache:
-        cache[key] = [patch_row(null_reconstruction(rec, seed_for(seed, rec.sample_id, b + 1)), bins)
-                      for b in range(draws)]
+        cache[key] = null_rows(rec, 0, draws, seed, bins)
     return cache[key]
 
 
-def null_features(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20) -> list[pd.DataFrame]:
-    """Per-patient features of each of ``draws`` null reconstructions of the run."""
+def null_features(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20,
+                  workers: int | None = 1) -> list[pd.DataFrame]:
+    """Per-patient features of each of ``draws`` null reconstructions of the run (computed in up to
+    ``workers`` processes, :func:`fill_null_rows`)."""
+    fill_null_rows(reconstructions, draws, seed, bins, workers)
     rows = {rec.sample_id: null_patch_rows(rec, draws, seed, bins) for rec in reconstructions}
     return [per_patient({sample: rows[sample][b] for sample in rows}, reconstructions) for b in range(draws)]
 
@@ -103,11 +147,11 @@ def null_test(observed: pd.DataFrame, null: list[pd.DataFrame], alpha: float = 0
 
 
 def run_null_test(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20,
-                  alpha: float = 0.05, max_patches: int | None = None) -> pd.DataFrame:
+                  alpha: float = 0.05, max_patches: int | None = None, workers: int | None = 1) -> pd.DataFrame:
     """:func:`null_test` of every per-patient feature of the run's reconstructions (of at most
-    ``max_patches`` per patient, :func:`null_sample`)."""
+    ``max_patches`` per patient, :func:`null_sample`; null rows in up to ``workers`` processes)."""
     sample = null_sample(reconstructions, max_patches, seed)
-    return null_test(patch_features(sample, bins), null_features(sample, draws, seed, bins), alpha)
+    return null_test(patch_features(sample, bins), null_features(sample, draws, seed, bins, workers), alpha)
 
 
 def require_beyond_null(reconstructions, features: list[str], what: str, draws: int = 99, seed: int = 0,

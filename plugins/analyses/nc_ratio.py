@@ -24,7 +24,8 @@ from scipy.stats import ks_2samp
 from cellframe import hookimpl
 from cellframe.stats.analysis import AnalysisError, check_null_patches, pyplot, save_figure
 from cellframe.stats.cohort import seed_for
-from cellframe.stats.feature_null import BEYOND, null_patch_rows, null_reconstruction, null_sample, run_null_test
+from cellframe.stats.feature_null import (BEYOND, fill_null_rows, null_patch_rows, null_reconstruction, null_sample,
+                                          run_null_test)
 from cellframe.io.files import atomic_path
 from cellframe.model.nc import FORMS, shannon_entropy
 from cellframe.stages import Stage
@@ -42,8 +43,13 @@ class NCRatioSettings:
     #: patches per patient the null reconstructions are drawn for (a seeded sample; None = all):
     #: bounds the test's cost on a slide of thousands of patches (the others get no per-patch null)
     null_patches: Optional[int] = None
+    #: processes the null reconstructions are computed in (None: the CPUs the run may use); 1 = in
+    #: the run's own process
+    workers: Optional[int] = 1
 
     def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers={self.workers} must be >= 1 (or null: the CPUs)")
         if self.bins < 2:
             raise ValueError(f"bins={self.bins} must be >= 2")
         if self.draws < 19:
@@ -51,12 +57,15 @@ class NCRatioSettings:
         check_null_patches(self.null_patches)
 
 
-def per_patch(reconstructions, bins: int, draws: int, seed: int,
-              null_patches: int | None = None) -> tuple[pd.DataFrame, dict]:
-    """Each patch's observed entropies beside the null's mean and sd (patches in the null sample);
-    the pooled ratios of the sampled patches (observed, one null draw)."""
+def per_patch(reconstructions, bins: int, draws: int, seed: int, null_patches: int | None = None,
+              workers: int | None = 1) -> tuple[pd.DataFrame, dict]:
+    """Each patch's observed entropies beside the null's mean and sd (patches in the null sample, their
+    null reconstructions in up to ``workers`` processes); the pooled ratios of the sampled patches
+    (observed, one null draw)."""
     rows, pooled, pooled_null = [], [], []
-    sampled = {rec.sample_id for rec in null_sample(reconstructions, null_patches, seed)}
+    sample = null_sample(reconstructions, null_patches, seed)
+    fill_null_rows(sample, draws, seed, bins, workers)
+    sampled = {rec.sample_id for rec in sample}
     for rec in reconstructions:
         ratios = rec.nc_ratios
         null = null_patch_rows(rec, draws, seed, bins) if rec.sample_id in sampled else []
@@ -105,9 +114,10 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     if not reconstructions:
         raise AnalysisError("nc_ratio: no reconstructed patches")
-    table, cells = per_patch(reconstructions, settings.bins, settings.draws, settings.seed, settings.null_patches)
+    table, cells = per_patch(reconstructions, settings.bins, settings.draws, settings.seed, settings.null_patches,
+                             settings.workers)
     checks = run_null_test(reconstructions, settings.draws, settings.seed, settings.bins, settings.alpha,
-                           settings.null_patches)
+                           settings.null_patches, settings.workers)
     with atomic_path(outdir / "nc_ratio.csv") as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(outdir / "feature_null.csv") as tmp:
