@@ -128,3 +128,28 @@ def test_objects_that_do_not_look_like_nuclei_are_rejected_and_counted():
     assert kept.max() == 2 and set(np.unique(kept[labels == 1])) == {1} and (kept[labels == 3] == 0).all()
     everything, counts = reject_non_nuclei(labels, image, 0.25, None, None, None, None)
     assert everything.max() == 6 and counts == {"kept": 6}
+
+
+def test_region_measures_are_scikit_images_per_region_properties():
+    from skimage.color import rgb2hed
+    from skimage.measure import regionprops_table
+
+    from cellframe.io.segmentation import region_measures, reject_non_nuclei
+
+    image = io.imread(DEMO / "tcga_patch_2.png")[:400, :400, :3]
+    labels = split_instances(io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")[:400, :400], 9)
+    hed = rgb2hed(image)
+    m = region_measures(labels, hed[..., 0], np.maximum(hed[..., 1], 0))
+    ref = regionprops_table(labels, intensity_image=np.stack([hed[..., 0], np.maximum(hed[..., 1], 0)], axis=-1),
+                            properties=("label", "area", "bbox", "equivalent_diameter_area", "eccentricity",
+                                        "intensity_mean", "solidity"))
+    assert np.array_equal(m["label"], ref["label"]) and np.array_equal(m["area"], ref["area"])
+    assert np.array_equal(m["bbox_area"], (ref["bbox-2"] - ref["bbox-0"]) * (ref["bbox-3"] - ref["bbox-1"]))
+    for ours, theirs in (("equivalent_diameter", "equivalent_diameter_area"), ("eccentricity", "eccentricity"),
+                         ("haematoxylin", "intensity_mean-0"), ("eosin", "intensity_mean-1")):
+        assert np.allclose(m[ours], ref[theirs], rtol=0, atol=1e-9), ours
+    # solidity is only computed where the bounding box leaves it in doubt: the same objects go
+    for threshold in (0.75, 0.9):
+        kept, counts = reject_non_nuclei(labels, image, 0.25, None, threshold, None, None, hed=hed)
+        assert counts["not_convex"] == int((ref["solidity"] < threshold).sum())
+        assert set(np.unique(labels[kept > 0])) == set(ref["label"][ref["solidity"] >= threshold])

@@ -8,7 +8,7 @@ from skimage.color import rgb2hed
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label as label_components
-from skimage.measure import regionprops_table
+from skimage.measure import regionprops
 from skimage.morphology import disk, opening, remove_small_holes, remove_small_objects
 from skimage.segmentation import watershed
 
@@ -94,15 +94,24 @@ def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, 
     if not labels.any():
         return labels.astype(np.int32), {"kept": 0}
     hed = rgb2hed(np.asarray(image)[..., :3]) if hed is None else hed
-    stains = np.stack([hed[..., 0], np.maximum(hed[..., 1], 0)], axis=-1)
-    t = regionprops_table(labels, intensity_image=stains,
-                          properties=("label", "equivalent_diameter_area", "solidity", "eccentricity", "intensity_mean"))
-    share = t["intensity_mean-0"] / np.maximum(t["intensity_mean-0"] + t["intensity_mean-1"], 1e-9)
-    tests = {"too_large": None if max_diameter_um is None else t["equivalent_diameter_area"] * mpp > max_diameter_um,
-             "not_convex": None if min_solidity is None else t["solidity"] < min_solidity,
-             "too_elongated": None if max_eccentricity is None else t["eccentricity"] > max_eccentricity,
+    m = region_measures(labels, hed[..., 0], np.maximum(hed[..., 1], 0))
+    share = m["haematoxylin"] / np.maximum(m["haematoxylin"] + m["eosin"], 1e-9)
+    too_large = None if max_diameter_um is None else m["equivalent_diameter"] * mpp > max_diameter_um
+    not_convex = None
+    if min_solidity is not None:
+        # the convex hull lies in the bounding box: objects that fill enough of theirs are convex enough,
+        # and only the others' hulls are computed (the objects already too large need none)
+        unsure = m["area"] < min_solidity * m["bbox_area"]
+        if too_large is not None:
+            unsure &= ~too_large
+        not_convex = np.zeros(len(m["label"]), bool)
+        if unsure.any():
+            props = regionprops(np.where(np.isin(labels, m["label"][unsure]), labels, 0))
+            not_convex[unsure] = [p.solidity < min_solidity for p in props]  # both in label order
+    tests = {"too_large": too_large, "not_convex": not_convex,
+             "too_elongated": None if max_eccentricity is None else m["eccentricity"] > max_eccentricity,
              "not_haematoxylin": None if min_haematoxylin_share is None else share < min_haematoxylin_share}
-    bad = np.zeros(len(t["label"]), bool)
+    bad = np.zeros(len(m["label"]), bool)
     rejected = {}
     for reason, fails in tests.items():
         if fails is None:
@@ -110,9 +119,43 @@ def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, 
         rejected[reason] = int((fails & ~bad).sum())
         bad |= fails
     out = labels.copy()
-    out[np.isin(out, t["label"][bad])] = 0
+    out[np.isin(out, m["label"][bad])] = 0
     rejected["kept"] = int((~bad).sum())
     return _compact(out), rejected
+
+
+def region_measures(labels: np.ndarray, *intensities: np.ndarray) -> dict[str, np.ndarray]:
+    """Per object of a label image, at once (sums over pixels, not a loop over regions): ``label``,
+    ``area`` (pixels), ``bbox_area``, ``equivalent_diameter`` (px), ``eccentricity`` (of the ellipse with
+    the same second moments, as :func:`skimage.measure.regionprops`), and the mean of each intensity
+    image (``haematoxylin`` and ``eosin`` for the first two, else ``mean_0``, ``mean_1``...)."""
+    from scipy.ndimage import find_objects
+
+    labels = np.asarray(labels)
+    where = np.flatnonzero(labels)  # the objects' pixels only
+    flat = labels.ravel()[where]
+    n = int(flat.max()) if len(flat) else 0
+    area = np.bincount(flat, minlength=n + 1)[1:].astype(float)
+    present = np.flatnonzero(area > 0)
+    boxes = find_objects(labels, max_label=n)
+    heights = np.array([b[0].stop - b[0].start if b else 0 for b in boxes], float)
+    widths = np.array([b[1].stop - b[1].start if b else 0 for b in boxes], float)
+    rows, cols = np.divmod(where, labels.shape[1])
+    per = np.maximum(area, 1)
+    r_mean = np.bincount(flat, rows, minlength=n + 1)[1:] / per
+    c_mean = np.bincount(flat, cols, minlength=n + 1)[1:] / per
+    dr, dc = rows - r_mean[flat - 1], cols - c_mean[flat - 1]
+    mu20, mu02, mu11 = (np.bincount(flat, w, minlength=n + 1)[1:] / per for w in (dr * dr, dc * dc, dr * dc))
+    # the inertia tensor [[mu02, -mu11], [-mu11, mu20]]: its eigenvalues, largest first
+    half_sum, root = (mu20 + mu02) / 2, np.sqrt(((mu20 - mu02) / 2) ** 2 + mu11**2)
+    l1, l2 = np.clip(half_sum + root, 0, None), np.clip(half_sum - root, 0, None)
+    eccentricity = np.sqrt(1 - np.divide(l2, l1, out=np.ones_like(l1), where=l1 > 0))
+    out = {"label": present + 1, "area": area[present], "bbox_area": (heights * widths)[present],
+           "equivalent_diameter": np.sqrt(4 * area[present] / np.pi), "eccentricity": eccentricity[present]}
+    names = ("haematoxylin", "eosin") if len(intensities) == 2 else [f"mean_{k}" for k in range(len(intensities))]
+    for name, image in zip(names, intensities):
+        out[name] = (np.bincount(flat, np.asarray(image, float).ravel()[where], minlength=n + 1)[1:] / per)[present]
+    return out
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:
