@@ -212,3 +212,23 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     # the preset draws no convergence figure per patch: the report draws the ones it shows
     patches = [p for p in out.iterdir() if (p / "cells.csv").is_file()]
     assert len(patches) == 2 and not any((p / "convergence.png").exists() for p in patches)
+
+
+def test_the_slide_geojson_built_in_worker_processes_is_the_one_built_here(centred_slide, registry, compose_cfg,
+                                                                           tmp_path):
+    from cellframe.config import validate
+    from cellframe.io.qupath import write_collection
+    from cellframe.running.pipeline import run_patch
+    from cellframe.running.seams import merge_slide
+
+    cfg = compose_cfg(f"input.slide={centred_slide}", "input.min_tissue=0.3", "input.patch_size=500",
+                      "segmenter=hed_watershed", "segmenter.threshold=0.09", "exporter=[table]")
+    plan = validate(cfg, registry)
+    recs = [run_patch(spec, plan, registry, tmp_path / "out") for spec in plan.patches]
+    written = []
+    for workers in (1, 2):
+        _, _, features = merge_slide(recs, registry=registry, model=plan.model, geometry=plan.geometry,
+                                     optimizer=plan.optimizer, seed=plan.seed, workers=workers)
+        write_collection(tmp_path / f"cells_{workers}.geojson", features)
+        written.append((tmp_path / f"cells_{workers}.geojson").read_bytes())
+    assert len(json.loads(written[0])["features"]) > 100 and written[0] == written[1]

@@ -99,14 +99,19 @@ def collection(features: list[dict]) -> dict:
 
 
 def write_collection(path, features) -> None:
-    """Write features (any iterable: each is encoded as it comes) as one GeoJSON FeatureCollection,
-    atomically; a slide's million cells are never held as one document."""
+    """Write features (any iterable: each is encoded as it comes; a string is features already encoded,
+    comma-separated) as one GeoJSON FeatureCollection, atomically; a slide's million cells are never
+    held as one document."""
     import json
 
     from cellframe.io.files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
         out.write('{"type": "FeatureCollection", "features": [')
-        for k, feature in enumerate(features):
-            out.write((",\n" if k else "\n") + json.dumps(feature))
+        first = True
+        for feature in features:
+            text = feature if isinstance(feature, str) else json.dumps(feature)
+            if text:
+                out.write(("\n" if first else ",\n") + text)
+                first = False
         out.write("\n]}\n")

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
-from cellframe.running.executors import execute
+from cellframe.running.executors import choose, execute
 from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image
 from cellframe.io.nuclei import check_nuclei_table
 from cellframe.io.qupath import write_collection
@@ -148,10 +148,15 @@ def summary_row(rec: Reconstruction) -> dict:
     }
 
 
+#: slides of fewer patches have their GeoJSON built here: starting worker processes would cost more
+MIN_PARALLEL_PATCHES = 16
+
+
 def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
-                 tracker: Tracker) -> None:
+                 tracker: Tracker, workers: int = 1) -> None:
     """For slide runs: one table per slide, with seam clusters re-solved (:mod:`cellframe.running.seams`), and
-    one QuPath GeoJSON of its cells in level-0 coordinates; both logged to MLflow."""
+    one QuPath GeoJSON of its cells in level-0 coordinates (in up to ``workers`` processes for a slide
+    of :data:`MIN_PARALLEL_PATCHES` or more); both logged to MLflow."""
     from cellframe.running.seams import merge_slide
 
     slides: dict[str, list[Reconstruction]] = {}
@@ -160,7 +165,8 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
             slides.setdefault(rec.region.slide.stem, []).append(rec)
     for slide_id, parts in slides.items():
         cells, stats, features = merge_slide(parts, registry=registry, model=plan.model, geometry=plan.geometry,
-                                             optimizer=plan.optimizer, seed=plan.seed)
+                                             optimizer=plan.optimizer, seed=plan.seed,
+                                             workers=workers if len(parts) >= MIN_PARALLEL_PATCHES else 1)
         files = [outdir / f"{slide_id}_cells.{fmt}" for fmt in ("csv", "parquet", "geojson")]
         with atomic_path(files[0]) as tmp:
             cells.to_csv(tmp, index=False)
@@ -172,6 +178,14 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
                  "%d interpenetrating pairs", slide_id, stats["n_cells"], len(parts), stats["n_duplicates_dropped"],
                  stats["n_seam_clusters"], stats["n_violations"])
         tracker.log_summary({f"slide.{k}": v for k, v in stats.items()})
+
+
+def driver_workers(cfg: DictConfig, n_patches: int) -> int:
+    """How many processes the driver's own work after the patches may use: as many as the patches
+    had, none beyond this one for a serial run."""
+    from cellframe.running.parallel import available_cpus
+
+    return 1 if choose(cfg.executor, n_patches) == "serial" else int(cfg.executor.workers or available_cpus())
 
 
 def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
@@ -292,7 +306,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
             pd.DataFrame(rows, columns=list(dict.fromkeys(["sample_id", "status", "error", *(
                 k for row in rows for k in row)]))).to_csv(tmp, index=False)
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
-        merge_slides(plan, registry, recs, outdir, tracker)
+        merge_slides(plan, registry, recs, outdir, tracker, driver_workers(cfg, len(plan.patches)))
         failures += run_analyses(plan, registry, recs, outdir, tracker)
         if failures:
             tracker.status = "FAILED"

@@ -11,6 +11,7 @@ whole, at the slide level.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -51,13 +52,14 @@ def slide_nuclei(recs) -> tuple[pd.DataFrame, int]:
     return merged, len(drop)
 
 
-def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tuple[pd.DataFrame, dict, Iterator[dict]]:
+def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int,
+                workers: int | None = 1) -> tuple[pd.DataFrame, dict, Iterator[str]]:
     """The slide-level cell table of one slide's patches, what the merge did, and its QuPath GeoJSON.
 
     :return: one row per cell (slide coordinates at the patches' pixel size, ``x_slide``/``y_slide``
         at level 0, the owning ``patch``); counts: duplicates dropped, seam clusters re-solved,
         interpenetrating pairs left; and every cell once as a QuPath feature in level-0
-        coordinates (:func:`slide_features`, a generator).
+        coordinates (:func:`slide_features`, a generator; built in up to ``workers`` processes).
     """
     nuclei, duplicates = slide_nuclei(recs)
     by_patch = {rec.sample_id: rec for rec in recs}
@@ -91,30 +93,41 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int) -> tup
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
              "n_violations": int(geometry_all.interpenetrating(x).sum())}
 
-    def subset(idx: np.ndarray):  # the run's geometry over some of the slide's nuclei
-        return registry.call("geometry", geometry.name, nuclei=nuclei.iloc[idx].reset_index(drop=True), model=model,
-                             settings=geometry)
-
-    return cells, stats, slide_features(recs, nuclei, geometry_all, x, float(model.plane_z), subset)
+    spec = (geometry.name, model, geometry)
+    return cells, stats, slide_features(recs, nuclei, geometry_all, x, float(model.plane_z), spec, registry, workers)
 
 
-def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float, subset):
+@dataclass
+class PatchCells:
+    """What one patch's share of the slide GeoJSON is built from (small enough to send to a worker)."""
+
+    rec: object  #: the patch's reconstruction: its nuclei, region, label image and tissue (read back from its state)
+    nuclei: pd.DataFrame  #: the slide's nuclei near the patch's cells (``near``), its own among them
+    own: np.ndarray  #: positions in ``nuclei`` of the patch's own cells
+    params: dict  #: every geometry parameter of the slide-level solution, for ``nuclei``
+    measurements: dict  #: per own cell: ``z``, ``R`` (the cell's radius) and ``volume``
+    types: np.ndarray | None
+    plane_z: float
+    geometry: tuple  #: (name, model, settings) of the run's geometry
+
+
+def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z: float, spec: tuple, registry,
+                   workers: int | None = 1) -> Iterator[str]:
     """Every merged cell once, as a QuPath cell feature in the slide's level-0 coordinates (QuPath's
     pixel convention), patch by patch (one patch's label image and tissue read at a time): its region
     at the plane from the slide-level solution, clipped to the visible tissue of its patch where the
-    objective found it (as the per-patch exports are), its nucleus from its patch. A generator: the
-    slide's features are written as they come, never held together.
+    objective found it (as the per-patch exports are), its nucleus from its patch. A generator of each
+    patch's features, JSON-encoded (:func:`cellframe.io.qupath.write_collection`), in the slide's
+    order, built in up to ``workers`` processes: never held together.
 
-    :param subset: ``subset(idx)`` -> the geometry over the nuclei ``idx``: each patch's regions are
-        cut among its cells and every cell near enough to touch them, not among the whole slide's.
+    Each patch's regions are cut among its cells and every cell near enough to touch them, not among
+    the whole slide's. ``spec``: the run's geometry as (name, model, settings), from ``registry`` here
+    and from the installed plugins in worker processes.
     """
     from scipy.spatial import cKDTree
 
-    from cellframe.io.outlines import nucleus_outlines
-    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, feature_id
+    from cellframe.running.parallel import ordered_map
 
-    region = recs[0].region
-    by_patch = {rec.sample_id: rec for rec in recs}
     params = geometry.unpack(x)
     xy = nuclei[["x", "y"]].to_numpy(float)
     reach = 2.0 * float(geometry.semi_axes(x).max())  # two cells farther apart than this never touch
@@ -124,25 +137,51 @@ def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z:
     depth = cells["z"].to_numpy(float)
     radius = cells["R"].to_numpy(float) if "R" in cells else geometry.semi_axes(x).prod(axis=1) ** (1 / 3)
     types = nuclei["cell_type"].to_numpy() if "cell_type" in nuclei else None
+    by_patch = {rec.sample_id: rec for rec in recs}
+
+    def parts():
+        for sample, rows in nuclei.groupby("patch", sort=False).indices.items():
+            near = np.unique(np.concatenate([rows, *tree.query_ball_point(xy[rows], reach)]).astype(int))
+            yield PatchCells(by_patch[sample], nuclei.iloc[near].reset_index(drop=True), np.searchsorted(near, rows),
+                             {name: value[near] for name, value in params.items()},
+                             {"z": depth[rows], "R": radius[rows], "volume": volumes[rows]},
+                             None if types is None else types[rows], plane_z, spec)
+
+    here = workers is not None and workers < 2
+    yield from ordered_map((lambda part: patch_features(part, registry)) if here else patch_features, parts(), workers)
+
+
+def patch_features(part: PatchCells, registry=None) -> str:
+    """One patch's cells as QuPath features (:func:`slide_features`), JSON-encoded and comma-separated
+    (``registry``: where the geometry comes from; default: the installed plugins)."""
+    import json
+
+    from cellframe.io.outlines import nucleus_outlines
+    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, feature_id
+    from cellframe.registry import default_registry
+
+    rec, region = part.rec, part.rec.region
+    name, model, settings = part.geometry
+    local = (registry or default_registry()).call("geometry", name, nuclei=part.nuclei, model=model, settings=settings)
+    sections = local.sections(local.pack(part.params), part.plane_z)
+    mine = part.nuclei.iloc[part.own]
+    tissue = rec.tissue  # read once per patch (it may be read back from the patch's state)
 
     def to_qupath(points):
         return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
 
-    for sample, rows in nuclei.groupby("patch", sort=False).indices.items():
-        rec = by_patch[sample]
-        mine = rec.nuclei.iloc[nuclei["cell_index"].to_numpy()[rows]]
-        tissue = rec.tissue  # read once per patch (it may be read back from the patch's state)
-        near = np.unique(np.concatenate([rows, *tree.query_ball_point(xy[rows], reach)]).astype(int))
-        local = subset(near)
-        sections = local.sections(local.pack({name: value[near] for name, value in params.items()}), plane_z)
-        sections = dict(zip(rows, (sections[i] for i in np.searchsorted(near, rows))))
-        for k, outline, row in zip(rows, nucleus_outlines(rec.labels, mine), nuclei.iloc[rows].itertuples(index=False)):
-            outline = np.column_stack(rec.region.to_level(outline[:, 0], outline[:, 1]))
-            measurements = {"z (px)": float(depth[k]), "R (px)": float(radius[k]), "Nucleus radius (px)": float(row.r),
-                            "Volume (px^3)": float(volumes[k])}
-            yield cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)),
-                               _clip_to_tissue(sections[k], rec.region, tissue), outline, measurements,
-                               None if types is None else types[k], to_qupath)
+    encoded = []
+    outlines = nucleus_outlines(rec.labels, rec.nuclei.iloc[mine["cell_index"].to_numpy()])
+    for k, (i, outline, row) in enumerate(zip(part.own, outlines, mine.itertuples(index=False))):
+        outline = np.column_stack(region.to_level(outline[:, 0], outline[:, 1]))
+        m = part.measurements
+        measurements = {"z (px)": float(m["z"][k]), "R (px)": float(m["R"][k]), "Nucleus radius (px)": float(row.r),
+                        "Volume (px^3)": float(m["volume"][k])}
+        feature = cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)),
+                               _clip_to_tissue(sections[i], region, tissue), outline, measurements,
+                               None if part.types is None else part.types[k], to_qupath)
+        encoded.append(json.dumps(feature))
+    return ",\n".join(encoded)
 
 
 def _clip_to_tissue(section: np.ndarray, region, tissue: np.ndarray | None) -> np.ndarray:

@@ -56,30 +56,28 @@ POOL_WORK = 50_000
 def fill_null_rows(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20, workers: int | None = 1) -> None:
     """Compute the null rows (:func:`null_patch_rows`) the reconstructions do not have yet, in up to
     ``workers`` processes (None: the CPUs this process may use) when there is enough work for them
-    (:data:`POOL_WORK`), else here. Worker processes are spawned: a script that asks for them must
-    guard its entry point (``if __name__ == "__main__":``)."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor
+    (:data:`POOL_WORK`), else here (:func:`cellframe.running.parallel.ordered_map`)."""
+    from cellframe.running.parallel import available_cpus, ordered_map
 
     key = (draws, seed, bins)
     todo = [rec for rec in reconstructions if key not in rec.__dict__.get("_null_rows", {})]
-    if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = available_cpus() if workers is None else workers
     if workers < 2 or not todo or sum(rec.geometry.n for rec in todo) * draws < POOL_WORK:
         return
-    import multiprocessing
-
     chunks = max(1, -(-2 * workers // len(todo)))  # about two tasks per process
     bounds = np.linspace(0, draws, min(chunks, draws) + 1).astype(int)
-    tasks = [(rec, int(a), int(b)) for rec in todo for a, b in zip(bounds[:-1], bounds[1:])]
+    tasks = [(rec, int(a), int(b), seed, bins) for rec in todo for a, b in zip(bounds[:-1], bounds[1:])]
     workers = min(workers, len(tasks))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(null_rows, rec, a, b, seed, bins) for rec, a, b in tasks]
-        for rec in todo:
-            rec.__dict__.setdefault("_null_rows", {})[key] = []
-        for (rec, _, _), future in zip(tasks, futures):
-            rec.__dict__["_null_rows"][key].extend(future.result())
+    found: dict[int, list[dict]] = {id(rec): [] for rec in todo}
+    for (rec, *_), rows in zip(tasks, ordered_map(_null_rows_task, tasks, workers)):
+        found[id(rec)].extend(rows)
+    for rec in todo:  # cached only once every draw is in
+        rec.__dict__.setdefault("_null_rows", {})[key] = found[id(rec)]
     log.info("null reconstructions: %d patches x %d draws in %d processes", len(todo), draws, workers)
+
+
+def _null_rows_task(task) -> list[dict]:
+    return null_rows(*task)
 
 
 def null_patch_rows(rec, draws: int = 99, seed: int = 0, bins: int = 20) -> list[dict]:
