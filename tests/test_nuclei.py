@@ -1,10 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from skimage import io
 
 from cellframe.io.nuclei import NUCLEI_COLUMNS, check_nuclei_table, is_binary, nuclei_table, split_instances
 from cellframe.stages import StageError
-from conftest import disc_mask
+from conftest import DEMO, disc_mask
 
 
 def test_split_instances_separates_two_touching_discs():
@@ -47,3 +48,17 @@ def test_check_nuclei_table_rejects_bad_tables():
     bad = pd.DataFrame({"label": [1], "x": [np.nan], "y": [1.0], "r": [2.0], "area": [12.0]})
     with pytest.raises(StageError, match="non-finite"):
         check_nuclei_table(bad, "m.png")
+
+
+def test_region_moments_are_scikit_images_centroids_and_central_moments():
+    from skimage.measure import regionprops_table
+
+    from cellframe.io.nuclei import region_moments
+
+    labels = split_instances(io.imread(DEMO / "tcga_patch_1_nuclei_mask.png")[:300, :300], 9)
+    m = region_moments(labels)
+    ref = regionprops_table(labels, properties=("label", "area", "centroid", "moments_central"))
+    assert np.array_equal(m["label"], ref["label"]) and np.array_equal(m["area"], ref["area"])
+    assert np.array_equal(m["row"], ref["centroid-0"]) and np.array_equal(m["col"], ref["centroid-1"])
+    for ours, theirs in (("var_row", "2-0"), ("var_col", "0-2"), ("cov", "1-1")):
+        assert np.allclose(m[ours], ref[f"moments_central-{theirs}"] / ref["area"], rtol=0, atol=1e-9)

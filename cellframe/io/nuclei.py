@@ -9,7 +9,6 @@ import pandas as pd
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.measure import label as label_components
-from skimage.measure import regionprops_table
 from skimage.segmentation import watershed
 
 from cellframe.stages import StageError
@@ -69,20 +68,42 @@ def split_instances(mask: np.ndarray, min_distance: int = 5) -> np.ndarray:
 SHAPE_COLUMNS = ("axis_a", "axis_b", "angle")
 
 
-def shape_axes(labels: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
-    """Equivalent-ellipse semi-axes and orientation of each labelled nucleus, from second moments.
+def region_moments(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per object of a label image, at once (sums over its pixels, not a loop over regions): ``label``,
+    ``area`` (pixels), centroid ``row`` and ``col``, and the central second moments over the area
+    (``var_row``, ``var_col``, ``cov``), as :func:`skimage.measure.regionprops` has them. Also ``where``
+    (the objects' flat pixel indices) and ``flat`` (their labels), for further sums."""
+    labels = np.asarray(labels)
+    where = np.flatnonzero(labels)
+    flat = labels.ravel()[where]
+    n = int(flat.max()) if len(flat) else 0
+    count = np.bincount(flat, minlength=n + 1)[1:].astype(float)
+    per = np.maximum(count, 1)
+    rows, cols = np.divmod(where, labels.shape[1])
+    row, col = np.bincount(flat, rows, minlength=n + 1)[1:] / per, np.bincount(flat, cols, minlength=n + 1)[1:] / per
+    dr, dc = rows - row[flat - 1], cols - col[flat - 1]
+    var_row, var_col, cov = (np.bincount(flat, w, minlength=n + 1)[1:] / per for w in (dr * dr, dc * dc, dr * dc))
+    present = np.flatnonzero(count > 0)
+    out = {"label": present + 1, "area": count, "row": row, "col": col, "var_row": var_row, "var_col": var_col,
+           "cov": cov}
+    return {key: value[present] if key != "label" else value for key, value in out.items()} | {"where": where,
+                                                                                             "flat": flat}
+
+
+def shape_axes(labels: np.ndarray, table: pd.DataFrame, moments: dict | None = None) -> pd.DataFrame:
+    """Equivalent-ellipse semi-axes and orientation of each labelled nucleus, from second moments
+    (:func:`region_moments`, or ``moments`` already taken).
 
     ``angle`` is the major axis' direction in the image's x (column), y (row) frame.
     For a filled ellipse the variance along an axis is (semi-axis)^2 / 4.
     """
-    props = regionprops_table(np.asarray(labels), properties=("label", "moments_central"))
-    m00 = props["moments_central-0-0"]
-    var_y, var_x, cov = props["moments_central-2-0"] / m00, props["moments_central-0-2"] / m00, props["moments_central-1-1"] / m00
+    m = region_moments(labels) if moments is None else moments
+    var_y, var_x, cov = m["var_row"], m["var_col"], m["cov"]
     half_trace, det = (var_x + var_y) / 2, var_x * var_y - cov**2
     spread = np.sqrt(np.maximum(half_trace**2 - det, 0.0))
     l1, l2 = half_trace + spread, np.maximum(half_trace - spread, 0.0)
     angle = 0.5 * np.arctan2(2 * cov, var_x - var_y)
-    shape = pd.DataFrame({"label": props["label"], "axis_a": 2 * np.sqrt(l1), "axis_b": 2 * np.sqrt(np.maximum(l2, 0.25)),
+    shape = pd.DataFrame({"label": m["label"], "axis_a": 2 * np.sqrt(l1), "axis_b": 2 * np.sqrt(np.maximum(l2, 0.25)),
                           "angle": angle})
     return table[["label"]].merge(shape, on="label", how="left")[list(SHAPE_COLUMNS)].set_index(table.index)
 
@@ -114,15 +135,9 @@ def nuclei_table(labels: np.ndarray, min_area: float = 0.0, radius: str = "equiv
     DataFrame with :data:`NUCLEI_COLUMNS`: ``x`` is the column and ``y`` the row
     of the centroid.
     """
-    props = regionprops_table(np.asarray(labels), properties=("label", "centroid", "area"))
-    table = pd.DataFrame(
-        {
-            "label": props["label"].astype(np.int64),
-            "x": props["centroid-1"].astype(float),
-            "y": props["centroid-0"].astype(float),
-            "area": props["area"].astype(float),
-        }
-    )
+    moments = region_moments(labels)
+    table = pd.DataFrame({"label": moments["label"].astype(np.int64), "x": moments["col"], "y": moments["row"],
+                          "area": moments["area"]})
     table = table[table["area"] >= min_area].reset_index(drop=True)
     if radius == "enclosing":
         table["r"] = enclosing_radii(np.asarray(labels), table) if len(table) else []
@@ -130,7 +145,7 @@ def nuclei_table(labels: np.ndarray, min_area: float = 0.0, radius: str = "equiv
         table["r"] = np.sqrt(table["area"] / np.pi)
     table = table[list(NUCLEI_COLUMNS)]
     if len(table):
-        table = pd.concat([table, shape_axes(labels, table)], axis=1)
+        table = pd.concat([table, shape_axes(labels, table, moments)], axis=1)
     return table
 
 

@@ -131,30 +131,24 @@ def region_measures(labels: np.ndarray, *intensities: np.ndarray) -> dict[str, n
     image (``haematoxylin`` and ``eosin`` for the first two, else ``mean_0``, ``mean_1``...)."""
     from scipy.ndimage import find_objects
 
-    labels = np.asarray(labels)
-    where = np.flatnonzero(labels)  # the objects' pixels only
-    flat = labels.ravel()[where]
-    n = int(flat.max()) if len(flat) else 0
-    area = np.bincount(flat, minlength=n + 1)[1:].astype(float)
-    present = np.flatnonzero(area > 0)
-    boxes = find_objects(labels, max_label=n)
-    heights = np.array([b[0].stop - b[0].start if b else 0 for b in boxes], float)
-    widths = np.array([b[1].stop - b[1].start if b else 0 for b in boxes], float)
-    rows, cols = np.divmod(where, labels.shape[1])
-    per = np.maximum(area, 1)
-    r_mean = np.bincount(flat, rows, minlength=n + 1)[1:] / per
-    c_mean = np.bincount(flat, cols, minlength=n + 1)[1:] / per
-    dr, dc = rows - r_mean[flat - 1], cols - c_mean[flat - 1]
-    mu20, mu02, mu11 = (np.bincount(flat, w, minlength=n + 1)[1:] / per for w in (dr * dr, dc * dc, dr * dc))
+    from cellframe.io.nuclei import region_moments
+
+    m = region_moments(labels)
+    where, flat, n = m["where"], m["flat"], int(m["label"].max()) if len(m["label"]) else 0
+    boxes = find_objects(np.asarray(labels), max_label=n)
+    box = np.array([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in (boxes[k - 1] for k in m["label"])],
+                   float)
+    mu20, mu02, mu11 = m["var_row"], m["var_col"], m["cov"]
     # the inertia tensor [[mu02, -mu11], [-mu11, mu20]]: its eigenvalues, largest first
     half_sum, root = (mu20 + mu02) / 2, np.sqrt(((mu20 - mu02) / 2) ** 2 + mu11**2)
     l1, l2 = np.clip(half_sum + root, 0, None), np.clip(half_sum - root, 0, None)
     eccentricity = np.sqrt(1 - np.divide(l2, l1, out=np.ones_like(l1), where=l1 > 0))
-    out = {"label": present + 1, "area": area[present], "bbox_area": (heights * widths)[present],
-           "equivalent_diameter": np.sqrt(4 * area[present] / np.pi), "eccentricity": eccentricity[present]}
+    area = m["area"]
+    out = {"label": m["label"], "area": area, "bbox_area": box, "equivalent_diameter": np.sqrt(4 * area / np.pi),
+           "eccentricity": eccentricity}
     names = ("haematoxylin", "eosin") if len(intensities) == 2 else [f"mean_{k}" for k in range(len(intensities))]
     for name, image in zip(names, intensities):
-        out[name] = (np.bincount(flat, np.asarray(image, float).ravel()[where], minlength=n + 1)[1:] / per)[present]
+        out[name] = np.bincount(flat, np.asarray(image, float).ravel()[where], minlength=n + 1)[m["label"]] / area
     return out
 
 
