@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from cellframe.stats.analysis import pyplot, save_figure
 from cellframe.io.files import as_rgb, read_image, write_text
 from cellframe.io.outlines import nucleus_outlines
 from cellframe.io.slides import read_region
+from cellframe.running.parallel import ordered_map
 from cellframe.stages import Stage
 
 
@@ -31,10 +33,14 @@ class ReportSettings:
     max_patches: int = 20
     #: longest side of each slide's thumbnail, pixels
     thumbnail_px: int = 1200
+    #: processes the patch figures are drawn in (None: the CPUs; 1: in the run's own process)
+    workers: Optional[int] = 1
 
     def __post_init__(self) -> None:
         if self.max_patches < 0 or self.thumbnail_px < 64:
             raise ValueError("max_patches must be >= 0 and thumbnail_px >= 64")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers={self.workers} must be >= 1 (or null: the CPUs)")
 
 
 def patch_image(rec) -> np.ndarray:
@@ -112,6 +118,10 @@ def patch_figure(rec, path) -> None:
     save_figure(fig, path)
 
 
+def _draw_patch(task) -> None:
+    patch_figure(*task)
+
+
 def drawn(recs: list, most: int) -> list:
     """At most ``most`` patches, spread evenly over the run (the first and the last included)."""
     if len(recs) <= most:
@@ -185,9 +195,9 @@ def cellframe_analyze(reconstructions, outdir, settings):
         slides.append(f"slide_{slide.stem}.png")
         slide_figure(members, outdir / slides[-1], settings.thumbnail_px)
     recs = drawn(reconstructions, settings.max_patches)
-    figures = []
-    for rec in recs:
-        figures.append(f"{rec.sample_id}.png")
-        patch_figure(rec, outdir / figures[-1])
+    figures = [f"{rec.sample_id}.png" for rec in recs]
+    workers = settings.workers if len(recs) > 2 else 1  # two figures are not worth starting processes
+    for _ in ordered_map(_draw_patch, [(rec, outdir / name) for rec, name in zip(recs, figures)], workers):
+        pass
     write_text(outdir / "index.html", page(recs, figures, slides))
     return {"patches_drawn": len(recs), "slides_drawn": len(slides)}
