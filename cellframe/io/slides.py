@@ -58,6 +58,10 @@ def open_slide(path: str | Path):
 SATURATION_FLOOR = 0.07
 
 
+#: longest side of the thumbnail tissue is searched in, pixels
+TISSUE_THUMBNAIL_PX = 2048
+
+
 def tissue_mask(thumbnail: np.ndarray, floor: float = SATURATION_FLOOR) -> np.ndarray:
     """Tissue = saturated pixels (H&E is coloured, glass is grey/white).
 
@@ -65,16 +69,23 @@ def tissue_mask(thumbnail: np.ndarray, floor: float = SATURATION_FLOOR) -> np.nd
     looks like glass (mean below the floor): on a slide that is all tissue Otsu would split the
     tissue itself into two classes.
     """
-    from skimage.color import rgb2hsv
     from skimage.filters import threshold_otsu
 
-    saturation = rgb2hsv(thumbnail[..., :3])[..., 1]
+    saturation = _saturation(thumbnail)
     if np.ptp(saturation) < 1e-3:
         return saturation > floor
     otsu = threshold_otsu(saturation)
     low = saturation[saturation <= otsu]
     glass = low.size > 0 and float(low.mean()) < floor
     return saturation > (max(otsu, floor) if glass else floor)
+
+
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    """HSV saturation, ``(max - min) / max`` over the channels (0 for black), as
+    :func:`skimage.color.rgb2hsv` has it, without its three full-size float channels."""
+    rgb = np.asarray(rgb)[..., :3]
+    high, low = rgb.max(axis=2).astype(float), rgb.min(axis=2).astype(float)
+    return np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
 
 
 def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, min_tissue: float = 0.5,
@@ -95,15 +106,17 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
     downsample = mpp / base if (mpp and base) else 1.0  # level-0 pixels per patch pixel
     level = slide.get_best_level_for_downsample(downsample * 1.0001) if (mpp and base) else 0
     width, height = (int(d / downsample) for d in slide.level_dimensions[0])
-    thumb_level = slide.level_count - 1
-    thumb = np.asarray(slide.read_region((0, 0), thumb_level, slide.level_dimensions[thumb_level]).convert("RGB"))
+    # a thumbnail of bounded size, whatever the slide's smallest pyramid level: the tissue search's
+    # memory does not grow with the slide
+    thumb = np.asarray(slide.get_thumbnail((TISSUE_THUMBNAIL_PX, TISSUE_THUMBNAIL_PX)).convert("RGB"))
     mask = tissue_mask(thumb)
-    scale = slide.level_downsamples[thumb_level] / downsample  # patch px per thumbnail px
+    full_w, full_h = slide.level_dimensions[0]
+    scale_x, scale_y = full_w / thumb.shape[1] / downsample, full_h / thumb.shape[0] / downsample  # patch px per thumb px
     regions = []
     for top in range(0, height - patch_size + 1, patch_size):
         for left in range(0, width - patch_size + 1, patch_size):
-            r0, r1 = int(top / scale), max(int((top + patch_size) / scale), int(top / scale) + 1)
-            c0, c1 = int(left / scale), max(int((left + patch_size) / scale), int(left / scale) + 1)
+            r0, r1 = int(top / scale_y), max(int((top + patch_size) / scale_y), int(top / scale_y) + 1)
+            c0, c1 = int(left / scale_x), max(int((left + patch_size) / scale_x), int(left / scale_x) + 1)
             if mask[r0:r1, c0:c1].mean() >= min_tissue:
                 regions.append(SlideRegion(path, int(round(left * downsample)), int(round(top * downsample)), level,
                                            patch_size, downsample, base * downsample if base else None, halo))

@@ -8,6 +8,7 @@ the patches that have one and redoes the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,7 +27,7 @@ from cellframe.io.files import InputError, child_path, write_text
 from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
-from cellframe.running.state import MARKER, load_state, save_state
+from cellframe.running.state import MARKER, arrays_file, load_state, save_state
 
 log = logging.getLogger("cellframe")
 
@@ -107,6 +108,7 @@ def attempt(work: Callable, spec: PatchSpec, plan: RunPlan, cfg: DictConfig, out
         return PatchOutcome(spec, error=f"{type(exc).__name__}: {exc}")
     save_state(rec, folder, digest)
     write_text(folder / MARKER, json.dumps({"digest": digest, "sample_id": spec.sample_id}))  # written last
+    rec.keep_on_disk(arrays_file(folder))  # the label image and tissue mask stay in the state, not sent back
     return PatchOutcome(spec, rec)
 
 
@@ -137,6 +139,9 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
     digest = config_digest(cfg)
     name = choose(settings, len(plan.patches))
     workers = settings.workers or os.cpu_count() or 1
+    # each task carries its own patch: the plan sent with it leaves out the others (a slide's thousands
+    # of patch specs would be pickled with every task, and could fill the pipe to a worker)
+    sent = dataclasses.replace(plan, patches=[])
     if name == "serial":
         for spec in plan.patches:
             yield attempt(work, spec, plan, cfg, outdir, digest, registry)
@@ -146,7 +151,7 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=watch_parent, initargs=(os.getpid(),))
         try:
-            futures = [pool.submit(attempt, work, spec, plan, cfg, outdir, digest) for spec in plan.patches]
+            futures = [pool.submit(attempt, work, spec, sent, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
         finally:  # also on a signal or an error in the driver: no patch outlives the run
@@ -159,7 +164,7 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
         cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                               dashboard_address=None)
         with Client(settings.address or cluster) as client:
-            futures = [client.submit(attempt, work, spec, plan, cfg, outdir, digest, pure=False) for spec in plan.patches]
+            futures = [client.submit(attempt, work, spec, sent, cfg, outdir, digest, pure=False) for spec in plan.patches]
             for future in dask_completed(futures):
                 yield future.result()
         if cluster is not None:
