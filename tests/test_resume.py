@@ -98,7 +98,8 @@ def test_multirun_with_the_joblib_launcher(many_crops, run_cli, tmp_path):
         assert (cells["R"] >= alpha * cells["r"] - 1e-9).all()
 
 
-def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: int, manifest: str = "manifest.csv"):
+def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: int, manifest: str = "manifest.csv",
+                   extra: tuple = ()):
     """Start a 2-worker process-pool run with MLflow on, and wait until ``finished`` patches are done.
 
     :return: the command, its environment, its output folder, the driver process and its workers.
@@ -108,7 +109,7 @@ def pool_run_until(many_crops, mlflow_uri, tmp_path, experiment: str, finished: 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "cellframe", f"input.manifest={many_crops / manifest}", "executor.name=process",
            "executor.workers=2", *[c for c in COMMON if not c.startswith("mlflow")], "mlflow.enabled=true",
-           f"mlflow.experiment={experiment}", f"hydra.run.dir={out}"]
+           f"mlflow.experiment={experiment}", f"hydra.run.dir={out}", *extra]
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -129,12 +130,13 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
                                                                                             run_cli, tmp_path):
     import psutil
 
-    # the eight crops 25 times over: the run is still among its patches when the signal comes
+    # the eight crops five times over, each patch slowed by 8x the space-filling points: the run is still
+    # among its patches when the signal comes
     crops = pd.read_csv(many_crops / "manifest.csv")
-    pd.concat([crops.assign(sample_id=crops["sample_id"] + f"_{k}") for k in range(25)]).to_csv(
+    pd.concat([crops.assign(sample_id=crops["sample_id"] + f"_{k}") for k in range(5)]).to_csv(
         many_crops / "long.csv", index=False)
     cmd, env, out, proc, workers = pool_run_until(many_crops, mlflow_uri, tmp_path, "sigterm", finished=1,
-                                                  manifest="long.csv")
+                                                  manifest="long.csv", extra=["objective.points=1024"])
     assert workers, "no worker processes"
     # a second run into the folder in use: one line, exit 2, nothing done
     second = run_cli([f"input.manifest={many_crops / 'manifest.csv'}", *COMMON, f"hydra.run.dir={out}"], tmp_path)
@@ -144,7 +146,7 @@ def test_sigterm_stops_the_workers_marks_mlflow_killed_and_the_folder_is_locked_
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"{len(alive)} workers outlived the driver"
     assert parent_statuses(mlflow_uri, "sigterm") == ["KILLED"]
-    assert len(list(out.glob("*/.cellframe-done.json"))) < 200 and not (out / "summary.csv").exists()
+    assert len(list(out.glob("*/.cellframe-done.json"))) < 40 and not (out / "summary.csv").exists()
 
 
 def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical_outputs(many_crops, reference,

@@ -183,7 +183,7 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
 def driver_workers(cfg: DictConfig, n_patches: int) -> int:
     """How many processes the driver's own work after the patches may use: as many as the patches
     had, none beyond this one for a serial run."""
-    from cellframe.running.parallel import available_cpus
+    from cellframe.parallel import available_cpus
 
     return 1 if choose(cfg.executor, n_patches) == "serial" else int(cfg.executor.workers or available_cpus())
 

@@ -126,7 +126,7 @@ def slide_features(recs, nuclei: pd.DataFrame, geometry, x: np.ndarray, plane_z:
     """
     from scipy.spatial import cKDTree
 
-    from cellframe.running.parallel import ordered_map
+    from cellframe.parallel import ordered_map
 
     params = geometry.unpack(x)
     xy = nuclei[["x", "y"]].to_numpy(float)

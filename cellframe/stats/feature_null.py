@@ -56,8 +56,8 @@ POOL_WORK = 50_000
 def fill_null_rows(reconstructions, draws: int = 99, seed: int = 0, bins: int = 20, workers: int | None = 1) -> None:
     """Compute the null rows (:func:`null_patch_rows`) the reconstructions do not have yet, in up to
     ``workers`` processes (None: the CPUs this process may use) when there is enough work for them
-    (:data:`POOL_WORK`), else here (:func:`cellframe.running.parallel.ordered_map`)."""
-    from cellframe.running.parallel import available_cpus, ordered_map
+    (:data:`POOL_WORK`), else here (:func:`cellframe.parallel.ordered_map`)."""
+    from cellframe.parallel import available_cpus, ordered_map
 
     key = (draws, seed, bins)
     todo = [rec for rec in reconstructions if key not in rec.__dict__.get("_null_rows", {})]

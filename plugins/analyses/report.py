@@ -22,7 +22,7 @@ from cellframe.stats.analysis import pyplot, save_figure
 from cellframe.io.files import as_rgb, read_image, write_text
 from cellframe.io.outlines import nucleus_outlines
 from cellframe.io.slides import read_region
-from cellframe.running.parallel import ordered_map
+from cellframe.parallel import ordered_map
 from cellframe.stages import Stage
 
 
