@@ -84,10 +84,16 @@ def region_moments(labels: np.ndarray) -> dict[str, np.ndarray]:
     dr, dc = rows - row[flat - 1], cols - col[flat - 1]
     var_row, var_col, cov = (np.bincount(flat, w, minlength=n + 1)[1:] / per for w in (dr * dr, dc * dc, dr * dc))
     present = np.flatnonzero(count > 0)
-    out = {"label": present + 1, "area": count, "row": row, "col": col, "var_row": var_row, "var_col": var_col,
-           "cov": cov}
-    return {key: value[present] if key != "label" else value for key, value in out.items()} | {"where": where,
-                                                                                             "flat": flat}
+    return {"label": present + 1, "area": count[present], "row": row[present], "col": col[present],
+            "var_row": var_row[present], "var_col": var_col[present], "cov": cov[present], "where": where, "flat": flat}
+
+
+def principal_variances(moments: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and smallest variance of each object's pixels along any direction: the eigenvalues
+    of its second-moment matrix (:func:`region_moments`), in the cancellation-free form."""
+    half_sum = (moments["var_row"] + moments["var_col"]) / 2
+    root = np.sqrt(((moments["var_row"] - moments["var_col"]) / 2) ** 2 + moments["cov"] ** 2)
+    return np.clip(half_sum + root, 0, None), np.clip(half_sum - root, 0, None)
 
 
 def shape_axes(labels: np.ndarray, table: pd.DataFrame, moments: dict | None = None) -> pd.DataFrame:
@@ -98,11 +104,8 @@ def shape_axes(labels: np.ndarray, table: pd.DataFrame, moments: dict | None = N
     For a filled ellipse the variance along an axis is (semi-axis)^2 / 4.
     """
     m = region_moments(labels) if moments is None else moments
-    var_y, var_x, cov = m["var_row"], m["var_col"], m["cov"]
-    half_trace, det = (var_x + var_y) / 2, var_x * var_y - cov**2
-    spread = np.sqrt(np.maximum(half_trace**2 - det, 0.0))
-    l1, l2 = half_trace + spread, np.maximum(half_trace - spread, 0.0)
-    angle = 0.5 * np.arctan2(2 * cov, var_x - var_y)
+    l1, l2 = principal_variances(m)
+    angle = 0.5 * np.arctan2(2 * m["cov"], m["var_col"] - m["var_row"])
     shape = pd.DataFrame({"label": m["label"], "axis_a": 2 * np.sqrt(l1), "axis_b": 2 * np.sqrt(np.maximum(l2, 0.25)),
                           "angle": angle})
     return table[["label"]].merge(shape, on="label", how="left")[list(SHAPE_COLUMNS)].set_index(table.index)

@@ -131,17 +131,14 @@ def region_measures(labels: np.ndarray, *intensities: np.ndarray) -> dict[str, n
     image (``haematoxylin`` and ``eosin`` for the first two, else ``mean_0``, ``mean_1``...)."""
     from scipy.ndimage import find_objects
 
-    from cellframe.io.nuclei import region_moments
+    from cellframe.io.nuclei import principal_variances, region_moments
 
     m = region_moments(labels)
     where, flat, n = m["where"], m["flat"], int(m["label"].max()) if len(m["label"]) else 0
     boxes = find_objects(np.asarray(labels), max_label=n)
     box = np.array([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in (boxes[k - 1] for k in m["label"])],
                    float)
-    mu20, mu02, mu11 = m["var_row"], m["var_col"], m["cov"]
-    # the inertia tensor [[mu02, -mu11], [-mu11, mu20]]: its eigenvalues, largest first
-    half_sum, root = (mu20 + mu02) / 2, np.sqrt(((mu20 - mu02) / 2) ** 2 + mu11**2)
-    l1, l2 = np.clip(half_sum + root, 0, None), np.clip(half_sum - root, 0, None)
+    l1, l2 = principal_variances(m)  # the inertia tensor's eigenvalues, as regionprops takes them
     eccentricity = np.sqrt(1 - np.divide(l2, l1, out=np.ones_like(l1), where=l1 > 0))
     area = m["area"]
     out = {"label": m["label"], "area": area, "bbox_area": box, "equivalent_diameter": np.sqrt(4 * area / np.pi),

@@ -128,8 +128,19 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
 def choose(settings, n_patches: int) -> str:
     name = settings.name
     if name == "auto":
-        return "serial" if n_patches <= 1 or (settings.workers or os.cpu_count() or 1) <= 1 else "process"
+        return "serial" if n_patches <= 1 or pool_width(settings) <= 1 else "process"
     return name
+
+
+def pool_width(settings) -> int:
+    """``executor.workers``, or every core."""
+    return int(settings.workers or os.cpu_count() or 1)
+
+
+def processes(settings, n_patches: int) -> int:
+    """How many processes the executor runs the patches in (1 when serial); the driver's own work
+    after the patches uses as many."""
+    return 1 if choose(settings, n_patches) == "serial" else pool_width(settings)
 
 
 def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) -> Iterator[PatchOutcome]:
@@ -138,7 +149,7 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
     settings = cfg.executor
     digest = config_digest(cfg)
     name = choose(settings, len(plan.patches))
-    workers = settings.workers or os.cpu_count() or 1
+    workers = pool_width(settings)
     # each task carries its own patch: the plan sent with it leaves out the others (a slide's thousands
     # of patch specs would be pickled with every task, and could fill the pipe to a worker)
     sent = dataclasses.replace(plan, patches=[])

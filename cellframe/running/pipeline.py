@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
-from cellframe.running.executors import choose, execute
+from cellframe.running.executors import execute, processes
 from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image
 from cellframe.io.nuclei import check_nuclei_table
 from cellframe.io.qupath import write_collection
@@ -28,7 +28,6 @@ from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.io.slides import read_region
 from cellframe.stages import StageError
-from cellframe.running.state import arrays_file
 from cellframe.running.tracking import Tracker, interrupted
 
 log = logging.getLogger("cellframe")
@@ -180,14 +179,6 @@ def merge_slides(plan: RunPlan, registry: Registry, recs: list[Reconstruction], 
         tracker.log_summary({f"slide.{k}": v for k, v in stats.items()})
 
 
-def driver_workers(cfg: DictConfig, n_patches: int) -> int:
-    """How many processes the driver's own work after the patches may use: as many as the patches
-    had, none beyond this one for a serial run."""
-    from cellframe.parallel import available_cpus
-
-    return 1 if choose(cfg.executor, n_patches) == "serial" else int(cfg.executor.workers or available_cpus())
-
-
 def run_analyses(plan: RunPlan, registry: Registry, recs: list[Reconstruction], outdir: Path,
                  tracker: Tracker) -> list[tuple[str, str]]:
     """Run each configured analysis on the run's reconstructions; returns the failures."""
@@ -291,7 +282,6 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
                 resumed += 1
                 continue
             tracker.log_patch(cfg, rec, outdir / spec.sample_id)
-            rec.keep_on_disk(arrays_file(child_path(outdir, spec.sample_id)))  # the driver holds no label images
             log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s%s", rec.sample_id, rec.geometry.n,
                      rec.n_violations, rec.timings["total_seconds"], _rejected(rec.segmentation))
         progress.close()
@@ -306,7 +296,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
             pd.DataFrame(rows, columns=list(dict.fromkeys(["sample_id", "status", "error", *(
                 k for row in rows for k in row)]))).to_csv(tmp, index=False)
         tracker.log_summary({"n_patches": len(plan.patches), "n_failed": len(failures), "n_resumed": resumed})
-        merge_slides(plan, registry, recs, outdir, tracker, driver_workers(cfg, len(plan.patches)))
+        merge_slides(plan, registry, recs, outdir, tracker, processes(cfg.executor, len(plan.patches)))
         failures += run_analyses(plan, registry, recs, outdir, tracker)
         if failures:
             tracker.status = "FAILED"

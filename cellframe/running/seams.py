@@ -171,10 +171,10 @@ def patch_features(part: PatchCells, registry=None) -> str:
         return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
 
     encoded = []
+    m = part.measurements
     outlines = nucleus_outlines(rec.labels, rec.nuclei.iloc[mine["cell_index"].to_numpy()])
     for k, (i, outline, row) in enumerate(zip(part.own, outlines, mine.itertuples(index=False))):
         outline = np.column_stack(region.to_level(outline[:, 0], outline[:, 1]))
-        m = part.measurements
         measurements = {"z (px)": float(m["z"][k]), "R (px)": float(m["R"][k]), "Nucleus radius (px)": float(row.r),
                         "Volume (px^3)": float(m["volume"][k])}
         feature = cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from cellframe import hookimpl
 from cellframe.io.files import atomic_path
 from cellframe.model.volumes import label_volume
