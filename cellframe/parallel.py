@@ -1,21 +1,55 @@
-"""Driver-side work spread over local worker processes, results in order.
+"""Local worker processes for the driver: pools that end with it, and an ordered map over them.
 
-The patches have their own executors (:mod:`cellframe.running.executors`); this is
-for the work the driver does once they are done (the slide GeoJSON, the null
-reconstructions). Workers are spawned: a script that asks for more than one
+The patch executors (:mod:`cellframe.running.executors`) run their pools here; the
+ordered map is for the work the driver does once the patches are done (the slide
+GeoJSON, the null reconstructions, the report's figures). Workers are spawned: a script that asks for more than one
 must guard its entry point (``if __name__ == "__main__":``).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 
 def available_cpus() -> int:
     """The CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, each of which exits as soon as this process is gone."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
+
+
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """In a worker: exit as soon as the driver process ``parent`` is gone (killed, even by SIGKILL)."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="cellframe-watch-parent").start()
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel a pool's queued tasks and end the running ones without letting them finish."""
+    # the pool forgets its processes on shutdown, and has no public way to end them before Python 3.14
+    running = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in running:
+        process.terminate()
+    for process in running:
+        process.join(timeout=10)
 
 
 def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Iterator:
@@ -26,10 +60,8 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Itera
     if workers < 2:
         yield from map(fn, items)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = process_pool(workers)
+    try:
         pending: deque = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -37,3 +69,7 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Itera
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BaseException:  # a signal, an error, a consumer that stops: the tasks in flight are ended
+        stop_pool(pool)
+        raise
+    pool.shutdown()

@@ -13,9 +13,8 @@ import hashlib
 import json
 import logging
 import os
-import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from cellframe.config import PatchSpec, RunPlan
 from cellframe.io.files import InputError, child_path, write_text
 from cellframe.model.reconstruction import Reconstruction
+from cellframe.parallel import process_pool, stop_pool
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
 from cellframe.running.state import MARKER, arrays_file, load_state, save_state
@@ -112,19 +112,6 @@ def attempt(work: Callable, spec: PatchSpec, plan: RunPlan, cfg: DictConfig, out
     return PatchOutcome(spec, rec)
 
 
-def watch_parent(parent: int, every: float = 0.5) -> None:
-    """In a worker: exit as soon as the driver process ``parent`` is gone (killed, even by SIGKILL)."""
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(every)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="cellframe-watch-parent").start()
-
-
 def choose(settings, n_patches: int) -> str:
     name = settings.name
     if name == "auto":
@@ -157,26 +144,26 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
         for spec in plan.patches:
             yield attempt(work, spec, plan, cfg, outdir, digest, registry)
     elif name == "process":
-        import multiprocessing
-
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=watch_parent, initargs=(os.getpid(),))
+        pool = process_pool(workers)
         try:
             futures = [pool.submit(attempt, work, spec, sent, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
-        finally:  # also on a signal or an error in the driver: no patch outlives the run
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
+        except BaseException:  # a signal, an error in the driver, a consumer that stops: no patch outlives the run
+            stop_pool(pool)
+            raise
+        pool.shutdown()
     else:  # "dask" (names are checked once, by cellframe.config.validate)
         from distributed import Client, LocalCluster, as_completed as dask_completed
 
         cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                               dashboard_address=None)
-        with Client(settings.address or cluster) as client:
-            futures = [client.submit(attempt, work, spec, sent, cfg, outdir, digest, pure=False) for spec in plan.patches]
-            for future in dask_completed(futures):
-                yield future.result()
-        if cluster is not None:
-            cluster.close()
+        try:
+            with Client(settings.address or cluster) as client:
+                futures = [client.submit(attempt, work, spec, sent, cfg, outdir, digest, pure=False)
+                           for spec in plan.patches]
+                for future in dask_completed(futures):
+                    yield future.result()
+        finally:
+            if cluster is not None:
+                cluster.close()

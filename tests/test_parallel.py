@@ -1,0 +1,25 @@
+"""The driver's worker processes: results in order, and no worker outlives a consumer that stops."""
+
+import math
+import time
+
+import psutil
+
+from cellframe.parallel import ordered_map
+
+
+def test_ordered_map_in_processes_gives_the_results_in_order():
+    items = [9.0, 0.25, 4.0, 16.0, 1.0, 2.0, 36.0]
+    assert list(ordered_map(math.sqrt, items, workers=2)) == [math.sqrt(x) for x in items]
+    assert list(ordered_map(math.sqrt, items, workers=1)) == [math.sqrt(x) for x in items]
+
+
+def test_a_consumer_that_stops_ends_the_tasks_in_flight():
+    started = time.perf_counter()
+    results = ordered_map(time.sleep, [0.01] + [30.0] * 7, workers=2)
+    assert next(results) is None
+    workers = [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    results.close()  # the three 30 s sleeps in flight are ended, the rest never start
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive and time.perf_counter() - started < 25
