@@ -121,6 +121,25 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def unparsable_override(args: list[str]) -> str | None:
+    """The first command-line override Hydra's grammar refuses (a path with an accent or a bracket
+    in it, unquoted), said with the way to write it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            parser.parse_overrides([arg])
+        except HydraException:
+            key, _, value = arg.partition("=")
+            return (f"{key.lstrip('+~')}: the value {value!r} needs quotes (Hydra's override grammar takes "
+                    f"no such character unquoted): write \"{key}='{value}'\"")
+    return None
+
+
 def main() -> None:
     try:
         registry = default_registry()
@@ -148,5 +167,5 @@ def main() -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         if debug:
             raise
-        print(f"cellframe: error: {one_line(exc)}", file=sys.stderr, flush=True)
+        print(f"cellframe: error: {unparsable_override(sys.argv[1:]) or one_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(2)

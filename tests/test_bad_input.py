@@ -150,6 +150,17 @@ def test_cli_refuses_a_path_like_sample_id_in_one_line(run_cli, tmp_path):
     assert not (tmp_path.parent / "outside").exists()
 
 
+def test_a_path_hydra_cannot_take_unquoted_is_named_with_the_quoting_that_works(run_cli, tmp_path):
+    import shutil
+
+    image = tmp_path / "tumeur (1) é.png"
+    shutil.copy(DEMO / "tcga_patch_1.png", image)
+    bad = run_cli([f"input.image={image}", "mlflow.enabled=false"], tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert f"""input.image: the value '{image}' needs quotes""" in bad.stderr
+    assert f"""write "input.image='{image}'\"""" in bad.stderr
+
+
 def square(x, y, s=10):
     return [[x, y], [x + s, y], [x + s, y + s], [x, y + s]]
 

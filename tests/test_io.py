@@ -31,3 +31,24 @@ def test_as_rgb_accepts_grey_and_rgba():
     assert out.shape == (4, 5, 3) and out.dtype == np.uint8 and out.max() == 255
     with pytest.raises(InputError, match="expected"):
         as_rgb(np.zeros((2, 2, 2, 2)), "x")
+
+
+def test_transparent_pixels_are_glass_and_a_grey_image_is_named_in_a_warning(tmp_path, caplog):
+    from skimage import io
+
+    from cellframe.config import PatchSpec
+    from cellframe.running.pipeline import load_patch
+
+    rgba = np.zeros((4, 5, 4), np.uint8)  # black where transparent, as many exporters leave it
+    rgba[:2, ..., :3] = (120, 40, 160)
+    rgba[:2, ..., 3] = 255
+    rgba[2, ..., 3] = 128
+    out = as_rgb(rgba, "a")
+    assert (out[:2] == (120, 40, 160)).all() and (out[3] == 255).all() and (out[2] == 127).all()
+    io.imsave(tmp_path / "grey.png", np.full((8, 8), 90, np.uint8), check_contrast=False)
+    io.imsave(tmp_path / "he.png", out, check_contrast=False)
+    with caplog.at_level("WARNING", logger="cellframe"):
+        load_patch(PatchSpec("he", tmp_path / "he.png"))
+        assert not caplog.records
+        image, _ = load_patch(PatchSpec("grey", tmp_path / "grey.png"))
+    assert image.shape == (8, 8, 3) and "grey.png is grey" in caplog.text

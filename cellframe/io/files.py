@@ -103,13 +103,24 @@ def read_image(path: str | os.PathLike, what: str, max_pixels: int | None = None
 
 
 def as_rgb(image: np.ndarray, path: str | os.PathLike) -> np.ndarray:
-    """Greyscale and RGBA images become RGB uint8; anything else is an :class:`InputError`."""
+    """Greyscale and RGBA images become RGB uint8 (transparent pixels on white, as on glass); anything
+    else is an :class:`InputError`."""
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"image {path} has shape {image.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    image = image[..., :3]
-    if image.dtype != np.uint8:
-        top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
-        image = np.clip(image / top * 255.0, 0, 255).astype(np.uint8)
-    return image
+    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    alpha = image[..., 3:] if image.shape[2] == 4 and image[..., 3].min() < top else None
+    rgb = image[..., :3]
+    if rgb.dtype != np.uint8 or alpha is not None:
+        rgb = rgb / top * 255.0
+        if alpha is not None:
+            opacity = alpha / top
+            rgb = rgb * opacity + 255.0 * (1.0 - opacity)
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    return rgb
+
+
+def colourless(image: np.ndarray) -> bool:
+    """Whether an RGB image is grey: its three channels equal everywhere."""
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))

@@ -19,7 +19,7 @@ from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.running.executors import execute, processes
-from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, read_image
+from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, colourless, read_image
 from cellframe.io.nuclei import check_nuclei_table
 from cellframe.io.qupath import write_collection
 from cellframe.stats.plots import convergence_plot
@@ -53,6 +53,9 @@ def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarr
     if spec.region is not None:
         return read_region(spec.region), None
     image = as_rgb(read_image(spec.image, "image", max_pixels), spec.image)
+    if colourless(image):
+        log.warning("image %s is grey: segmentation and the depth evidence, which read haematoxylin from H&E "
+                    "colour, get it from darkness alone", spec.image)
     if spec.mask is None or spec.mask.suffix.lower() not in IMAGE_SUFFIXES:
         return image, None
     mask = read_image(spec.mask, "mask", max_pixels)
