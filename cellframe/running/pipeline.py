@@ -273,20 +273,22 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
     with tracker.parent(cfg, run_name=run_name, output_dir=outdir.resolve()):
         quiet = None if cfg.progress is None else not cfg.progress  # None: tqdm shows it on a terminal only
         progress = tqdm(total=len(plan.patches), desc="patches", unit="patch", disable=quiet)
-        for outcome in execute(run_patch, plan, cfg, outdir, registry):
-            progress.update()
-            spec, rec = outcome.spec, outcome.rec
-            if rec is None:
-                failures.append((spec, outcome.error))
-                log.error("patch %s failed: %s", spec.sample_id, outcome.error)
-                continue
-            done[spec.sample_id] = rec
-            if outcome.resumed:
-                resumed += 1
-                continue
-            tracker.log_patch(cfg, rec, outdir / spec.sample_id)
-            log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s%s", rec.sample_id, rec.geometry.n,
-                     rec.n_violations, rec.timings["total_seconds"], _rejected(rec.segmentation))
+        # closed on any way out of the loop (a signal while a patch is logged too): the workers stop with it
+        with contextlib.closing(execute(run_patch, plan, cfg, outdir, registry)) as patches:
+            for outcome in patches:
+                progress.update()
+                spec, rec = outcome.spec, outcome.rec
+                if rec is None:
+                    failures.append((spec, outcome.error))
+                    log.error("patch %s failed: %s", spec.sample_id, outcome.error)
+                    continue
+                done[spec.sample_id] = rec
+                if outcome.resumed:
+                    resumed += 1
+                    continue
+                tracker.log_patch(cfg, rec, outdir / spec.sample_id)
+                log.info("%s: %d nuclei, %d interpenetrating pairs, %.2f s%s", rec.sample_id, rec.geometry.n,
+                         rec.n_violations, rec.timings["total_seconds"], _rejected(rec.segmentation))
         progress.close()
         if resumed:
             log.info("resumed: %d finished patches taken from %s", resumed, outdir)
