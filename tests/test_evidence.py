@@ -35,6 +35,28 @@ def test_size_prior_unfolds_the_lost_caps():
     assert np.median(r_obs) < 0.97 * 10.0  # the profiles alone underestimate the size
 
 
+def test_size_prior_finds_two_nuclear_populations_only_where_there_are_two():
+    rng = np.random.default_rng(0)
+    one = caps.fit_size_prior(sectioned(800, rng)[2], T, components=2)
+    assert len(one.weights) == 1
+    # 30 % lymphocytes (radius 5.5 px) among tumour nuclei (10 px)
+    rho = np.where(rng.random(4000) < 0.3, 5.5, 10.0) * np.exp(0.2 * rng.standard_normal(4000))
+    z = rng.uniform(-40, T + 40, 4000)
+    r_obs = profile_radius(rho, z, T)
+    r_obs = r_obs[r_obs >= 3.0][:800]
+    two = caps.fit_size_prior(r_obs, T, components=2)
+    # the sizes are well told; their shares less so (a cap of a large nucleus looks like a small one)
+    assert np.exp(two.mus) == pytest.approx([10.0, 5.5], rel=0.1)
+    assert 0.15 < two.weights[1] < 0.45
+    assert len(caps.fit_size_prior(r_obs, T).weights) == 1
+    # the mixture's density integrates to one and its draws follow it
+    grid = np.linspace(0.5, 40, 4000)
+    assert np.trapezoid(np.exp(two.logpdf(grid)), grid) == pytest.approx(1.0, abs=1e-3)
+    draws = two.draw(20000, np.random.default_rng(1))
+    assert np.mean(draws < 7.5) == pytest.approx(np.trapezoid(np.exp(two.logpdf(grid[grid < 7.5])), grid[grid < 7.5]),
+                                                 abs=0.02)
+
+
 def test_depth_energy_finds_the_distance_from_the_mid_plane():
     rng = np.random.default_rng(1)
     rho, z, r_obs = sectioned(600, rng)

@@ -71,54 +71,124 @@ def measure_density(h: np.ndarray, xy: np.ndarray, r: np.ndarray, inner: float =
 
 @dataclass
 class SizePrior:
-    """Log-normal prior on the true nuclear radius (px) and the smallest visible profile."""
+    """Prior on the true nuclear radius (px): a mixture of log-normals (one component, or two where
+    the tissue has two nuclear populations, such as tumour cells and lymphocytes), and the smallest
+    visible profile."""
 
-    mu: float
-    sigma: float
+    mus: np.ndarray
+    sigmas: np.ndarray
+    weights: np.ndarray
     r_min: float
 
+    @classmethod
+    def lognormal(cls, mu: float, sigma: float, r_min: float) -> "SizePrior":
+        return cls(np.array([mu]), np.array([sigma]), np.array([1.0]), r_min)
+
+    @property
+    def mu(self) -> float:
+        """Mean log radius (``exp(mu)``: the typical radius)."""
+        return float(self.weights @ self.mus)
+
+    @property
+    def sigma(self) -> float:
+        """Spread of the log radius over the whole mixture."""
+        return float(np.sqrt(self.weights @ (self.sigmas**2 + (self.mus - self.mu) ** 2)))
+
     def logpdf(self, rho: np.ndarray) -> np.ndarray:
-        rho = np.maximum(rho, 1e-9)
-        return -np.log(rho * self.sigma * np.sqrt(2 * np.pi)) - 0.5 * ((np.log(rho) - self.mu) / self.sigma) ** 2
+        rho = np.maximum(np.asarray(rho, float), 1e-9)
+        log_rho = np.log(rho)[..., None]
+        parts = (np.log(self.weights) - np.log(self.sigmas * np.sqrt(2 * np.pi))
+                 - 0.5 * ((log_rho - self.mus) / self.sigmas) ** 2)
+        return logsumexp(parts, axis=-1) - np.log(rho)
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` radii from the prior."""
+        k = rng.choice(len(self.weights), size=n, p=self.weights) if len(self.weights) > 1 else np.zeros(n, int)
+        return np.exp(self.mus[k] + self.sigmas[k] * rng.standard_normal(n))
 
     @property
     def high(self) -> float:
-        """A radius the prior almost never exceeds (mean + 3.5 sd on the log scale)."""
-        return float(np.exp(self.mu + 3.5 * self.sigma))
+        """A radius the prior almost never exceeds (mean + 3.5 sd on the log scale of its largest component)."""
+        return float(np.max(np.exp(self.mus + 3.5 * self.sigmas)))
 
 
-def fit_size_prior(r_obs: np.ndarray, T: float) -> SizePrior:
-    """Maximum-likelihood log-normal true-radius prior from observed profile radii.
+class _ProfileModel:
+    """What a section shows of nuclei of each true radius on a fine log grid: the share of their
+    profiles falling in each bin of observed radius (equators inside the section, caps outside), and
+    how likely they are to show at all. The likelihood of any size prior is then two dot products."""
+
+    def __init__(self, r_obs: np.ndarray, T: float, r_min: float):
+        self.edges = np.linspace(r_min, float(np.max(r_obs)) * 1.001 + 1e-6, 41)
+        self.counts = np.histogram(r_obs, self.edges)[0]
+        self.log_rho = np.arange(np.log(r_min) - 0.05, np.log(self.edges[-1]) + 3.0, 0.005)
+        rho = np.exp(self.log_rho)
+        inside = T * ((rho[:, None] >= self.edges[None, :-1]) & (rho[:, None] < self.edges[None, 1:]))
+        s = np.sqrt(np.maximum(rho[:, None] ** 2 - self.edges[None, :] ** 2, 0.0))
+        self.shows = inside + 2 * (s[:, :-1] - s[:, 1:])
+        self.seen = T * (rho >= r_min) + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0))
+
+    def loglik(self, mus, sigmas, weights) -> float:
+        """Log-likelihood of the observed profiles under one mixture of log-normals."""
+        u = (self.log_rho[:, None] - np.asarray(mus)) / np.asarray(sigmas)
+        w = (np.exp(-0.5 * u * u) * (np.asarray(weights) / np.asarray(sigmas))).sum(axis=1)
+        return float(self.logliks(w[:, None])[0])
+
+    def logliks(self, w: np.ndarray) -> np.ndarray:
+        """Log-likelihoods of the priors whose (unnormalised) weights on the grid are ``w``'s columns."""
+        seen = w.T @ self.seen
+        mass = (w.T @ self.shows) / np.where(seen > 0, seen, np.nan)[:, None]
+        ll = np.log(np.maximum(mass, 1e-300)) @ self.counts
+        return np.where(np.isfinite(ll), ll, -np.inf)
+
+
+def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrior:
+    """Maximum-likelihood true-radius prior from observed profile radii: a log-normal, or a mixture of
+    two where the profiles say so (BIC).
 
     A nucleus of radius ``rho`` is hit by a section of thickness ``T`` with
     probability proportional to ``T + 2 rho`` (Holmes); its centre is then
     uniform over ``[-rho, T + rho]``. Inside the section it shows ``rho``;
     outside by ``h`` it shows ``sqrt(rho^2 - h^2)``. Profiles below the smallest
     observed radius (its 1st percentile) are not seen.
+    :param components: the most log-normals the prior may mix (1 or 2).
     """
+    from scipy.optimize import minimize
+
     r_obs = np.asarray(r_obs, float)
     r_min = float(np.percentile(r_obs, 1))  # robust to a few slivers a segmenter leaves
     r_obs = r_obs[r_obs >= r_min]
-    edges = np.linspace(r_min, float(np.max(r_obs)) * 1.001 + 1e-6, 41)
-    counts, _ = np.histogram(r_obs, edges)
+    model = _ProfileModel(r_obs, T, r_min)
     med = float(np.log(np.median(r_obs)))
-    best = (-np.inf, med, 0.2)
-    for sigma in np.linspace(0.04, 0.6, 29):
-        rho = np.exp(med + np.linspace(-4, 4.5, 400) * sigma + 0.3 * sigma)
-        for shift in np.linspace(-0.15, 0.6, 31):
-            mu = med + shift
-            w = np.exp(-0.5 * ((np.log(rho) - mu) / sigma) ** 2) / rho
-            w /= w.sum()
-            # mass of each r bin: the equator (inside) part, and the caps' 2 [sqrt(rho^2 - r1^2) - sqrt(rho^2 - r2^2)]
-            inside = np.histogram(rho, edges, weights=w * T)[0]
-            s = np.sqrt(np.maximum(rho[:, None] ** 2 - edges[None, :] ** 2, 0.0))
-            caps = (2 * (s[:, :-1] - s[:, 1:]) * w[:, None]).sum(axis=0)
-            seen = (w * (T * (rho >= r_min) + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0)))).sum()
-            mass = (inside + caps) / seen
-            ll = float(np.sum(counts * np.log(np.maximum(mass, 1e-300))))
-            if ll > best[0]:
-                best = (ll, mu, sigma)
-    return SizePrior(mu=best[1], sigma=best[2], r_min=r_min)
+    sigma_grid, mu_grid = np.meshgrid(np.linspace(0.04, 0.6, 29), med + np.linspace(-0.15, 0.6, 31), indexing="ij")
+    sigma_grid, mu_grid = sigma_grid.ravel(), mu_grid.ravel()
+    u = (model.log_rho[:, None] - mu_grid) / sigma_grid
+    lls = model.logliks(np.exp(-0.5 * u * u) / sigma_grid)
+    best_k = int(np.argmax(lls))
+    ll, mu, sigma = float(lls[best_k]), float(mu_grid[best_k]), float(sigma_grid[best_k])
+    best = SizePrior.lognormal(mu, sigma, r_min)
+    if components < 2 or len(r_obs) < 100:
+        return best
+
+    def negll(x):
+        mus, sigmas = x[[0, 2]], np.clip(np.exp(x[[1, 3]]), 0.03, 0.8)
+        share = 1 / (1 + np.exp(-x[4]))
+        return -model.loglik(mus, sigmas, [share, 1 - share])
+
+    # two populations: started from the single fit split in two, and from the quartiles of the profiles
+    q1, q3 = np.log(np.percentile(r_obs, [25, 75]))
+    starts = [[mu + 0.8 * sigma, np.log(sigma / 2), mu - 0.8 * sigma, np.log(sigma / 2), 0.0],
+              [mu + 0.1, np.log(max(sigma / 2, 0.05)), q1, np.log(max(sigma / 2, 0.05)), 1.0],
+              [q3 + 0.1, np.log(max(sigma / 2, 0.05)), q1 - 0.1, np.log(max(sigma / 2, 0.05)), 0.0]]
+    fits = [minimize(negll, x0, method="Nelder-Mead", options={"maxiter": 1500, "xatol": 1e-3, "fatol": 1e-3})
+            for x0 in starts]
+    fit = min(fits, key=lambda f: f.fun)
+    share = 1 / (1 + np.exp(-fit.x[4]))
+    mus, sigmas, weights = fit.x[[0, 2]], np.clip(np.exp(fit.x[[1, 3]]), 0.03, 0.8), np.array([share, 1 - share])
+    apart = abs(mus[0] - mus[1]) > max(sigmas)  # two populations, not one with a heavier tail
+    if 2 * (-fit.fun - ll) > 3 * np.log(len(r_obs)) and weights.min() >= 0.05 and apart:
+        order = np.argsort(-weights)
+        return SizePrior(mus[order], sigmas[order], weights[order], r_min)
+    return best
 
 
 def depth_grid(T: float, prior: SizePrior, n: int = 97) -> np.ndarray:

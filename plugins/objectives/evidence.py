@@ -69,6 +69,10 @@ class EvidenceSettings:
     crowded_spread: float = 2.0
     #: depth grid points
     grid: int = 97
+    #: the most log-normal components of the nuclear size prior: 2 lets tissue with two nuclear
+    #: populations (tumour cells and lymphocytes) have both where the profiles show it (BIC). Measured on
+    #: 30 % lymphocytes: depth rank +0.016, but the z intervals cover 0.84 instead of 0.93 (README)
+    size_components: int = 1
     #: weight of the focus term (0 = off), and the half of the section the focal plane is taken to
     #: lie in (top: z < T/2): the image cannot say which face was up
     lambda_focus: float = 1.0
@@ -93,6 +97,8 @@ class EvidenceSettings:
             raise ValueError(f"crowded_spread={self.crowded_spread} must be >= 1")
         if self.grid < 9:
             raise ValueError(f"grid={self.grid} must be >= 9")
+        if self.size_components not in (1, 2):
+            raise ValueError(f"size_components={self.size_components} must be 1 or 2")
 
 
 class EvidenceObjective(Objective):
@@ -107,7 +113,10 @@ class EvidenceObjective(Objective):
         self.settings = settings
         self.T = float(model.section_um) / float(mpp)
         r, xy = geometry.r, geometry.xy
-        self.prior = caps.fit_size_prior(r, self.T)
+        self.prior = caps.fit_size_prior(r, self.T, settings.size_components)
+        if len(self.prior.weights) > 1:
+            log.info("size prior: two nuclear populations, radius %s px", " and ".join(
+                f"{np.exp(m):.1f} ({w:.0%})" for m, w in zip(self.prior.mus, self.prior.weights)))
         self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
         h = caps.haematoxylin(image)
         density = caps.measure_density(h, xy, r)
@@ -158,7 +167,7 @@ class EvidenceObjective(Objective):
             rho = radius_from_profile(g.r, z, T)
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
             others, others_rho = hidden_nuclei(g.xy, z, rho, region, n_v, T, prior.r_min, 3 * cell,
-                                               lambda n, r: np.exp(prior.mu + prior.sigma * r.standard_normal(n)), rng)
+                                               prior.draw, rng)
             volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, region, ball,
                                   self.settings.points, rng)
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
