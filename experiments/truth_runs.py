@@ -29,3 +29,35 @@ def score(sim: Path, out: Path, settings: dict, cwd: Path) -> pd.DataFrame:
     metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
     seconds = float(pd.read_csv(out / "summary.csv")["total_seconds"].iloc[0])
     return pd.concat([metrics, pd.DataFrame([{"metric": "seconds_per_patch", "run": seconds}])], ignore_index=True)
+
+
+def variants_study(cfg, here: Path) -> str:
+    """For every scenario and seed of a study config, one run per variant (objective overrides) against
+    the truth; writes ``results.csv`` and ``results.md`` (each metric's mean over seeds) in ``here``."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for scenario, settings in cfg.scenarios.items():
+            for seed in cfg.seeds:
+                sim = simulate(tmp / f"{scenario}_{seed}", seed, dict(settings), tmp)
+                for k, (variant, overrides) in enumerate(cfg.variants.items()):
+                    metrics = score(sim, tmp / f"{scenario}_{seed}_{k}", {**cfg.run, **overrides}, tmp)
+                    rows.append(metrics[["metric", "run"]].assign(scenario=scenario, seed=seed, variant=variant))
+                    print(scenario, seed, variant, "done", flush=True)
+
+    table = pd.concat(rows, ignore_index=True)
+    table.to_csv(here / "results.csv", index=False)
+    lines = []
+    for scenario, part in table.groupby("scenario", sort=False):
+        means = part.pivot_table(index="variant", columns="metric", values="run", aggfunc="mean")
+        means = means.loc[list(cfg.variants), list(cfg.metrics)]
+        lines += [f"### {scenario} (mean over seeds {list(cfg.seeds)})", "",
+                  "| variant | " + " | ".join(cfg.metrics) + " |", "|---|" + "---|" * len(cfg.metrics)]
+        lines += [f"| {variant} | " + " | ".join(f"{means.loc[variant, m]:.3f}" for m in cfg.metrics) + " |"
+                  for variant in means.index]
+        lines.append("")
+    text = "\n".join(lines)
+    (here / "results.md").write_text(text)
+    return text
