@@ -43,6 +43,9 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel a pool's queued tasks and end the running ones without letting them finish."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+        return
     # the pool forgets its processes on shutdown, and has no public way to end them before Python 3.14
     running = list((pool._processes or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
