@@ -8,6 +8,7 @@ must guard its entry point (``if __name__ == "__main__":``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -55,6 +56,19 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
 
 
+@contextlib.contextmanager
+def running_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """:func:`process_pool` for a ``with`` block: shut down when the block ends, its tasks in flight
+    ended (:func:`stop_pool`) if it ends by an exception (a signal, an error, a consumer that stops)."""
+    pool = process_pool(workers)
+    try:
+        yield pool
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
 def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Iterator:
     """``fn(item)`` for each item, in the items' order, in up to ``workers`` processes (None: the
     CPUs; 1: here, one at a time). At most two tasks per worker are in flight, so neither the items
@@ -63,8 +77,7 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Itera
     if workers < 2:
         yield from map(fn, items)
         return
-    pool = process_pool(workers)
-    try:
+    with running_pool(workers) as pool:
         pending: deque = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -72,7 +85,3 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = 1) -> Itera
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-    except BaseException:  # a signal, an error, a consumer that stops: the tasks in flight are ended
-        stop_pool(pool)
-        raise
-    pool.shutdown()

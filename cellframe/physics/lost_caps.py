@@ -127,11 +127,14 @@ class _ProfileModel:
         self.shows = inside + 2 * (s[:, :-1] - s[:, 1:])
         self.seen = T * (rho >= r_min) + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0))
 
+    def lognormals(self, mus, sigmas) -> np.ndarray:
+        """``(grid, k)`` unnormalised weights on the radius grid of ``k`` log-normals."""
+        u = (self.log_rho[:, None] - np.asarray(mus)) / np.asarray(sigmas)
+        return np.exp(-0.5 * u * u) / np.asarray(sigmas)
+
     def loglik(self, mus, sigmas, weights) -> float:
         """Log-likelihood of the observed profiles under one mixture of log-normals."""
-        u = (self.log_rho[:, None] - np.asarray(mus)) / np.asarray(sigmas)
-        w = (np.exp(-0.5 * u * u) * (np.asarray(weights) / np.asarray(sigmas))).sum(axis=1)
-        return float(self.logliks(w[:, None])[0])
+        return float(self.logliks((self.lognormals(mus, sigmas) @ np.asarray(weights))[:, None])[0])
 
     def logliks(self, w: np.ndarray) -> np.ndarray:
         """Log-likelihoods of the priors whose (unnormalised) weights on the grid are ``w``'s columns."""
@@ -161,18 +164,19 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrio
     med = float(np.log(np.median(r_obs)))
     sigma_grid, mu_grid = np.meshgrid(np.linspace(0.04, 0.6, 29), med + np.linspace(-0.15, 0.6, 31), indexing="ij")
     sigma_grid, mu_grid = sigma_grid.ravel(), mu_grid.ravel()
-    u = (model.log_rho[:, None] - mu_grid) / sigma_grid
-    lls = model.logliks(np.exp(-0.5 * u * u) / sigma_grid)
+    lls = model.logliks(model.lognormals(mu_grid, sigma_grid))
     best_k = int(np.argmax(lls))
     ll, mu, sigma = float(lls[best_k]), float(mu_grid[best_k]), float(sigma_grid[best_k])
     best = SizePrior.lognormal(mu, sigma, r_min)
     if components < 2 or len(r_obs) < 100:
         return best
 
-    def negll(x):
-        mus, sigmas = x[[0, 2]], np.clip(np.exp(x[[1, 3]]), 0.03, 0.8)
+    def mixture(x):  # the optimiser's unbounded parameters as log-medians, log-spreads and shares
         share = 1 / (1 + np.exp(-x[4]))
-        return -model.loglik(mus, sigmas, [share, 1 - share])
+        return x[[0, 2]], np.clip(np.exp(x[[1, 3]]), 0.03, 0.8), np.array([share, 1 - share])
+
+    def negll(x):
+        return -model.loglik(*mixture(x))
 
     # two populations: started from the single fit split in two, and from the quartiles of the profiles
     q1, q3 = np.log(np.percentile(r_obs, [25, 75]))
@@ -182,8 +186,7 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrio
     fits = [minimize(negll, x0, method="Nelder-Mead", options={"maxiter": 1500, "xatol": 1e-3, "fatol": 1e-3})
             for x0 in starts]
     fit = min(fits, key=lambda f: f.fun)
-    share = 1 / (1 + np.exp(-fit.x[4]))
-    mus, sigmas, weights = fit.x[[0, 2]], np.clip(np.exp(fit.x[[1, 3]]), 0.03, 0.8), np.array([share, 1 - share])
+    mus, sigmas, weights = mixture(fit.x)
     apart = abs(mus[0] - mus[1]) > max(sigmas)  # two populations, not one with a heavier tail
     if 2 * (-fit.fun - ll) > 3 * np.log(len(r_obs)) and weights.min() >= 0.05 and apart:
         order = np.argsort(-weights)

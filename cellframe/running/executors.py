@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from cellframe.config import PatchSpec, RunPlan
 from cellframe.io.files import InputError, child_path, write_text
 from cellframe.model.reconstruction import Reconstruction
-from cellframe.parallel import process_pool, stop_pool
+from cellframe.parallel import running_pool
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
 from cellframe.running.state import MARKER, arrays_file, load_state, save_state
@@ -144,15 +144,10 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
         for spec in plan.patches:
             yield attempt(work, spec, plan, cfg, outdir, digest, registry)
     elif name == "process":
-        pool = process_pool(workers)
-        try:
+        with running_pool(workers) as pool:  # on a signal or an error in the driver, no patch outlives the run
             futures = [pool.submit(attempt, work, spec, sent, cfg, outdir, digest) for spec in plan.patches]
             for future in as_completed(futures):
                 yield future.result()
-        except BaseException:  # a signal, an error in the driver, a consumer that stops: no patch outlives the run
-            stop_pool(pool)
-            raise
-        pool.shutdown()
     else:  # "dask" (names are checked once, by cellframe.config.validate)
         from distributed import Client, LocalCluster, as_completed as dask_completed
 
