@@ -1,9 +1,13 @@
 """The driver's worker processes: results in order, and no worker outlives a consumer that stops."""
 
 import math
+import os
+import subprocess
+import sys
 import time
 
 import psutil
+import pytest
 
 from cellframe.parallel import ordered_map
 
@@ -23,3 +27,12 @@ def test_a_consumer_that_stops_ends_the_tasks_in_flight():
     results.close()  # the three 30 s sleeps in flight are ended, the rest never start
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive and time.perf_counter() - started < 25
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_the_default_pool_width_is_the_cpus_this_process_may_use():
+    code = ("import os; from types import SimpleNamespace; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from cellframe.running.executors import pool_width; "
+            "print(pool_width(SimpleNamespace(workers=None)), pool_width(SimpleNamespace(workers=3)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "3"]  # one CPU allowed (as taskset or SLURM sets it): one worker, whatever the machine has

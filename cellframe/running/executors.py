@@ -120,8 +120,10 @@ def choose(settings, n_patches: int) -> str:
 
 
 def pool_width(settings) -> int:
-    """``executor.workers``, or every core."""
-    return int(settings.workers or os.cpu_count() or 1)
+    """``executor.workers``, or every core this process may run on (CPU affinity: taskset, SLURM)."""
+    from cellframe.parallel import available_cpus
+
+    return int(settings.workers or available_cpus())
 
 
 def processes(settings, n_patches: int) -> int:
