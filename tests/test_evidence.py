@@ -13,16 +13,17 @@ from cellframe.physics.posterior import sample_depths
 from cellframe.model.reconstruct import reconstruct
 from cellframe.physics.space_filling import cell_volumes
 from cellframe.stages import StageError
-from cellframe.physics.stereology import mean_path, profile_radius
+from cellframe.physics.stereology import edge_offset, mean_path, profile_radius
 
 T = 16.0
 
 
-def sectioned(n, rng, median=10.0, sigma=0.2, r_min=3.0):
-    """True radii and depths of nuclei a section shows, and their profile radii."""
+def sectioned(n, rng, median=10.0, sigma=0.2, r_min=3.0, edge=0.0):
+    """True radii and depths of nuclei a section shows, and their profile radii (outlines cut where the
+    chromatin path is ``edge`` px)."""
     rho = median * np.exp(sigma * rng.standard_normal(n * 4))
     z = rng.uniform(-40, T + 40, n * 4)
-    r_obs = profile_radius(rho, z, T)
+    r_obs = np.sqrt(np.maximum(rho**2 - edge_offset(z, T, edge) ** 2, 0.0))
     seen = r_obs >= r_min
     return rho[seen][:n], z[seen][:n], r_obs[seen][:n]
 
@@ -33,6 +34,18 @@ def test_size_prior_unfolds_the_lost_caps():
     assert np.exp(prior.mu) == pytest.approx(10.0, rel=0.05)
     assert prior.sigma == pytest.approx(0.2, abs=0.05)
     assert np.median(r_obs) < 0.97 * 10.0  # the profiles alone underestimate the size
+
+
+def test_the_outline_edge_is_told_by_the_densities_and_unbiases_the_prior():
+    rng = np.random.default_rng(3)
+    for edge in (0.0, 2.0):  # outlines at the geometric cut, or where 2 px of chromatin show
+        rho, z, r_obs = sectioned(900, rng, edge=edge)
+        density = 0.05 * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(0.15 * rng.standard_normal(len(rho)))
+        prior = caps.fit_prior_and_edge(r_obs, density, T, edges=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0])
+        assert prior.edge == pytest.approx(edge, abs=0.5)
+        assert np.exp(prior.mu) == pytest.approx(10.0, rel=0.05)
+    # taking a 2 px edge for the geometric cut reads the caps as smaller nuclei
+    assert np.exp(caps.fit_size_prior(r_obs, T).mu) < np.exp(prior.mu)
 
 
 def test_size_prior_finds_two_nuclear_populations_only_where_there_are_two():
@@ -207,6 +220,17 @@ def test_visible_tissue_keeps_cells_out_of_lumen_and_open_stroma():
     assert region[50, 40] and region[50, 140]  # around each nucleus, in tissue
     assert not region[:, 150:].any()  # never in the lumen, however close the nucleus
     assert not region[50, 90]  # stained but far from every nucleus: open stroma
+
+
+def test_visible_tissue_ends_where_the_nuclei_do_not_a_neighbour_spacing_beyond():
+    from cellframe.physics.space_filling import cellular_region
+
+    image = np.full((400, 400, 3), 150, np.uint8)  # stained throughout: cells on the left, stroma on the right
+    g = np.arange(10, 200, 20.0)
+    xy = np.array([(x, y) for x in g for y in np.arange(10, 400, 20.0)])
+    region = cellular_region(image, xy)
+    assert region.sum() == pytest.approx(200 * 400, rel=0.1)  # the cellular half, not a spacing more
+    assert region[200, 195] and not region[200, 230]
 
 
 def test_space_filling_cells_do_not_count_the_lumen():

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from cellframe.physics.render import project
-from cellframe.physics.stereology import (clipped_chord, mean_path, profile_radius, radius_from_profile,
-                                  volume_in_section)
+from cellframe.physics.stereology import (clipped_chord, edge_offset, mean_path, profile_radius,
+                                         radius_from_profile, seen_depths, volume_in_section)
 
 T = 16.0
 
@@ -24,6 +24,22 @@ def test_a_cap_shows_a_smaller_profile_and_the_radius_comes_back():
     assert profile_radius(5.0, T + 3.0, T) == pytest.approx(4.0)  # the mirror image looks the same
     assert profile_radius(5.0, -6.0, T) == 0.0
     assert radius_from_profile(4.0, -3.0, T) == pytest.approx(5.0)
+
+
+def test_an_outline_that_needs_chromatin_to_be_seen_cuts_caps_deeper():
+    # 1 px of chromatin path to be seen: a cap 3 px outside shows out to where it reaches 1 px in
+    assert edge_offset(-3.0, T, 1.0) == pytest.approx(4.0)
+    assert radius_from_profile(3.0, -3.0, T, 1.0) == pytest.approx(5.0)  # sqrt(9 + 16)
+    assert edge_offset(8.0, T, 1.0) == pytest.approx(0.5)  # inside: where the chord is 1 px long
+    z = np.linspace(-2, 2, 401)  # continuous across the face
+    assert np.abs(np.diff(edge_offset(z, T, 1.0))).max() < 0.02
+    assert edge_offset(-3.0, T, 0.0) == 3.0 and radius_from_profile(4.0, -3.0, T) == pytest.approx(5.0)
+    # the slab a centre can lie in to show at least r_min: Monte Carlo against the formula
+    rho, r_min, edge = 6.0, 2.0, 1.5
+    zc = np.linspace(-10, T + 10, 200001)
+    shown = np.sqrt(np.maximum(rho**2 - edge_offset(zc, T, edge) ** 2, 0)) >= r_min
+    assert shown.mean() * (T + 20) == pytest.approx(seen_depths(rho, T, r_min, edge), abs=0.01)
+    assert seen_depths(rho, T, r_min) == pytest.approx(T + 2 * np.sqrt(rho**2 - r_min**2))
 
 
 def test_volume_in_section_is_the_spherical_segment():

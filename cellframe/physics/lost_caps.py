@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from cellframe.physics.stereology import mean_path, radius_from_profile
+from cellframe.physics.stereology import mean_path, radius_from_profile, seen_depths
 
 #: energy given to depths the size prior rules out
 WALL = 30.0
@@ -79,10 +79,12 @@ class SizePrior:
     sigmas: np.ndarray
     weights: np.ndarray
     r_min: float
+    #: the chromatin path (px) a profile's rim needs to be seen (:func:`cellframe.physics.stereology.edge_offset`)
+    edge: float = 0.0
 
     @classmethod
-    def lognormal(cls, mu: float, sigma: float, r_min: float) -> "SizePrior":
-        return cls(np.array([mu]), np.array([sigma]), np.array([1.0]), r_min)
+    def lognormal(cls, mu: float, sigma: float, r_min: float, edge: float = 0.0) -> "SizePrior":
+        return cls(np.array([mu]), np.array([sigma]), np.array([1.0]), r_min, edge)
 
     @property
     def mu(self) -> float:
@@ -117,15 +119,25 @@ class _ProfileModel:
     profiles falling in each bin of observed radius (equators inside the section, caps outside), and
     how likely they are to show at all. The likelihood of any size prior is then two dot products."""
 
-    def __init__(self, r_obs: np.ndarray, T: float, r_min: float):
+    def __init__(self, r_obs: np.ndarray, T: float, r_min: float, edge: float = 0.0):
         self.edges = np.linspace(r_min, float(np.max(r_obs)) * 1.001 + 1e-6, 41)
         self.counts = np.histogram(r_obs, self.edges)[0]
         self.log_rho = np.arange(np.log(r_min) - 0.05, np.log(self.edges[-1]) + 3.0, 0.005)
         rho = np.exp(self.log_rho)
-        inside = T * ((rho[:, None] >= self.edges[None, :-1]) & (rho[:, None] < self.edges[None, 1:]))
+        # a profile falls in bin [a_j, a_j+1) where its outline is cut e in (s_j+1, s_j] below the centre
+        # (stereology.edge_offset): e = edge / 2 over most of the section, edge / 2 to edge within edge / 2
+        # of a face, h + edge for a cap whose centre lies h outside
         s = np.sqrt(np.maximum(rho[:, None] ** 2 - self.edges[None, :] ** 2, 0.0))
-        self.shows = inside + 2 * (s[:, :-1] - s[:, 1:])
-        self.seen = T * (rho >= r_min) + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0))
+        lo, hi = s[:, 1:], s[:, :-1]
+        if edge > 0:
+            main = max(T - edge, 0.0) * ((lo <= edge / 2) & (edge / 2 < hi))
+            strip = 2 * np.maximum(np.minimum(hi, edge) - np.maximum(lo, edge / 2), 0.0)
+            caps = 2 * np.maximum(hi - np.maximum(lo, edge), 0.0)
+            self.shows = main + strip + caps
+        else:
+            inside = T * ((rho[:, None] >= self.edges[None, :-1]) & (rho[:, None] < self.edges[None, 1:]))
+            self.shows = inside + 2 * (hi - lo)
+        self.seen = seen_depths(rho, T, r_min, edge)
 
     def lognormals(self, mus, sigmas) -> np.ndarray:
         """``(grid, k)`` unnormalised weights on the radius grid of ``k`` log-normals."""
@@ -144,7 +156,7 @@ class _ProfileModel:
         return np.where(np.isfinite(ll), ll, -np.inf)
 
 
-def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrior:
+def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1, edge: float = 0.0) -> SizePrior:
     """Maximum-likelihood true-radius prior from observed profile radii: a log-normal, or a mixture of
     two where the profiles say so (BIC).
 
@@ -154,20 +166,22 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrio
     outside by ``h`` it shows ``sqrt(rho^2 - h^2)``. Profiles below the smallest
     observed radius (its 1st percentile) are not seen.
     :param components: the most log-normals the prior may mix (1 or 2).
+    :param edge: the chromatin path (px) a profile's rim needs to be seen: caps show less, and
+        shallow ones not at all (:func:`cellframe.physics.stereology.edge_offset`).
     """
     from scipy.optimize import minimize
 
     r_obs = np.asarray(r_obs, float)
     r_min = float(np.percentile(r_obs, 1))  # robust to a few slivers a segmenter leaves
     r_obs = r_obs[r_obs >= r_min]
-    model = _ProfileModel(r_obs, T, r_min)
+    model = _ProfileModel(r_obs, T, r_min, edge)
     med = float(np.log(np.median(r_obs)))
     sigma_grid, mu_grid = np.meshgrid(np.linspace(0.04, 0.6, 29), med + np.linspace(-0.15, 0.6, 31), indexing="ij")
     sigma_grid, mu_grid = sigma_grid.ravel(), mu_grid.ravel()
     lls = model.logliks(model.lognormals(mu_grid, sigma_grid))
     best_k = int(np.argmax(lls))
     ll, mu, sigma = float(lls[best_k]), float(mu_grid[best_k]), float(sigma_grid[best_k])
-    best = SizePrior.lognormal(mu, sigma, r_min)
+    best = SizePrior.lognormal(mu, sigma, r_min, edge)
     if components < 2 or len(r_obs) < 100:
         return best
 
@@ -190,8 +204,43 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1) -> SizePrio
     apart = abs(mus[0] - mus[1]) > max(sigmas)  # two populations, not one with a heavier tail
     if 2 * (-fit.fun - ll) > 3 * np.log(len(r_obs)) and weights.min() >= 0.05 and apart:
         order = np.argsort(-weights)
-        return SizePrior(mus[order], sigmas[order], weights[order], r_min)
+        return SizePrior(mus[order], sigmas[order], weights[order], r_min, edge)
     return best
+
+
+def fit_prior_and_edge(r_obs: np.ndarray, m: np.ndarray, T: float, edges, components: int = 1,
+                       use: np.ndarray | None = None, grid: int = 49, most: int = 400) -> SizePrior:
+    """The size prior (:func:`fit_size_prior`) at the outline edge (``SizePrior.edge``, px) of ``edges`` that
+    best explains the profiles and their haematoxylin densities ``m`` together (marginal likelihood).
+
+    How much chromatin a nucleus' rim needs to be segmented depends on the segmenter and the stain, so
+    the image tells it: the profile sizes alone hardly do (a shallower cut looks like a smaller nucleus),
+    but a cap whose outline lies deeper inside it is darker than a geometric cut of the same size.
+    ``edges`` are tried in increasing order until the likelihood has fallen twice in a row (it has one
+    peak); the densities of at most ``most`` nuclei (evenly spaced in ``use``) on a ``grid``-point
+    depth grid decide.
+    :param use: the nuclei whose densities count (e.g. those no other profile overlaps).
+    """
+    r_obs, m = np.asarray(r_obs, float), np.asarray(m, float)
+    sub = np.flatnonzero(use if use is not None and np.sum(use) >= 30 else np.ones(len(r_obs), bool))
+    sub = sub[np.linspace(0, len(sub) - 1, min(most, len(sub))).round().astype(int)]
+    logm = np.log(np.maximum(m[sub], _floor(m[sub])))
+    best, best_ll, falls, last = None, -np.inf, 0, -np.inf
+    for edge in sorted(float(e) for e in edges):
+        prior = fit_size_prior(r_obs, T, 1, edge)
+        seen = r_obs >= prior.r_min
+        ll = _ProfileModel(r_obs[seen], T, prior.r_min, edge).loglik(prior.mus, prior.sigmas, prior.weights)
+        z = depth_grid(T, prior, grid)
+        lp, path = log_prior(r_obs[sub], z, T, prior), predicted_path(r_obs[sub], z, T, edge=edge)
+        k, sd = calibrate_stain(m[sub], lp, path)
+        ll += float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sd), axis=1).sum()) * len(r_obs) / len(sub)
+        if ll > best_ll:
+            best, best_ll = prior, ll
+        falls = falls + 1 if ll < last else 0
+        last = ll
+        if falls == 2:
+            break
+    return best if components < 2 else fit_size_prior(r_obs, T, components, best.edge)
 
 
 def depth_grid(T: float, prior: SizePrior, n: int = 97) -> np.ndarray:
@@ -206,18 +255,18 @@ def log_prior(r_obs: np.ndarray, z: np.ndarray, T: float, prior: SizePrior) -> n
     Depth is uniform; the radius it implies carries the size prior's density and
     the Jacobian ``r_obs / rho`` of the cap's radius.
     """
-    rho = radius_from_profile(r_obs[:, None], z[None, :], T)
+    rho = radius_from_profile(r_obs[:, None], z[None, :], T, prior.edge)
     lp = prior.logpdf(rho) + np.log(r_obs[:, None] / rho)
     # a profile larger than the prior expects still has a depth: only the cap-free depths then
-    allowed = (rho <= prior.high) | (rho <= r_obs[:, None] + 1e-9)
+    allowed = (rho <= prior.high) | (rho <= rho.min(axis=1, keepdims=True) + 1e-9)
     lp = np.where(allowed, lp, -np.inf)
     lp = np.maximum(lp, lp.max(axis=1, keepdims=True) - WALL)
     return lp - logsumexp(lp, axis=1, keepdims=True)
 
 
-def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.6) -> np.ndarray:
+def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.6, edge: float = 0.0) -> np.ndarray:
     """``(n, G)`` mean chromatin path over each profile's central disc, for each depth."""
-    rho = radius_from_profile(r_obs[:, None], z[None, :], T)
+    rho = radius_from_profile(r_obs[:, None], z[None, :], T, edge)
     return np.maximum(mean_path(rho, z[None, :], T, inner * r_obs[:, None]), 1e-3)
 
 

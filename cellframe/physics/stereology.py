@@ -36,9 +36,37 @@ def profile_radius(rho, zc, T: float):
     return np.sqrt(np.maximum(np.asarray(rho, float) ** 2 - h**2, 0.0))
 
 
-def radius_from_profile(r_obs, zc, T: float):
-    """The true radius of a nucleus whose profile has radius ``r_obs`` with its centre at ``zc``."""
-    return np.sqrt(np.asarray(r_obs, float) ** 2 + face_distance(zc, T) ** 2)
+def edge_offset(zc, T: float, edge: float = 0.0):
+    """How far below a nucleus' centre (along depth) its visible outline is cut: its profile radius is
+    ``sqrt(rho^2 - e^2)``.
+
+    ``edge`` is the chromatin path (px) a profile's rim needs to be seen (segmented): 0 takes the
+    geometric cut. A cap whose centre lies ``h`` outside the section shows out to where it reaches
+    ``edge`` into it (``e = h + edge``); a nucleus centred inside shows out to where its chord is ``edge``
+    long (``e = edge / 2``, up to ``edge`` at a face).
+    """
+    zc = np.asarray(zc, float)
+    h = face_distance(zc, T)
+    if edge <= 0:
+        return h
+    inside = np.minimum(np.abs(zc), np.abs(T - zc))
+    return np.where(h > 0, h + edge, np.maximum(edge - inside, edge / 2))
+
+
+def radius_from_profile(r_obs, zc, T: float, edge: float = 0.0):
+    """The true radius of a nucleus whose profile has radius ``r_obs`` with its centre at ``zc``
+    (``edge``: see :func:`edge_offset`)."""
+    return np.sqrt(np.asarray(r_obs, float) ** 2 + edge_offset(zc, T, edge) ** 2)
+
+
+def seen_depths(rho, T: float, r_min: float, edge: float = 0.0):
+    """Thickness of the slab a centre can lie in for a nucleus of radius ``rho`` to show a profile of at
+    least ``r_min`` (:func:`edge_offset`); ``T + 2 sqrt(rho^2 - r_min^2)`` for the geometric cut."""
+    reach = np.sqrt(np.maximum(np.asarray(rho, float) ** 2 - r_min**2, 0.0))
+    if edge <= 0:
+        return T * (np.asarray(rho) >= r_min) + 2 * reach
+    return (max(T - edge, 0.0) * (reach >= edge / 2) + 2 * np.clip(reach - edge / 2, 0.0, edge / 2)
+            + 2 * np.maximum(reach - edge, 0.0))
 
 
 def mean_path(rho, zc, T: float, r_in, n: int = 16):
