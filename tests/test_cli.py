@@ -32,6 +32,8 @@ def test_run_succeeds_and_writes_every_output(e2e):
     summary = pd.read_csv(cwd / "run1" / "summary.csv")
     assert summary["sample_id"].tolist() == ["crop_1", "crop_2"]
     assert (summary["n_violations"] == 0).all() and (summary["n_nuclei"] > 20).all()
+    # what the evidence objective read from each image: the fitted outline edge, the densities' depth signal
+    assert summary["outline_edge_um"].between(0, 1).all() and summary["depth_signal_nats"].notna().all()
 
 
 def test_outputs_are_valid_and_free_of_interpenetration(e2e):

@@ -48,6 +48,19 @@ def test_the_outline_edge_is_told_by_the_densities_and_unbiases_the_prior():
     assert np.exp(caps.fit_size_prior(r_obs, T).mu) < np.exp(prior.mu)
 
 
+def test_densities_that_ignore_depth_are_told_from_the_chromatin_path():
+    rng = np.random.default_rng(4)
+    rho, z, r_obs = sectioned(800, rng)
+    prior = caps.fit_size_prior(r_obs, T)
+    grid = caps.depth_grid(T, prior)
+    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    noise = np.exp(0.15 * rng.standard_normal(len(rho)))
+    for density, informative in ((0.05 * mean_path(rho, z, T, 0.6 * r_obs) * noise, True),
+                                 (0.5 * noise, False)):  # every profile painted alike, whatever its path
+        k, sd = caps.calibrate_stain(density, lp, path)
+        assert (caps.depth_signal(density, lp, path, k, sd) > 10) == informative
+
+
 def test_size_prior_finds_two_nuclear_populations_only_where_there_are_two():
     rng = np.random.default_rng(0)
     one = caps.fit_size_prior(sectioned(800, rng)[2], T, components=2)

@@ -71,6 +71,11 @@ class Objective:
         """Per-cell credible intervals from posterior samples, or None when the objective cannot sample."""
         return None
 
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers the objective read from the image, for ``summary.csv`` and MLflow (e.g. a fitted
+        stain constant); none here."""
+        return {}
+
     def visible_tissue(self) -> np.ndarray | None:
         """``(H, W)`` where the image shows cellular tissue (cells' regions at the plane are clipped to
         it), or None when the objective does not read the image."""

@@ -93,4 +93,5 @@ def reconstruct(
         extra=goal.cell_columns(x),
         spread=goal.intervals(x),
         tissue=goal.visible_tissue(),
+        evidence=goal.diagnostics(),
     )

@@ -82,6 +82,8 @@ class Reconstruction:
     depth_range: tuple[float, float] = (0.0, 0.0)
     #: per-cell columns the objective adds (e.g. ``rho``, the estimated 3D nuclear radius)
     extra: pd.DataFrame | None = None
+    #: numbers the objective read from the image (``Objective.diagnostics``: e.g. the fitted outline edge)
+    evidence: dict[str, float] = field(default_factory=dict)
     #: where the image shows cellular tissue (the objective's; cells' regions at the plane are clipped to it)
     tissue: np.ndarray | None = OnDisk()
 

@@ -313,6 +313,24 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
     return float(np.exp(log_ks[b])), float(sigmas[a])
 
 
+def depth_signal(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigma: float,
+                 use: np.ndarray | None = None) -> float:
+    """How much better (log-likelihood, nats) the lost-caps model explains the densities than densities
+    that do not depend on depth at all (one log-normal-like spread, fitted the same way).
+
+    Near zero or below where the image's haematoxylin does not follow the chromatin path: a stain
+    painted flat, a saturated scan, a renderer that draws profiles in one colour.
+    """
+    if use is not None and np.sum(use) >= 30:
+        m, lp, path = m[use], lp[use], path[use]
+    logm = np.log(np.maximum(m, _floor(m)))
+    caps = float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sigma), axis=1).sum())
+    centre = float(np.median(logm))
+    flat = max(float(_loglik(logm, np.zeros((len(logm), 1)), centre + shift, s).sum())
+               for s in np.geomspace(0.05, 1.0, 16) for shift in np.linspace(-0.3, 0.3, 13))
+    return caps - flat
+
+
 def _floor(m: np.ndarray) -> float:
     positive = m[m > 0]
     return 0.05 * float(np.median(positive)) if len(positive) else 1e-3

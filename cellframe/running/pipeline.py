@@ -146,6 +146,7 @@ def summary_row(rec: Reconstruction) -> dict:
         **{f"penalty_{k}": v for k, v in rec.penalties.items()},
         **rec.feasibility_summary(),
         **rec.segmentation,
+        **rec.evidence,
         **rec.timings,
     }
 

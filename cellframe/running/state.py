@@ -34,7 +34,7 @@ FOLDER = "state"
 MARKER = ".cellframe-done.json"
 TABLES = ("nuclei", "extra", "feasibility", "spread")
 SCALARS = ("sample_id", "penalties", "plane_z", "image_shape", "source", "timings", "optimizer", "patient",
-           "section", "depth_range", "segmentation")
+           "section", "depth_range", "segmentation", "evidence")
 
 
 def _sha256(path: Path) -> str:
@@ -110,7 +110,7 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
             source=fields["source"], timings=fields["timings"], optimizer=fields["optimizer"],
             feasibility=tables["feasibility"], spread=tables["spread"], patient=fields["patient"], region=region,
             section=tuple(fields["section"]), depth_range=tuple(fields["depth_range"]),
-            extra=tables["extra"], segmentation=fields["segmentation"])
+            extra=tables["extra"], segmentation=fields["segmentation"], evidence=fields["evidence"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     rec.keep_on_disk(arrays_file(folder))  # the label image and tissue are read back when used

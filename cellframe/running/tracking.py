@@ -141,6 +141,7 @@ class Tracker:
             }
             metrics |= rec.feasibility_summary()
             metrics |= rec.segmentation
+            metrics |= rec.evidence
             metrics |= rec.timings
             mlflow.log_metrics(metrics)
             now = int(time.time() * 1000)

@@ -54,6 +54,7 @@ class ForeignConfig:
     texture_sd: float = 0.35        # clumping of chromatin within a nucleus
     envelope: float = 1.6           # the nuclear envelope's chromatin density, relative to the inside
     stains: str = "macenko"         # or "ruifrok" (scikit-image's rgb2hed vectors)
+    paint: str = "path"             # "flat": each profile painted one colour, whatever the path through it
     h_od_um: float = 0.3            # haematoxylin optical density per um of chromatin
     e_od_um: float = 0.05           # eosin per um of cytoplasm
     stroma_od_um: float = 0.07
@@ -172,6 +173,12 @@ def simulate_foreign(cfg: ForeignConfig):
         h_slices[:, y0:y1, x0:x1] += np.where(inside, density, 0) * px * cfg.h_od_um
         path[k] = (y0, x0, inside.sum(0) * px)
 
+    nuclear_path = h_slices.astype(bool).sum(0) * px  # for the cytoplasm's eosin
+    if cfg.paint == "flat":  # no Beer-Lambert: the image says nothing of depth but the profile's size
+        h_slices[:] = 0
+        for k, (y0, x0, p) in path.items():
+            h, w = p.shape
+            h_slices[nz // 2, y0:y0 + h, x0:x0 + w] += (p > 0) * conc[k] * cfg.h_od_um * 2 * cfg.radius_um
     focal = top + (T / 2 if cfg.focal_um is None else cfg.focal_um)
     h_od = np.zeros((cfg.size_px, cfg.size_px))
     for i, z in enumerate(slice_z):
@@ -208,7 +215,6 @@ def simulate_foreign(cfg: ForeignConfig):
     fine = (np.arange(cfg.size_px) + 0.5) * px + margin
     coords = np.meshgrid(fine / vstep - 0.5, fine / vstep - 0.5, indexing="ij")
     up = lambda a: map_coordinates(a, coords, order=1)  # noqa: E731
-    nuclear_path = h_slices.astype(bool).sum(0) * px
     fibres = np.clip(1 + gaussian_filter(rng.standard_normal((cfg.size_px, cfg.size_px)), (1.0, 6.0)) * 3, 0.3, 2)
     e_od = (cfg.e_od_um * np.maximum(up(cell_path) - nuclear_path, 0) + cfg.stroma_od_um * up(stroma_path) * fibres
             + cfg.membrane_od * np.clip(up(edges) / len(sec), 0, 1) * 3)

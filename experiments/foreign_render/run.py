@@ -2,7 +2,7 @@
 
 For every scenario (the renderer's settings; ``foreign`` differs from cellframe's own simulator in
 every way at once, the others put one difference back) and seed: render, then a run with each
-objective and ``analysis=[truth]`` on the renderer's HoVer-Net outlines and JPEG, through the
+variant (the paper's objective, ``evidence``, ``evidence`` with geometric outlines) and ``analysis=[truth]`` on the renderer's HoVer-Net outlines and JPEG, through the
 command line a user types. Writes ``results.md`` and ``results.csv``.
 
     python experiments/foreign_render/run.py
@@ -36,15 +36,15 @@ def one(job):
     sim = write_foreign(fc, tmp / f"{scenario}_{seed}")
     image = sim / ("image.jpg" if fc.jpeg_quality else "image.png")
     rows = []
-    for objective in cfg.objectives:
-        out = tmp / f"{scenario}_{seed}_{objective}"
-        z_max = fc.section_um / fc.mpp
-        cellframe([f"input.image={image}", f"input.mask={sim / 'nuclei.json'}", "analysis=[truth]",
-                   f"analysis.truth.table={sim / 'truth.csv'}", f"output_dir={out}", f"objective={objective}",
-                   f"input.mpp={fc.mpp}", f"model.section_um={fc.section_um}", f"model.z_max={z_max:g}",
-                   *(f"{k}={v}" for k, v in cfg.run.items())], tmp)
+    for k, (variant, overrides) in enumerate(cfg.variants.items()):
+        out = tmp / f"{scenario}_{seed}_{k}"
+        args = {"input.image": image, "input.mask": sim / "nuclei.json", "analysis": "[truth]",
+                "analysis.truth.table": sim / "truth.csv", "output_dir": out, "input.mpp": fc.mpp,
+                "model.section_um": fc.section_um, "model.z_max": f"{fc.section_um / fc.mpp:g}",
+                **cfg.run, **overrides}
+        cellframe([f"{key}={v}" for key, v in args.items()], tmp)
         metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
-        rows.append(metrics.assign(scenario=scenario, seed=seed, objective=objective))
+        rows.append(metrics.assign(scenario=scenario, seed=seed, variant=variant))
     print(scenario, seed, "done", flush=True)
     return pd.concat(rows, ignore_index=True)
 
@@ -55,17 +55,17 @@ with tempfile.TemporaryDirectory() as tmpdir:
         table = pd.concat(pool.map(one, jobs), ignore_index=True)
 
 table.to_csv(HERE / "results.csv", index=False)
-means = table.pivot_table(index=["scenario", "objective"], columns="metric", values="run", aggfunc="mean")
-nulls = table[table.objective == "evidence"].pivot_table(index="scenario", columns="metric", values="null")
+means = table.pivot_table(index=["scenario", "variant"], columns="metric", values="run", aggfunc="mean")
+nulls = table[table.variant == "evidence"].pivot_table(index="scenario", columns="metric", values="null")
 lines = ["| scenario | " + " | ".join(cfg.metrics) + " |", "|---|" + "---|" * len(cfg.metrics)]
 for scenario in cfg.scenarios:
-    for objective in cfg.objectives:
-        cells = [f"{means.loc[(scenario, objective), m]:.3f}" if pd.notna(means.loc[(scenario, objective), m]) else "-"
+    for variant in cfg.variants:
+        cells = [f"{means.loc[(scenario, variant), m]:.3f}" if pd.notna(means.loc[(scenario, variant), m]) else "-"
                  for m in cfg.metrics]
-        lines.append(f"| {scenario}, {objective} | " + " | ".join(cells) + " |")
+        lines.append(f"| {scenario}: {variant} | " + " | ".join(cells) + " |")
     cells = [f"{nulls.loc[scenario, m]:.3f}" if m in nulls and pd.notna(nulls.loc[scenario, m]) else "-"
              for m in cfg.metrics]
-    lines.append(f"| {scenario}, null | " + " | ".join(cells) + " |")
+    lines.append(f"| {scenario}: null | " + " | ".join(cells) + " |")
 text = f"Mean over seeds {list(cfg.seeds)}; null: random z and R within the paper's bounds.\n\n" + "\n".join(lines) + "\n"
 print(text)
 (HERE / "results.md").write_text(text)

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 #: the outline edges (um of chromatin path) ``edge_um=null`` chooses from
 EDGES_UM = (0.0, 0.0625, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
+#: the least log-likelihood gain (nats) of the lost-caps model over depth-blind densities for the
+#: densities to count (:func:`cellframe.physics.lost_caps.depth_signal`)
+MIN_DEPTH_SIGNAL = 10.0
 
 
 @dataclass
@@ -122,28 +125,34 @@ class EvidenceObjective(Objective):
         if tuple(geometry.param_names) != ("z", "R"):
             raise StageError(f"objective=evidence needs a geometry with parameters z, R (got {geometry.param_names})")
         self.settings = settings
-        self.T = float(model.section_um) / float(mpp)
+        self.T, self.mpp = float(model.section_um) / float(mpp), float(mpp)
         r, xy = geometry.r, geometry.xy
         h = caps.haematoxylin(image)
         density = caps.measure_density(h, xy, r)
         crowded = np.zeros(geometry.n, bool)  # profiles another one overlaps: their density mixes both
         crowded[geometry.pairs.ravel()] = True
-        if settings.edge_um is None:
-            self.prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / float(mpp),
-                                                 settings.size_components, ~crowded, settings.grid)
-            log.info("outline edge: %.3g um of chromatin (fitted)", self.prior.edge * float(mpp))
-        else:
-            self.prior = caps.fit_size_prior(r, self.T, settings.size_components, settings.edge_um / float(mpp))
-        self.edge = self.prior.edge
+        self.prior = self._size_prior(r, density, ~crowded, mpp, settings.edge_um)
         if len(self.prior.weights) > 1:
             log.info("size prior: two nuclear populations, radius %s px", " and ".join(
                 f"{np.exp(m):.1f} ({w:.0%})" for m, w in zip(self.prior.mus, self.prior.weights)))
         self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
         lp = caps.log_prior(r, self.grid, self.T, self.prior)
-        path = caps.predicted_path(r, self.grid, self.T, edge=self.edge)
+        path = caps.predicted_path(r, self.grid, self.T, edge=self.prior.edge)
         self.stain, self.stain_sd = caps.calibrate_stain(density, lp, path, use=~crowded)
-        spread = max(self.stain_sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
-        self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
+        self.depth_signal = caps.depth_signal(density, lp, path, self.stain, self.stain_sd, use=~crowded)
+        if self.depth_signal < MIN_DEPTH_SIGNAL:
+            log.warning("the haematoxylin densities do not follow the chromatin path here (the lost-caps model's "
+                        "log-likelihood gain over densities that ignore depth is %.0f nats, under %g): depths "
+                        "from the profile sizes alone", self.depth_signal, MIN_DEPTH_SIGNAL)
+            if settings.edge_um is None:  # the densities cannot tell the outline edge either
+                self.prior = caps.fit_size_prior(r, self.T, settings.size_components)
+                self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
+                lp = caps.log_prior(r, self.grid, self.T, self.prior)
+            self.energy = np.minimum(lp.max(axis=1, keepdims=True) - lp, caps.WALL)
+        else:
+            spread = max(self.stain_sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
+            self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
+        self.edge = self.prior.edge
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         self.focus = None
@@ -167,6 +176,15 @@ class EvidenceObjective(Objective):
         self.R_sd = np.maximum(logR.std(axis=0), 0.03)
 
     # -- evidence ----------------------------------------------------------------
+    def _size_prior(self, r, density, alone, mpp, edge_um) -> caps.SizePrior:
+        """The size prior, at the given outline edge or at the one the densities fit best."""
+        components = self.settings.size_components
+        if edge_um is not None:
+            return caps.fit_size_prior(r, self.T, components, edge_um / float(mpp))
+        prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / float(mpp), components, alone)
+        log.info("outline edge: %.3g um of chromatin (fitted)", prior.edge * float(mpp))
+        return prior
+
     def _cell_radii(self, image, rng, n_draws: int) -> np.ndarray:
         """``(draws, n)`` cell radii: Laguerre cells around each draw's nuclei and freshly drawn unseen ones."""
         g, T, prior = self.geometry, self.T, self.prior
@@ -255,6 +273,13 @@ class EvidenceObjective(Objective):
 
     def visible_tissue(self) -> np.ndarray | None:
         return self.tissue
+
+    def diagnostics(self) -> dict[str, float]:
+        out = {"outline_edge_um": self.edge * self.mpp,
+               "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain_sd)}
+        if self.focus is not None:
+            out["focus_used"] = float(self.focus.significant)
+        return out
 
     def intervals(self, x: np.ndarray) -> pd.DataFrame:
         """90 % intervals and whether each is under half the prior's width.
