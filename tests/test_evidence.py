@@ -190,6 +190,25 @@ def both(registry, small_sim):
     return out, sim.truth
 
 
+def test_evidence_reports_what_it_read_and_ignores_densities_that_ignore_depth(registry, small_sim, both, caplog):
+    recs, _ = both
+    read = recs["evidence"].evidence  # the simulator's outlines are (near) the geometric cut; its stain follows the path
+    assert read["outline_edge_um"] < 0.1 and read["depth_signal_nats"] > 10
+    sim, folder = small_sim
+    image = io.imread(folder / "image.png")
+    mask = io.imread(folder / "mask.png").astype(np.int32)
+    flat = image.copy()
+    flat[mask > 0] = (90, 60, 140)  # every nucleus painted one colour, whatever its path
+    with caplog.at_level("WARNING"):
+        rec = reconstruct(nuclei_table(mask), registry=registry, model=ModelConfig(z_max=16.0),
+                          geometry=_settings(registry, "geometry", "sphere"),
+                          optimizer=_settings(registry, "optimizer", "pso", iterations=10),
+                          objective=_settings(registry, "objective", "evidence"), image=flat, mpp=0.25,
+                          rng=np.random.default_rng(0))
+    assert rec.evidence["depth_signal_nats"] < 10 and rec.evidence["outline_edge_um"] == 0.0
+    assert "profile sizes alone" in caplog.text
+
+
 def test_evidence_recovers_depth_and_size_where_the_paper_does_not(both):
     recs, truth = both
     scores = {}

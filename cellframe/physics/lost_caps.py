@@ -209,37 +209,43 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1, edge: float
 
 
 def fit_prior_and_edge(r_obs: np.ndarray, m: np.ndarray, T: float, edges, components: int = 1,
-                       use: np.ndarray | None = None, grid: int = 49, most: int = 400) -> SizePrior:
-    """The size prior (:func:`fit_size_prior`) at the outline edge (``SizePrior.edge``, px) of ``edges`` that
-    best explains the profiles and their haematoxylin densities ``m`` together (marginal likelihood).
+                       use: np.ndarray | None = None, grid: int = 49) -> SizePrior:
+    """The size prior (:func:`fit_size_prior`) at the outline edge (``SizePrior.edge``, px) that best
+    explains the profiles and their haematoxylin densities ``m`` together (marginal likelihood).
 
     How much chromatin a nucleus' rim needs to be segmented depends on the segmenter and the stain, so
     the image tells it: the profile sizes alone hardly do (a shallower cut looks like a smaller nucleus),
     but a cap whose outline lies deeper inside it is darker than a geometric cut of the same size.
     ``edges`` are tried in increasing order until the likelihood has fallen twice in a row (it has one
-    peak); the densities of at most ``most`` nuclei (evenly spaced in ``use``) on a ``grid``-point
-    depth grid decide.
+    peak), on a ``grid``-point depth grid; between grid points, the peak of a parabola through the
+    best and its neighbours.
     :param use: the nuclei whose densities count (e.g. those no other profile overlaps).
     """
     r_obs, m = np.asarray(r_obs, float), np.asarray(m, float)
-    sub = np.flatnonzero(use if use is not None and np.sum(use) >= 30 else np.ones(len(r_obs), bool))
-    sub = sub[np.linspace(0, len(sub) - 1, min(most, len(sub))).round().astype(int)]
+    sub = use if use is not None and np.sum(use) >= 30 else np.ones(len(r_obs), bool)
     logm = np.log(np.maximum(m[sub], _floor(m[sub])))
-    best, best_ll, falls, last = None, -np.inf, 0, -np.inf
-    for edge in sorted(float(e) for e in edges):
+
+    def loglik(edge: float) -> tuple[float, SizePrior]:
         prior = fit_size_prior(r_obs, T, 1, edge)
         seen = r_obs >= prior.r_min
         ll = _ProfileModel(r_obs[seen], T, prior.r_min, edge).loglik(prior.mus, prior.sigmas, prior.weights)
         z = depth_grid(T, prior, grid)
         lp, path = log_prior(r_obs[sub], z, T, prior), predicted_path(r_obs[sub], z, T, edge=edge)
         k, sd = calibrate_stain(m[sub], lp, path)
-        ll += float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sd), axis=1).sum()) * len(r_obs) / len(sub)
-        if ll > best_ll:
-            best, best_ll = prior, ll
-        falls = falls + 1 if ll < last else 0
-        last = ll
-        if falls == 2:
+        return ll + float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sd), axis=1).sum()), prior
+
+    tried, lls, priors = [], [], []
+    for edge in sorted(float(e) for e in edges):
+        ll, prior = loglik(edge)
+        tried.append(edge), lls.append(ll), priors.append(prior)
+        if len(lls) >= 3 and lls[-1] < lls[-2] < lls[-3]:
             break
+    i = int(np.argmax(lls))
+    best = priors[i]
+    if 0 < i < len(lls) - 1:
+        a, b, _ = np.polyfit(tried[i - 1 : i + 2], lls[i - 1 : i + 2], 2)
+        if a < 0:
+            best = fit_size_prior(r_obs, T, 1, float(np.clip(-b / (2 * a), tried[i - 1], tried[i + 1])))
     return best if components < 2 else fit_size_prior(r_obs, T, components, best.edge)
 
 

@@ -42,7 +42,7 @@ def one(job):
                 "analysis.truth.table": sim / "truth.csv", "output_dir": out, "input.mpp": fc.mpp,
                 "model.section_um": fc.section_um, "model.z_max": f"{fc.section_um / fc.mpp:g}",
                 **cfg.run, **overrides}
-        cellframe([f"{key}={v}" for key, v in args.items()], tmp)
+        cellframe([f"{key}={'null' if v is None else v}" for key, v in args.items()], tmp)
         metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
         rows.append(metrics.assign(scenario=scenario, seed=seed, variant=variant))
     print(scenario, seed, "done", flush=True)
