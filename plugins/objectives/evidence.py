@@ -83,7 +83,7 @@ class EvidenceSettings:
     edge_um: Optional[float] = None
     #: the most log-normal components of the nuclear size prior: 2 lets tissue with two nuclear
     #: populations (tumour cells and lymphocytes) have both where the profiles show it (BIC). Measured on
-    #: 30 % lymphocytes: depth rank +0.016, but the z intervals cover 0.84 instead of 0.93 (README)
+    #: 30 % lymphocytes: depth rank +0.008, but the z intervals cover 0.84 instead of 0.93 (README)
     size_components: int = 1
     #: weight of the focus term (0 = off), and the half of the section the focal plane is taken to
     #: lie in (top: z < T/2): the image cannot say which face was up
