@@ -156,6 +156,22 @@ class _ProfileModel:
         return np.where(np.isfinite(ll), ll, -np.inf)
 
 
+def _fit_lognormal(r_obs: np.ndarray, T: float, edge: float):
+    """The one-log-normal fit of :func:`fit_size_prior` on its grid: the prior, its log-likelihood, the
+    profile model and the profiles it counts (those of at least ``r_min``, the 1st percentile)."""
+    r_obs = np.asarray(r_obs, float)
+    r_min = float(np.percentile(r_obs, 1))  # robust to a few slivers a segmenter leaves
+    r_obs = r_obs[r_obs >= r_min]
+    model = _ProfileModel(r_obs, T, r_min, edge)
+    med = float(np.log(np.median(r_obs)))
+    sigma_grid, mu_grid = np.meshgrid(np.linspace(0.04, 0.6, 29), med + np.linspace(-0.15, 0.6, 31), indexing="ij")
+    sigma_grid, mu_grid = sigma_grid.ravel(), mu_grid.ravel()
+    lls = model.logliks(model.lognormals(mu_grid, sigma_grid))
+    best_k = int(np.argmax(lls))
+    prior = SizePrior.lognormal(float(mu_grid[best_k]), float(sigma_grid[best_k]), r_min, edge)
+    return prior, float(lls[best_k]), model, r_obs
+
+
 def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1, edge: float = 0.0) -> SizePrior:
     """Maximum-likelihood true-radius prior from observed profile radii: a log-normal, or a mixture of
     two where the profiles say so (BIC).
@@ -171,17 +187,8 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1, edge: float
     """
     from scipy.optimize import minimize
 
-    r_obs = np.asarray(r_obs, float)
-    r_min = float(np.percentile(r_obs, 1))  # robust to a few slivers a segmenter leaves
-    r_obs = r_obs[r_obs >= r_min]
-    model = _ProfileModel(r_obs, T, r_min, edge)
-    med = float(np.log(np.median(r_obs)))
-    sigma_grid, mu_grid = np.meshgrid(np.linspace(0.04, 0.6, 29), med + np.linspace(-0.15, 0.6, 31), indexing="ij")
-    sigma_grid, mu_grid = sigma_grid.ravel(), mu_grid.ravel()
-    lls = model.logliks(model.lognormals(mu_grid, sigma_grid))
-    best_k = int(np.argmax(lls))
-    ll, mu, sigma = float(lls[best_k]), float(mu_grid[best_k]), float(sigma_grid[best_k])
-    best = SizePrior.lognormal(mu, sigma, r_min, edge)
+    best, ll, model, r_obs = _fit_lognormal(r_obs, T, edge)
+    r_min, mu, sigma = best.r_min, float(best.mus[0]), float(best.sigmas[0])
     if components < 2 or len(r_obs) < 100:
         return best
 
@@ -226,13 +233,12 @@ def fit_prior_and_edge(r_obs: np.ndarray, m: np.ndarray, T: float, edges, compon
     logm = np.log(np.maximum(m[sub], _floor(m[sub])))
 
     def loglik(edge: float) -> tuple[float, SizePrior]:
-        prior = fit_size_prior(r_obs, T, 1, edge)
-        seen = r_obs >= prior.r_min
-        ll = _ProfileModel(r_obs[seen], T, prior.r_min, edge).loglik(prior.mus, prior.sigmas, prior.weights)
+        prior, _, model, _ = _fit_lognormal(r_obs, T, edge)
+        ll = model.loglik(prior.mus, prior.sigmas, prior.weights)
         z = depth_grid(T, prior, grid)
         lp, path = log_prior(r_obs[sub], z, T, prior), predicted_path(r_obs[sub], z, T, edge=edge)
         k, sd = calibrate_stain(m[sub], lp, path)
-        return ll + float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sd), axis=1).sum()), prior
+        return ll + _marginal(logm, lp, np.log(path), np.log(k), sd), prior
 
     tried, lls, priors = [], [], []
     for edge in sorted(float(e) for e in edges):
@@ -281,6 +287,11 @@ def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.
 NU = 4.0
 
 
+def _marginal(logm: np.ndarray, lp: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> float:
+    """Log-likelihood of the densities, each nucleus' depth marginalised over its prior ``lp``."""
+    return float(logsumexp(lp + _loglik(logm, log_path, log_k, sigma), axis=1).sum())
+
+
 def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> np.ndarray:
     sigma = np.asarray(sigma, float)
     sigma = sigma[:, None] if sigma.ndim else sigma  # one spread per nucleus, or one for all
@@ -303,7 +314,7 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
 
     def ll(a: int, b: int) -> float:
         if (a, b) not in known:
-            known[a, b] = float(logsumexp(lp + _loglik(logm, log_path, log_ks[b], sigmas[a]), axis=1).sum())
+            known[a, b] = _marginal(logm, lp, log_path, log_ks[b], sigmas[a])
         return known[a, b]
 
     # the marginal likelihood is unimodal on this grid: the best of a coarse subgrid, then uphill
@@ -330,7 +341,7 @@ def depth_signal(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigm
     if use is not None and np.sum(use) >= 30:
         m, lp, path = m[use], lp[use], path[use]
     logm = np.log(np.maximum(m, _floor(m)))
-    caps = float(logsumexp(lp + _loglik(logm, np.log(path), np.log(k), sigma), axis=1).sum())
+    caps = _marginal(logm, lp, np.log(path), np.log(k), sigma)
     centre = float(np.median(logm))
     flat = max(float(_loglik(logm, np.zeros((len(logm), 1)), centre + shift, s).sum())
                for s in np.geomspace(0.05, 1.0, 16) for shift in np.linspace(-0.3, 0.3, 13))

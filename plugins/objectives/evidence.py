@@ -131,7 +131,7 @@ class EvidenceObjective(Objective):
         density = caps.measure_density(h, xy, r)
         crowded = np.zeros(geometry.n, bool)  # profiles another one overlaps: their density mixes both
         crowded[geometry.pairs.ravel()] = True
-        self.prior = self._size_prior(r, density, ~crowded, mpp, settings.edge_um)
+        self.prior = self._size_prior(r, density, ~crowded, settings.edge_um)
         if len(self.prior.weights) > 1:
             log.info("size prior: two nuclear populations, radius %s px", " and ".join(
                 f"{np.exp(m):.1f} ({w:.0%})" for m, w in zip(self.prior.mus, self.prior.weights)))
@@ -152,7 +152,6 @@ class EvidenceObjective(Objective):
         else:
             spread = max(self.stain_sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
             self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
-        self.edge = self.prior.edge
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         self.focus = None
@@ -176,13 +175,13 @@ class EvidenceObjective(Objective):
         self.R_sd = np.maximum(logR.std(axis=0), 0.03)
 
     # -- evidence ----------------------------------------------------------------
-    def _size_prior(self, r, density, alone, mpp, edge_um) -> caps.SizePrior:
+    def _size_prior(self, r, density, alone, edge_um) -> caps.SizePrior:
         """The size prior, at the given outline edge or at the one the densities fit best."""
         components = self.settings.size_components
         if edge_um is not None:
-            return caps.fit_size_prior(r, self.T, components, edge_um / float(mpp))
-        prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / float(mpp), components, alone)
-        log.info("outline edge: %.3g um of chromatin (fitted)", prior.edge * float(mpp))
+            return caps.fit_size_prior(r, self.T, components, edge_um / self.mpp)
+        prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / self.mpp, components, alone)
+        log.info("outline edge: %.3g um of chromatin (fitted)", prior.edge * self.mpp)
         return prior
 
     def _cell_radii(self, image, rng, n_draws: int) -> np.ndarray:
@@ -192,7 +191,7 @@ class EvidenceObjective(Objective):
         region = cellular_region(image, g.xy) if self.settings.tissue else np.ones(image.shape[:2], bool)
         self.tissue = region if self.settings.tissue else None
         area = float(region.sum())
-        edge = self.edge
+        edge = prior.edge
         mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min,
                                                  edge)))
         n_v = g.n / max(area * mean_depth, 1.0)
@@ -268,14 +267,14 @@ class EvidenceObjective(Objective):
 
     def cell_columns(self, x: np.ndarray) -> pd.DataFrame:
         z = self.geometry.unpack(x)["z"]
-        return pd.DataFrame({"rho": radius_from_profile(self.geometry.r, z, self.T, self.edge),
+        return pd.DataFrame({"rho": radius_from_profile(self.geometry.r, z, self.T, self.prior.edge),
                              "depth_from_mid": caps.distance_from_mid(z, self.T)})
 
     def visible_tissue(self) -> np.ndarray | None:
         return self.tissue
 
     def diagnostics(self) -> dict[str, float]:
-        out = {"outline_edge_um": self.edge * self.mpp,
+        out = {"outline_edge_um": self.prior.edge * self.mpp,
                "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain_sd)}
         if self.focus is not None:
             out["focus_used"] = float(self.focus.significant)
