@@ -61,6 +61,43 @@ def test_densities_that_ignore_depth_are_told_from_the_chromatin_path():
         assert (caps.depth_signal(density, lp, path, k, sd) > 10) == informative
 
 
+def test_the_stain_response_is_read_from_the_densities_and_stays_1_where_they_follow_the_path():
+    rng = np.random.default_rng(5)
+    rho, z, r_obs = sectioned(900, rng)
+    prior = caps.fit_size_prior(r_obs, T)
+    grid = caps.depth_grid(T, prior)
+    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    true_path = mean_path(rho, z, T, 0.6 * r_obs)
+    noise = np.exp(0.12 * rng.standard_normal(len(rho)))
+    for response in (0.7, 1.0):  # thin caps darker than their path (a dark envelope), or Beer-Lambert
+        stain, ll = caps.fit_stain(0.03 * true_path**response * noise, lp, path)
+        assert stain.response == pytest.approx(response, abs=0.1)
+        if response == 1.0:  # a response other than 1 must pay for itself
+            assert stain.response == 1.0
+        assert stain.k == pytest.approx(0.03, rel=0.3) and stain.sd == pytest.approx(0.12, abs=0.05)
+        assert np.isfinite(ll)
+    # the darker caps read as Beer-Lambert would put them too near the section: the response corrects that
+    m = 0.03 * true_path**0.7 * noise
+    depth = {}
+    for fitted in (caps.RESPONSES, (1.0,)):
+        stain, _ = caps.fit_stain(m, lp, path, responses=fitted)
+        energy = caps.depth_energy(m, lp, stain.path(path), stain.k, stain.sd)
+        depth[len(fitted)] = spearmanr(np.abs(grid[energy.argmin(axis=1)] - T / 2), np.abs(z - T / 2)).statistic
+    assert depth[len(caps.RESPONSES)] > depth[1]
+
+
+def test_a_warm_started_stain_calibration_finds_the_cold_one():
+    rng = np.random.default_rng(6)
+    rho, z, r_obs = sectioned(400, rng)
+    prior = caps.fit_size_prior(r_obs, T)
+    grid = caps.depth_grid(T, prior)
+    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    m = 0.02 * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(0.2 * rng.standard_normal(len(z)))
+    cold = caps.calibrate_stain(m, lp, path)
+    for start in ((0.01, 0.1), (0.04, 0.5), cold):
+        assert caps.calibrate_stain(m, lp, path, start=start) == cold
+
+
 def test_size_prior_finds_two_nuclear_populations_only_where_there_are_two():
     rng = np.random.default_rng(0)
     one = caps.fit_size_prior(sectioned(800, rng)[2], T, components=2)
@@ -194,6 +231,7 @@ def test_evidence_reports_what_it_read_and_ignores_densities_that_ignore_depth(r
     recs, _ = both
     read = recs["evidence"].evidence  # the simulator's outlines are (near) the geometric cut; its stain follows the path
     assert read["outline_edge_um"] < 0.1 and read["depth_signal_nats"] > 10
+    assert 0.8 <= read["stain_response"] <= 1.2  # the simulator's stain follows Beer-Lambert
     sim, folder = small_sim
     image = io.imread(folder / "image.png")
     mask = io.imread(folder / "mask.png").astype(np.int32)

@@ -12,7 +12,8 @@ image. Everything per image is estimated from the image itself:
 * the size prior (log-normal true radius) by maximum likelihood on the observed
   profile radii, with the lost-cap and Holmes (thick-section) effects and the
   smallest visible profile (parametric Wicksell unfolding);
-* the stain constant and the spread of chromatin density by marginal likelihood.
+* the stain constant, the spread of chromatin density and the stain's response (how the density
+  grows with the chromatin path: ``k * path ** response``) by marginal likelihood.
 
 The result is, per nucleus, an energy (negative log posterior) over a grid of
 depths. It is symmetric about the mid-plane: transmitted light cannot say which
@@ -30,6 +31,24 @@ from cellframe.physics.stereology import mean_path, radius_from_profile, seen_de
 
 #: energy given to depths the size prior rules out
 WALL = 30.0
+
+#: the stain responses :func:`fit_stain` may choose: 1 is Beer-Lambert on uniform chromatin; below 1 where
+#: thin caps look darker than their path (chromatin denser at the nuclear envelope, blur, background)
+RESPONSES = tuple(round(0.3 + 0.05 * i, 2) for i in range(21))
+
+
+@dataclass(frozen=True)
+class Stain:
+    """How an image's haematoxylin density follows the chromatin path: ``k * path ** response``, with
+    log-scale spread ``sd`` between nuclei."""
+
+    k: float
+    sd: float
+    response: float = 1.0
+
+    def path(self, path: np.ndarray) -> np.ndarray:
+        """The chromatin path as the stain shows it (``path ** response``)."""
+        return path if self.response == 1.0 else path**self.response
 
 
 def haematoxylin(image: np.ndarray) -> np.ndarray:
@@ -216,7 +235,7 @@ def fit_size_prior(r_obs: np.ndarray, T: float, components: int = 1, edge: float
 
 
 def fit_prior_and_edge(r_obs: np.ndarray, m: np.ndarray, T: float, edges, components: int = 1,
-                       use: np.ndarray | None = None, grid: int = 49) -> SizePrior:
+                       use: np.ndarray | None = None, grid: int = 49, responses=RESPONSES) -> SizePrior:
     """The size prior (:func:`fit_size_prior`) at the outline edge (``SizePrior.edge``, px) that best
     explains the profiles and their haematoxylin densities ``m`` together (marginal likelihood).
 
@@ -227,22 +246,23 @@ def fit_prior_and_edge(r_obs: np.ndarray, m: np.ndarray, T: float, edges, compon
     peak), on a ``grid``-point depth grid; between grid points, the peak of a parabola through the
     best and its neighbours.
     :param use: the nuclei whose densities count (e.g. those no other profile overlaps).
+    :param responses: the stain responses fitted with each edge (:func:`fit_stain`): a darker rim and
+        a response below 1 both make caps darker than their path, so the two are fitted together.
     """
     r_obs, m = np.asarray(r_obs, float), np.asarray(m, float)
     sub = use if use is not None and np.sum(use) >= 30 else np.ones(len(r_obs), bool)
-    logm = np.log(np.maximum(m[sub], _floor(m[sub])))
 
-    def loglik(edge: float) -> tuple[float, SizePrior]:
+    def loglik(edge: float, first: float) -> tuple[float, SizePrior, float]:
         prior, _, model, _ = _fit_lognormal(r_obs, T, edge)
         ll = model.loglik(prior.mus, prior.sigmas, prior.weights)
         z = depth_grid(T, prior, grid)
         lp, path = log_prior(r_obs[sub], z, T, prior), predicted_path(r_obs[sub], z, T, edge=edge)
-        k, sd = calibrate_stain(m[sub], lp, path)
-        return ll + _marginal(logm, lp, np.log(path), np.log(k), sd), prior
+        stain, stain_ll = fit_stain(m[sub], lp, path, responses=responses, first=first)
+        return ll + stain_ll, prior, stain.response
 
-    tried, lls, priors = [], [], []
+    tried, lls, priors, response = [], [], [], 1.0
     for edge in sorted(float(e) for e in edges):
-        ll, prior = loglik(edge)
+        ll, prior, response = loglik(edge, response)  # the next edge's response search starts at this one's
         tried.append(edge), lls.append(ll), priors.append(prior)
         if len(lls) >= 3 and lls[-1] < lls[-2] < lls[-3]:
             break
@@ -289,7 +309,10 @@ NU = 4.0
 
 def _marginal(logm: np.ndarray, lp: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> float:
     """Log-likelihood of the densities, each nucleus' depth marginalised over its prior ``lp``."""
-    return float(logsumexp(lp + _loglik(logm, log_path, log_k, sigma), axis=1).sum())
+    joint = lp + _loglik(logm, log_path, log_k, sigma)
+    top = joint.max(axis=1)  # finite: lp is, and so is the Student-t term
+    # logsumexp by hand: scipy's costs three times as much on these small rows, in the fits' inner loop
+    return float((top + np.log(np.exp(joint - top[:, None]).sum(axis=1))).sum())
 
 
 def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> np.ndarray:
@@ -300,10 +323,12 @@ def _loglik(logm: np.ndarray, log_path: np.ndarray, log_k: float, sigma) -> np.n
 
 
 def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
-                    use: np.ndarray | None = None) -> tuple[float, float]:
+                    use: np.ndarray | None = None, start: tuple[float, float] | None = None) -> tuple[float, float]:
     """Stain constant ``k`` (density per px of chromatin) and log-scale spread, by marginal likelihood.
 
     :param use: the nuclei to fit on (e.g. those no other profile overlaps); all when fewer than 30.
+    :param start: a ``(k, spread)`` near the answer (a neighbouring fit's) to climb from, instead of
+        the best of a coarse subgrid.
     """
     if use is not None and np.sum(use) >= 30:
         m, lp, path = m[use], lp[use], path[use]
@@ -319,7 +344,11 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
 
     # the marginal likelihood is unimodal on this grid: the best of a coarse subgrid, then uphill
     # one grid step at a time, finds the grid's maximum at a fifth of the evaluations
-    a, b = max(((a, b) for a in range(0, 16, 3) for b in range(0, 41, 5)), key=lambda ab: ll(*ab))
+    if start is None:
+        a, b = max(((a, b) for a in range(0, 16, 3) for b in range(0, 41, 5)), key=lambda ab: ll(*ab))
+    else:
+        a = int(np.argmin(np.abs(np.log(sigmas / start[1]))))
+        b = int(np.argmin(np.abs(log_ks - np.log(start[0]))))
     while True:
         steps = [(a + da, b + db) for da in (-1, 0, 1) for db in (-1, 0, 1)
                  if 0 <= a + da < 16 and 0 <= b + db < 41]
@@ -328,6 +357,47 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
             break
         a, b = best
     return float(np.exp(log_ks[b])), float(sigmas[a])
+
+
+def fit_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray, use: np.ndarray | None = None,
+              responses=RESPONSES, first: float = 1.0) -> tuple[Stain, float]:
+    """The :class:`Stain` the densities ``m`` fit best (marginal likelihood), and that likelihood.
+
+    For each response, the stain constant and spread of :func:`calibrate_stain`; the responses are
+    searched from the one nearest ``first`` uphill a step at a time (the likelihood has one peak in
+    them), each fit climbing from its neighbour's. A
+    response other than the uniform chromatin's 1 must gain more than BIC's price of one parameter
+    (half the log of the nuclei counted), which it pays in the likelihood returned, so that where
+    the image follows Beer-Lambert the extra freedom does not widen the fit.
+    :param use: the nuclei to fit on (e.g. those no other profile overlaps); all when fewer than 30.
+    """
+    if use is not None and np.sum(use) >= 30:
+        m, lp, path = m[use], lp[use], path[use]
+    logm, log_path = np.log(np.maximum(m, _floor(m))), np.log(path)
+    responses = sorted(float(g) for g in responses)
+    known: dict[int, tuple[float, Stain]] = {}
+
+    def ll(i: int) -> float:
+        if i not in known:
+            g = responses[i]
+            near = min(known, key=lambda j: abs(j - i), default=None)
+            k, sd = calibrate_stain(m, lp, np.exp(g * log_path),
+                                    start=None if near is None else (known[near][1].k, known[near][1].sd))
+            known[i] = _marginal(logm, lp, g * log_path, np.log(k), sd), Stain(k, sd, g)
+        return known[i][0]
+
+    start = int(np.argmin(np.abs(np.asarray(responses) - 1.0)))
+    ll(start)
+    i = int(np.argmin(np.abs(np.asarray(responses) - first)))
+    while True:
+        best = max((j for j in (i - 1, i, i + 1) if 0 <= j < len(responses)), key=lambda j: (ll(j), -abs(j - i)))
+        if best == i:
+            break
+        i = best
+    price = 0.5 * np.log(len(m)) if responses[start] == 1.0 else 0.0
+    if i != start and ll(i) - price > ll(start):
+        return known[i][1], known[i][0] - price
+    return known[start][1], known[start][0]
 
 
 def depth_signal(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigma: float,

@@ -81,6 +81,11 @@ class EvidenceSettings:
     #: this far into the section, not to the geometric cut. None = the one of EDGES_UM the profiles and
     #: their densities fit best; 0 = outlines at the geometric cut
     edge_um: Optional[float] = None
+    #: how the haematoxylin density grows with the chromatin path (density ~ path ** stain_response): 1 =
+    #: uniform chromatin (Beer-Lambert); None = the one of lost_caps.RESPONSES (0.3-1.3) the densities fit
+    #: best, together with the outline edge (thin caps look darker than their path where chromatin is
+    #: denser at the nuclear envelope)
+    stain_response: Optional[float] = None
     #: the most log-normal components of the nuclear size prior: 2 lets tissue with two nuclear
     #: populations (tumour cells and lymphocytes) have both where the profiles show it (BIC). Measured on
     #: 30 % lymphocytes: depth rank +0.008, but the z intervals cover 0.84 instead of 0.93 (README)
@@ -101,6 +106,8 @@ class EvidenceSettings:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
         if self.edge_um is not None and not 0 <= self.edge_um < 5:
             raise ValueError(f"edge_um={self.edge_um} must be null (fitted) or in [0, 5)")
+        if self.stain_response is not None and not 0 < self.stain_response <= 2:
+            raise ValueError(f"stain_response={self.stain_response} must be null (fitted) or in (0, 2]")
         if self.extracellular >= 1:
             raise ValueError(f"extracellular={self.extracellular} must be < 1")
         if self.draws < 3 or self.depth_draws < 3:
@@ -138,8 +145,11 @@ class EvidenceObjective(Objective):
         self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
         lp = caps.log_prior(r, self.grid, self.T, self.prior)
         path = caps.predicted_path(r, self.grid, self.T, edge=self.prior.edge)
-        self.stain, self.stain_sd = caps.calibrate_stain(density, lp, path, use=~crowded)
-        self.depth_signal = caps.depth_signal(density, lp, path, self.stain, self.stain_sd, use=~crowded)
+        self.stain, _ = caps.fit_stain(density, lp, path, use=~crowded, responses=self._responses)
+        log.info("stain: haematoxylin density ~ chromatin path ^ %.2f, spread %.2f (log scale)",
+                 self.stain.response, self.stain.sd)
+        path = self.stain.path(path)
+        self.depth_signal = caps.depth_signal(density, lp, path, self.stain.k, self.stain.sd, use=~crowded)
         if self.depth_signal < MIN_DEPTH_SIGNAL:
             log.warning("the haematoxylin densities do not follow the chromatin path here (the lost-caps model's "
                         "log-likelihood gain over densities that ignore depth is %.0f nats, under %g): depths "
@@ -150,8 +160,8 @@ class EvidenceObjective(Objective):
                 lp = caps.log_prior(r, self.grid, self.T, self.prior)
             self.energy = np.minimum(lp.max(axis=1, keepdims=True) - lp, caps.WALL)
         else:
-            spread = max(self.stain_sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
-            self.energy = caps.depth_energy(density, lp, path, self.stain, spread)
+            spread = max(self.stain.sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
+            self.energy = caps.depth_energy(density, lp, path, self.stain.k, spread)
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         self.focus = None
@@ -175,12 +185,18 @@ class EvidenceObjective(Objective):
         self.R_sd = np.maximum(logR.std(axis=0), 0.03)
 
     # -- evidence ----------------------------------------------------------------
+    @property
+    def _responses(self) -> tuple[float, ...]:
+        fixed = self.settings.stain_response
+        return caps.RESPONSES if fixed is None else (float(fixed),)
+
     def _size_prior(self, r, density, alone, edge_um) -> caps.SizePrior:
         """The size prior, at the given outline edge or at the one the densities fit best."""
         components = self.settings.size_components
         if edge_um is not None:
             return caps.fit_size_prior(r, self.T, components, edge_um / self.mpp)
-        prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / self.mpp, components, alone)
+        prior = caps.fit_prior_and_edge(r, density, self.T, np.asarray(EDGES_UM) / self.mpp, components, alone,
+                                        responses=self._responses)
         log.info("outline edge: %.3g um of chromatin (fitted)", prior.edge * self.mpp)
         return prior
 
@@ -275,7 +291,8 @@ class EvidenceObjective(Objective):
 
     def diagnostics(self) -> dict[str, float]:
         out = {"outline_edge_um": self.prior.edge * self.mpp,
-               "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain_sd)}
+               "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain.sd),
+               "stain_response": float(self.stain.response)}
         if self.focus is not None:
             out["focus_used"] = float(self.focus.significant)
         return out
