@@ -79,15 +79,6 @@ def cellular_region(image: np.ndarray, xy: np.ndarray, reach: float | None = Non
     return stained & (distance <= reach)
 
 
-def visible_depth(rho: np.ndarray, T: float, r_min: float, edge: float = 0.0) -> np.ndarray:
-    """Thickness of the slab a nucleus' centre can lie in and still show a profile of at least ``r_min``
-    (:func:`cellframe.physics.stereology.seen_depths`; a nucleus smaller than ``r_min`` counts as seen
-    when its centre is inside the section)."""
-    if edge <= 0:
-        return T + 2 * np.sqrt(np.maximum(rho**2 - r_min**2, 0.0))
-    return seen_depths(rho, T, r_min, edge)
-
-
 def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, region: np.ndarray, n_v: float,
                   T: float, r_min: float, reach: float, rho_draw, rng: np.random.Generator, edge: float = 0.0):
     """Draw the unseen nuclei around a section: centres and radii.
@@ -97,7 +88,7 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, re
     at density ``n_v``, in tissue columns (anywhere outside the image), and
     never interpenetrate a visible nucleus or each other.
     :param rho_draw: ``rho_draw(n, rng)`` radii from the size prior.
-    :param edge: the chromatin path a profile's rim needs to be seen (:func:`visible_depth`).
+    :param edge: the chromatin path a profile's rim needs to be seen (:func:`cellframe.physics.stereology.seen_depths`).
     """
     H, W = region.shape
     lo = np.array([-reach, -reach, -reach - r_min])
@@ -109,7 +100,7 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, re
         pts = rng.uniform(lo, hi, size=(n, 3))
         rho = rho_draw(n, rng)
         inside_xy = (pts[:, 0] >= 0) & (pts[:, 0] < W) & (pts[:, 1] >= 0) & (pts[:, 1] < H)
-        shows = inside_xy & (np.abs(pts[:, 2] - T / 2) < visible_depth(rho, T, r_min, edge) / 2)
+        shows = inside_xy & (np.abs(pts[:, 2] - T / 2) < seen_depths(rho, T, r_min, edge) / 2)
         rows = np.clip(pts[:, 1].astype(int), 0, H - 1)
         cols = np.clip(pts[:, 0].astype(int), 0, W - 1)
         keep = ~shows & (~inside_xy | region[rows, cols])

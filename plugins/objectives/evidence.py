@@ -41,9 +41,9 @@ from cellframe.physics import lost_caps as caps
 from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
 from cellframe.model.objective import Objective
 from cellframe.physics.posterior import sample_depths
-from cellframe.physics.space_filling import cell_volumes, cellular_region, hidden_nuclei, visible_depth
+from cellframe.physics.space_filling import cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
-from cellframe.physics.stereology import radius_from_profile
+from cellframe.physics.stereology import radius_from_profile, seen_depths
 
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class EvidenceObjective(Objective):
         self.tissue = region if self.settings.tissue else None
         area = float(region.sum())
         edge = prior.edge
-        mean_depth = float(np.mean(visible_depth(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min,
+        mean_depth = float(np.mean(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min,
                                                  edge)))
         n_v = g.n / max(area * mean_depth, 1.0)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
