@@ -11,7 +11,7 @@ from cellframe.config import ModelConfig
 from cellframe.io.nuclei import nuclei_table
 from cellframe.physics.posterior import sample_depths
 from cellframe.model.reconstruct import reconstruct
-from cellframe.physics.space_filling import cell_volumes
+from cellframe.physics.space_filling import TissueInDepth, cell_volumes
 from cellframe.stages import StageError
 from cellframe.physics.stereology import edge_offset, mean_path, profile_radius
 
@@ -190,7 +190,8 @@ def test_space_filling_on_a_lattice_gives_the_lattice_cell():
     centre = np.flatnonzero((np.abs(sites - 100.0) < 1e-9).all(axis=1))
     others = np.delete(sites, centre, axis=0)
     region = np.ones((200, 200), bool)
-    v = cell_volumes(sites[centre], np.array([5.0]), others, np.full(len(others), 5.0), region, np.array([1.6 * a]),
+    v = cell_volumes(sites[centre], np.array([5.0]), others, np.full(len(others), 5.0), TissueInDepth.columns(region, T),
+                     np.array([1.6 * a]),
                      4096, np.random.default_rng(0))
     assert v[0] == pytest.approx(a**3, rel=0.03)
 
@@ -304,18 +305,35 @@ def test_visible_tissue_ends_where_the_nuclei_do_not_a_neighbour_spacing_beyond(
 
 
 def test_space_filling_cells_do_not_count_the_lumen():
-    from cellframe.physics.space_filling import cell_volumes
-
     rng = np.random.default_rng(0)
     centre = np.array([[50.0, 50.0, 8.0]])
     ball = np.array([10.0])
-    everywhere = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), np.ones((100, 100), bool),
-                              ball, 4096, rng)
+    everywhere = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0),
+                              TissueInDepth.columns(np.ones((100, 100), bool), T), ball, 4096, rng)
     half = np.ones((100, 100), bool)
     half[:, 50:] = False  # the right half of the cell's ball is lumen
-    halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), half, ball, 4096, rng)
+    halved = cell_volumes(centre, np.array([4.0]), np.zeros((0, 3)), np.zeros(0), TissueInDepth.columns(half, T),
+                          ball, 4096, rng)
     assert everywhere[0] == pytest.approx(4 / 3 * np.pi * 1000, rel=0.02)
     assert halved[0] == pytest.approx(everywhere[0] / 2, rel=0.06)
+
+
+def test_tissue_goes_on_in_depth_as_its_section_says_it_goes_on_across_the_plane():
+    from cellframe.physics.tissue import smooth_regions
+
+    (tissue,) = smooth_regions((80, 240, 240), [0.7], 8.0, np.random.default_rng(0))  # isotropic 3D tissue
+    region = tissue[40]  # its section
+    depth = TissueInDepth.isotropic(region, 0.0, 30, step=2)
+    columns = np.argwhere(np.ones_like(region))[:, ::-1] + 0.5
+    for dz in (4, 8, 16, 24):  # what lies dz above the section, against what the section's covariance says
+        share = depth.share(np.column_stack([columns, np.full(len(columns), -dz)])).reshape(region.shape)
+        assert share[region].mean() == pytest.approx(tissue[40 + dz][region].mean(), abs=0.06)
+        assert share[~region].mean() == pytest.approx(tissue[40 + dz][~region].mean(), abs=0.08)
+    # in the section itself, the region; a column the same all the way through keeps it in depth
+    inside = np.column_stack([columns, np.zeros(len(columns))])
+    assert (depth.share(inside).reshape(region.shape) == region).all()
+    above = np.column_stack([columns, np.full(len(columns), -20.0)])
+    assert (TissueInDepth.columns(region, 0.0).share(above).reshape(region.shape) == region).all()
 
 
 def test_evidence_cells_at_the_plane_stay_in_the_visible_tissue(both):

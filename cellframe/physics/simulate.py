@@ -3,7 +3,9 @@
 The slab holds nuclei (log-normal sizes, elongated in the image plane) packed
 without interpenetration at a given density, cells that fill the space around
 them (a Laguerre partition, with a share of extracellular space), and regions
-of stroma and lumen with no cells. A section of thickness ``section_um`` is cut
+of stroma and lumen with no cells (smooth 3D regions: their boundaries meet the
+section at every slant, so the tissue above and below a column of cells need not
+hold cells). A section of thickness ``section_um`` is cut
 through its middle; every nucleus that reaches into it is drawn as the
 projection of its part inside the section (a nucleus cut near its pole shows a
 small, pale cap), the cytoplasm and stroma in eosin, faint membranes, optional
@@ -152,13 +154,15 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     scale = cfg.region_scale_um * px
     grid_step = max(cfg.voxel_um * px, 1.0)
     coarse = (int(np.ceil(box[1] / grid_step)), int(np.ceil(box[0] / grid_step)))
-    stroma, lumen = smooth_regions(coarse, [cfg.stroma_fraction, cfg.lumen_fraction], scale / grid_step, rng)
+    nz = int(np.ceil(box[2] / grid_step))
+    stroma, lumen = smooth_regions((nz, *coarse), [cfg.stroma_fraction, cfg.lumen_fraction], scale / grid_step, rng)
     no_cells = stroma | lumen
 
-    def allowed(x, y):
+    def allowed(x, y, z):
         j = np.clip((x / grid_step).astype(int), 0, coarse[1] - 1)
         i = np.clip((y / grid_step).astype(int), 0, coarse[0] - 1)
-        return ~no_cells[i, j]
+        k = np.clip((z / grid_step).astype(int), 0, nz - 1)
+        return ~no_cells[k, i, j]
 
     shapes = _nuclei_shapes(200_000, cfg, rng)
     mean_nuc = float(np.mean(4 / 3 * np.pi * shapes["rho"] ** 3))
@@ -171,7 +175,6 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     nuclei[["x", "y", "z"]] = centres - offset
 
     # cells: the Laguerre partition of the slab, voxel by voxel
-    nz = int(np.ceil(box[2] / grid_step))
     labels3d = partition_grid(centres, nuclei["rho"].to_numpy(), (nz, *coarse), grid_step, 0.0, no_cells,
                               cfg.extracellular)
     counts = np.bincount(labels3d.ravel(), minlength=len(nuclei) + 1)[1:]
@@ -198,7 +201,7 @@ def simulate(cfg: SimulateConfig) -> Simulation:
     cyto = (section > 0).sum(axis=0) * grid_step * T / max((k1 - k0) * grid_step, 1e-9)
     crop = (slice(int(margin // grid_step), None), slice(int(margin // grid_step), None))
     up = _upsample(cyto[crop], grid_step, (H, W))
-    stroma_px = _upsample(stroma[crop].astype(float), grid_step, (H, W))
+    stroma_px = _upsample(stroma[k0:k1].mean(axis=0)[crop], grid_step, (H, W))  # the share of the path
     mid = _upsample_labels(section[(k1 - k0) // 2][crop], grid_step, (H, W))
     from skimage.segmentation import find_boundaries
 

@@ -13,6 +13,8 @@ optical density) and tissue far from every nucleus (stroma) hold no cells.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 from scipy.spatial import cKDTree
@@ -79,18 +81,83 @@ def cellular_region(image: np.ndarray, xy: np.ndarray, reach: float | None = Non
     return stained & (distance <= reach)
 
 
-def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, region: np.ndarray, n_v: float,
-                  T: float, r_min: float, reach: float, rho_draw, rng: np.random.Generator, edge: float = 0.0):
+@dataclass(frozen=True)
+class TissueInDepth:
+    """Where cells can be above and below the section, from where they are in it.
+
+    In the section, the visible tissue (``region``); at ``dz`` px beyond a face, cells with
+    probability ``inside(dz)`` over a column of visible tissue and ``outside(dz)`` over one without.
+    Tissue is taken isotropic (stereology's usual assumption): what the region's boundaries do
+    across the plane, its 2D covariance, they do in depth, so stroma, lumen and glass meet the
+    section at every slant. Outside the image the tissue is taken to go on.
+    """
+
+    region: np.ndarray
+    T: float
+    lags: np.ndarray
+    inside: np.ndarray
+    outside: np.ndarray
+
+    @classmethod
+    def columns(cls, region: np.ndarray, T: float) -> "TissueInDepth":
+        """Each column the same all the way through (no tissue boundary slants)."""
+        return cls(region, T, np.array([0.0, 1.0]), np.ones(2), np.zeros(2))
+
+    @classmethod
+    def isotropic(cls, region: np.ndarray, T: float, max_lag: float, step: int = 4) -> "TissueInDepth":
+        """Persistence read from ``region``'s 2D covariance up to ``max_lag`` px, on blocks of ``step`` px."""
+        H, W = region.shape
+        shape = (-(-H // step), -(-W // step))
+        padded = np.zeros((shape[0] * step, shape[1] * step))
+        padded[:H, :W] = region
+        f = padded.reshape(shape[0], step, shape[1], step).mean(axis=(1, 3))
+        size = (2 * shape[0], 2 * shape[1])  # zero padding: no wrap-around
+        F, O = np.fft.rfft2(f, size), np.fft.rfft2(np.ones_like(f), size)
+
+        def corr(a, b):  # for every lag L, the sum over p of a(p) b(p + L)
+            return np.fft.irfft2(np.conj(a) * b, size)
+
+        dy = np.minimum(np.arange(size[0]), size[0] - np.arange(size[0]))
+        dx = np.minimum(np.arange(size[1]), size[1] - np.arange(size[1]))
+        lags = np.arange(0.0, max_lag + step, step)
+        k = np.rint(np.hypot(dy[:, None], dx[None, :]).ravel()).astype(int)
+        use = k < len(lags)
+
+        def radial(a):
+            return np.bincount(k[use], a.ravel()[use], minlength=len(lags))
+
+        ff, f1, n = radial(corr(F, F)), radial(corr(F, O)), radial(corr(O, O))
+        inside = ff / np.maximum(f1, 1e-9)
+        outside = (f1 - ff) / np.maximum(n - f1, 1e-9)
+        inside[0], outside[0] = 1.0, 0.0
+        return cls(region, T, lags, np.clip(inside, 0, 1), np.clip(outside, 0, 1))
+
+    def share(self, pts: np.ndarray) -> np.ndarray:
+        """For each point ``(x, y, z)``, the probability that it lies in tissue that holds cells."""
+        H, W = self.region.shape
+        rows, cols = np.floor(pts[:, 1]).astype(int), np.floor(pts[:, 0]).astype(int)
+        in_image = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+        out = np.ones(len(pts))
+        column = self.region[rows[in_image], cols[in_image]]
+        z = pts[in_image, 2]
+        dz = np.maximum(np.maximum(-z, z - self.T), 0.0)
+        out[in_image] = np.where(column, np.interp(dz, self.lags, self.inside), np.interp(dz, self.lags, self.outside))
+        return out
+
+
+def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, tissue: TissueInDepth, n_v: float,
+                  r_min: float, reach: float, rho_draw, rng: np.random.Generator, edge: float = 0.0):
     """Draw the unseen nuclei around a section: centres and radii.
 
     They lie in a margin of ``reach`` px around the patch (unseen: outside the
     image) and above and below the section (unseen: too far from it to show),
-    at density ``n_v``, in tissue columns (anywhere outside the image), and
-    never interpenetrate a visible nucleus or each other.
+    at density ``n_v`` where ``tissue`` holds cells, and never interpenetrate a
+    visible nucleus or each other.
     :param rho_draw: ``rho_draw(n, rng)`` radii from the size prior.
     :param edge: the chromatin path a profile's rim needs to be seen (:func:`cellframe.physics.stereology.seen_depths`).
     """
-    H, W = region.shape
+    H, W = tissue.region.shape
+    T = tissue.T
     lo = np.array([-reach, -reach, -reach - r_min])
     hi = np.array([W + reach, H + reach, T + reach + r_min])
     vis = np.column_stack([xy_vis, z_vis])
@@ -101,9 +168,7 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, re
         rho = rho_draw(n, rng)
         inside_xy = (pts[:, 0] >= 0) & (pts[:, 0] < W) & (pts[:, 1] >= 0) & (pts[:, 1] < H)
         shows = inside_xy & (np.abs(pts[:, 2] - T / 2) < seen_depths(rho, T, r_min, edge) / 2)
-        rows = np.clip(pts[:, 1].astype(int), 0, H - 1)
-        cols = np.clip(pts[:, 0].astype(int), 0, W - 1)
-        keep = ~shows & (~inside_xy | region[rows, cols])
+        keep = ~shows & (rng.random(n) < tissue.share(pts))
         return pts[keep], rho[keep]
 
     target_pts, target_rho = candidates(rng.poisson(n_v * np.prod(hi - lo)))
@@ -135,12 +200,12 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, re
 
 
 def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, others_rho: np.ndarray,
-                 region: np.ndarray, ball: np.ndarray, points: int, rng: np.random.Generator) -> np.ndarray:
+                 tissue: TissueInDepth, ball: np.ndarray, points: int, rng: np.random.Generator) -> np.ndarray:
     """Volume of each of ``centres``' Laguerre cells, by quasi-Monte Carlo in a ball of radius ``ball`` around it.
 
     The ``points`` (a power of 2) per cell are a scrambled Sobol' set, shifted at random for each cell
-    (unbiased, and for the same error about a third of the plain Monte Carlo points). Points over image
-    columns that hold no cells do not count; outside the image the tissue is taken to go on.
+    (unbiased, and for the same error about a third of the plain Monte Carlo points). Each point counts
+    as much as ``tissue`` says it holds cells (:meth:`TissueInDepth.share`).
     """
     n = len(centres)
     if n == 0:
@@ -149,12 +214,7 @@ def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, other
     sites = np.vstack([centres, others])
     weights = np.concatenate([rho, others_rho]) ** 2
     _, owner = power_labels(pts, sites, weights)
-    H, W = region.shape
-    rows, cols = pts[:, 1].astype(int), pts[:, 0].astype(int)
-    in_image = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
-    cellular = ~in_image
-    cellular[in_image] = region[rows[in_image], cols[in_image]]
-    mine = (owner == np.repeat(np.arange(n), points)) & cellular
+    mine = (owner == np.repeat(np.arange(n), points)) * tissue.share(pts)
     share = mine.reshape(n, points).mean(axis=1)
     return share * 4 / 3 * np.pi * ball**3
 

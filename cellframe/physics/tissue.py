@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 
 def smooth_regions(shape: tuple[int, int], fractions: list[float], scale: float, rng: np.random.Generator) -> list[np.ndarray]:
-    """Disjoint smooth 2D regions (e.g. stroma, lumen) covering the given fractions of ``shape``."""
+    """Disjoint smooth regions (e.g. stroma, lumen) covering the given fractions of ``shape`` (2D or 3D)."""
     from scipy.ndimage import gaussian_filter
 
     out, taken = [], np.zeros(shape, bool)
@@ -23,7 +23,9 @@ def smooth_regions(shape: tuple[int, int], fractions: list[float], scale: float,
         if fraction <= 0:
             out.append(np.zeros(shape, bool))
             continue
-        field = gaussian_filter(rng.standard_normal(shape), scale, mode="wrap")
+        # periodic in the plane (the patch tiles); in depth (a 3D shape's first axis) the slab ends
+        modes = ["wrap"] * len(shape) if len(shape) == 2 else ["reflect"] + ["wrap"] * (len(shape) - 1)
+        field = gaussian_filter(rng.standard_normal(shape), scale, mode=modes)
         field[taken] = -np.inf
         threshold = np.quantile(field[~taken], 1 - min(fraction / max((~taken).mean(), 1e-9), 1.0))
         region = field >= threshold
@@ -41,7 +43,7 @@ def pack_nuclei(box: tuple[float, float, float], n_target: int, radii: np.ndarra
     :param radii: the nuclear radius of each candidate (one per candidate, in order).
     :param spacing: each candidate's exclusion radius (>= its nuclear radius): two centres stay
         at least ``spacing_i + spacing_j`` apart, which spreads cells as tissue does.
-    :param allowed: ``allowed(x, y) -> bool array``, where nuclei may sit (not in stroma or lumen).
+    :param allowed: ``allowed(x, y, z) -> bool array``, where nuclei may sit (not in stroma or lumen).
     :return: indices into ``radii`` of the placed nuclei and their centres, ``(k, 3)``.
     """
     W, H, D = box
@@ -51,7 +53,7 @@ def pack_nuclei(box: tuple[float, float, float], n_target: int, radii: np.ndarra
     candidate, misses = 0, 0
     while len(placed_idx) < n_target and candidate < len(radii) and misses < max_tries * max(n_target, 1):
         p = rng.uniform([0, 0, 0], [W, H, D])
-        if not allowed(p[:1], p[1:2])[0]:
+        if not allowed(p[:1], p[1:2], p[2:])[0]:
             misses += 1
             continue
         s = spacing[candidate]
@@ -98,7 +100,7 @@ def partition_grid(centres: np.ndarray, rho: np.ndarray, shape_zyx: tuple[int, i
     """Label every voxel of a ZYX grid with its cell (index + 1), 0 for extracellular space.
 
     Voxel centres are at ``((k + 0.5) * step + z0, (j + 0.5) * step, (i + 0.5) * step)``.
-    :param outside_2d: ``(ny, nx)`` columns with no cells (stroma, lumen), or None.
+    :param outside_2d: voxels with no cells (stroma, lumen): ``(nz, ny, nx)``, or ``(ny, nx)`` columns, or None.
     :param extracellular: share of the cellular voxels left between cells: the ones
         closest to a cell boundary (smallest power-distance margin to the runner-up).
     """

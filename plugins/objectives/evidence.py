@@ -41,7 +41,7 @@ from cellframe.physics import lost_caps as caps
 from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
 from cellframe.model.objective import Objective
 from cellframe.physics.posterior import sample_depths
-from cellframe.physics.space_filling import cell_volumes, cellular_region, hidden_nuclei
+from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
 from cellframe.physics.stereology import radius_from_profile, seen_depths
 
@@ -97,8 +97,14 @@ class EvidenceSettings:
     #: cells only where the image shows cellular tissue: stained (not lumen or glass) and within
     #: reach of a nucleus (not open stroma); false = every column of the patch holds cells
     tissue: bool = True
+    #: the tissue above and below the section: "isotropic" (its boundaries slant as they do across the
+    #: plane: the region's 2D covariance says how far a column of cells goes on in depth) or "columns"
+    #: (each column of the section the same all the way through)
+    tissue_in_depth: str = "isotropic"
 
     def __post_init__(self) -> None:
+        if self.tissue_in_depth not in ("isotropic", "columns"):
+            raise ValueError(f"tissue_in_depth={self.tissue_in_depth!r} must be 'isotropic' or 'columns'")
         if self.focus_side not in ("top", "bottom"):
             raise ValueError(f"focus_side={self.focus_side!r} must be 'top' or 'bottom'")
         for key in ("lambda_depth", "lambda_size", "lambda_focus", "extracellular", "min_stain_sd"):
@@ -212,13 +218,17 @@ class EvidenceObjective(Objective):
                                                  edge)))
         n_v = g.n / max(area * mean_depth, 1.0)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
+        if self.settings.tissue_in_depth == "isotropic":
+            tissue = TissueInDepth.isotropic(region, T, 3.1 * cell + prior.high)
+        else:
+            tissue = TissueInDepth.columns(region, T)
         out = np.empty((n_draws, g.n))
         for d, z in enumerate(self.z_draws[:n_draws]):
             rho = radius_from_profile(g.r, z, T, edge)
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
-            others, others_rho = hidden_nuclei(g.xy, z, rho, region, n_v, T, prior.r_min, 3 * cell,
+            others, others_rho = hidden_nuclei(g.xy, z, rho, tissue, n_v, prior.r_min, 3 * cell,
                                                prior.draw, rng, edge)
-            volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, region, ball,
+            volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, tissue, ball,
                                   self.settings.points, rng)
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
             out[d] = np.cbrt(3 * volume / (4 * np.pi))
