@@ -28,6 +28,15 @@ def sectioned(n, rng, median=10.0, sigma=0.2, r_min=3.0, edge=0.0):
     return rho[seen][:n], z[seen][:n], r_obs[seen][:n]
 
 
+def lost_caps_inputs(n, rng):
+    """A simulated section's nuclei (``sectioned``), the size prior fitted to their profiles, its depth
+    grid, each nucleus' log prior over it and the chromatin path each depth predicts."""
+    rho, z, r_obs = sectioned(n, rng)
+    prior = caps.fit_size_prior(r_obs, T)
+    grid = caps.depth_grid(T, prior)
+    return rho, z, r_obs, grid, caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+
+
 def test_size_prior_unfolds_the_lost_caps():
     rho, z, r_obs = sectioned(3000, np.random.default_rng(0))
     prior = caps.fit_size_prior(r_obs, T)
@@ -50,10 +59,7 @@ def test_the_outline_edge_is_told_by_the_densities_and_unbiases_the_prior():
 
 def test_densities_that_ignore_depth_are_told_from_the_chromatin_path():
     rng = np.random.default_rng(4)
-    rho, z, r_obs = sectioned(800, rng)
-    prior = caps.fit_size_prior(r_obs, T)
-    grid = caps.depth_grid(T, prior)
-    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    rho, z, r_obs, grid, lp, path = lost_caps_inputs(800, rng)
     noise = np.exp(0.15 * rng.standard_normal(len(rho)))
     for density, informative in ((0.05 * mean_path(rho, z, T, 0.6 * r_obs) * noise, True),
                                  (0.5 * noise, False)):  # every profile painted alike, whatever its path
@@ -63,10 +69,7 @@ def test_densities_that_ignore_depth_are_told_from_the_chromatin_path():
 
 def test_the_stain_response_is_read_from_the_densities_and_stays_1_where_they_follow_the_path():
     rng = np.random.default_rng(5)
-    rho, z, r_obs = sectioned(900, rng)
-    prior = caps.fit_size_prior(r_obs, T)
-    grid = caps.depth_grid(T, prior)
-    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    rho, z, r_obs, grid, lp, path = lost_caps_inputs(900, rng)
     true_path = mean_path(rho, z, T, 0.6 * r_obs)
     noise = np.exp(0.12 * rng.standard_normal(len(rho)))
     for response in (0.7, 1.0):  # thin caps darker than their path (a dark envelope), or Beer-Lambert
@@ -88,10 +91,7 @@ def test_the_stain_response_is_read_from_the_densities_and_stays_1_where_they_fo
 
 def test_a_warm_started_stain_calibration_finds_the_cold_one():
     rng = np.random.default_rng(6)
-    rho, z, r_obs = sectioned(400, rng)
-    prior = caps.fit_size_prior(r_obs, T)
-    grid = caps.depth_grid(T, prior)
-    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
+    rho, z, r_obs, grid, lp, path = lost_caps_inputs(400, rng)
     m = 0.02 * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(0.2 * rng.standard_normal(len(z)))
     cold = caps.calibrate_stain(m, lp, path)
     for start in ((0.01, 0.1), (0.04, 0.5), cold):
@@ -122,12 +122,9 @@ def test_size_prior_finds_two_nuclear_populations_only_where_there_are_two():
 
 def test_depth_energy_finds_the_distance_from_the_mid_plane():
     rng = np.random.default_rng(1)
-    rho, z, r_obs = sectioned(600, rng)
+    rho, z, r_obs, grid, lp, path = lost_caps_inputs(600, rng)
     k = 0.02
     m = k * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(0.1 * rng.standard_normal(len(z)))
-    prior = caps.fit_size_prior(r_obs, T)
-    grid = caps.depth_grid(T, prior)
-    lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
     k_hat, sd = caps.calibrate_stain(m, lp, path)
     assert k_hat == pytest.approx(k, rel=0.15)
     energy = caps.depth_energy(m, lp, path, k_hat, sd)
@@ -141,11 +138,8 @@ def test_stain_calibration_finds_the_best_point_of_its_whole_grid():
 
     rng = np.random.default_rng(4)
     for k, noise in ((0.02, 0.1), (0.005, 0.4), (0.05, 0.8)):
-        rho, z, r_obs = sectioned(300, rng)
+        rho, z, r_obs, grid, lp, path = lost_caps_inputs(300, rng)
         m = k * mean_path(rho, z, T, 0.6 * r_obs) * np.exp(noise * rng.standard_normal(len(z)))
-        prior = caps.fit_size_prior(r_obs, T)
-        grid = caps.depth_grid(T, prior)
-        lp, path = caps.log_prior(r_obs, grid, T, prior), caps.predicted_path(r_obs, grid, T)
         logm, log_path = np.log(np.maximum(m, caps._floor(m))), np.log(path)
         centre = float(np.median(logm) - np.median(log_path))
         every = [(float(logsumexp(lp + caps._loglik(logm, log_path, log_k, sd), axis=1).sum()), log_k, sd)
