@@ -330,8 +330,7 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
     :param start: a ``(k, spread)`` near the answer (a neighbouring fit's) to climb from, instead of
         the best of a coarse subgrid.
     """
-    if use is not None and np.sum(use) >= 30:
-        m, lp, path = m[use], lp[use], path[use]
+    m, lp, path = _counted(use, m, lp, path)
     logm, log_path = np.log(np.maximum(m, _floor(m))), np.log(path)
     centre = float(np.median(logm) - np.median(log_path))
     sigmas, log_ks = np.geomspace(0.05, 1.0, 16), centre + np.linspace(-1.0, 1.0, 41)
@@ -371,8 +370,7 @@ def fit_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray, use: np.ndarray |
     the image follows Beer-Lambert the extra freedom does not widen the fit.
     :param use: the nuclei to fit on (e.g. those no other profile overlaps); all when fewer than 30.
     """
-    if use is not None and np.sum(use) >= 30:
-        m, lp, path = m[use], lp[use], path[use]
+    m, lp, path = _counted(use, m, lp, path)
     logm, log_path = np.log(np.maximum(m, _floor(m))), np.log(path)
     responses = sorted(float(g) for g in responses)
     known: dict[int, tuple[float, Stain]] = {}
@@ -408,14 +406,18 @@ def depth_signal(m: np.ndarray, lp: np.ndarray, path: np.ndarray, k: float, sigm
     Near zero or below where the image's haematoxylin does not follow the chromatin path: a stain
     painted flat, a saturated scan, a renderer that draws profiles in one colour.
     """
-    if use is not None and np.sum(use) >= 30:
-        m, lp, path = m[use], lp[use], path[use]
+    m, lp, path = _counted(use, m, lp, path)
     logm = np.log(np.maximum(m, _floor(m)))
     caps = _marginal(logm, lp, np.log(path), np.log(k), sigma)
     centre = float(np.median(logm))
     flat = max(float(_loglik(logm, np.zeros((len(logm), 1)), centre + shift, s).sum())
                for s in np.geomspace(0.05, 1.0, 16) for shift in np.linspace(-0.3, 0.3, 13))
     return caps - flat
+
+
+def _counted(use: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows of ``arrays`` whose nuclei count: those in ``use`` when it holds at least 30, else all."""
+    return tuple(a[use] for a in arrays) if use is not None and np.sum(use) >= 30 else arrays
 
 
 def _floor(m: np.ndarray) -> float:

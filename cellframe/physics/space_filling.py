@@ -34,6 +34,15 @@ def _pixels(xy: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     return rows, cols
 
 
+def _block_means(mask: np.ndarray, step: int) -> np.ndarray:
+    """``mask``'s mean over blocks of ``step`` x ``step`` px (the last row and column of blocks zero-padded)."""
+    H, W = mask.shape
+    shape = (-(-H // step), -(-W // step))
+    padded = np.zeros((shape[0] * step, shape[1] * step))
+    padded[:H, :W] = mask
+    return padded.reshape(shape[0], step, shape[1], step).mean(axis=(1, 3))
+
+
 def cellular_area(stained: np.ndarray, xy: np.ndarray, bandwidth: float) -> float:
     """The area (px) of the columns that hold cells, as the nuclei's density says.
 
@@ -47,16 +56,13 @@ def cellular_area(stained: np.ndarray, xy: np.ndarray, bandwidth: float) -> floa
     if not len(xy):
         return 0.0
     step = max(int(bandwidth / 4), 1)
-    H, W = stained.shape
-    shape = (-(-H // step), -(-W // step))
+    stained_share = _block_means(stained, step)
+    shape = stained_share.shape
     rows, cols = _pixels(xy, stained.shape)
     counts = np.zeros(shape)
     np.add.at(counts, (rows // step, cols // step), 1.0)
     density = gaussian_filter(counts, bandwidth / step, mode="reflect")
     typical = float(np.median(density[rows // step, cols // step]))
-    padded = np.zeros((shape[0] * step, shape[1] * step))
-    padded[:H, :W] = stained
-    stained_share = padded.reshape(shape[0], step, shape[1], step).mean(axis=(1, 3))
     return float((np.clip(density / max(typical, 1e-12), 0.0, 1.0) * stained_share).sum() * step * step)
 
 
@@ -106,12 +112,8 @@ class TissueInDepth:
     @classmethod
     def isotropic(cls, region: np.ndarray, T: float, max_lag: float, step: int = 4) -> "TissueInDepth":
         """Persistence read from ``region``'s 2D covariance up to ``max_lag`` px, on blocks of ``step`` px."""
-        H, W = region.shape
-        shape = (-(-H // step), -(-W // step))
-        padded = np.zeros((shape[0] * step, shape[1] * step))
-        padded[:H, :W] = region
-        f = padded.reshape(shape[0], step, shape[1], step).mean(axis=(1, 3))
-        size = (2 * shape[0], 2 * shape[1])  # zero padding: no wrap-around
+        f = _block_means(region, step)
+        size = (2 * f.shape[0], 2 * f.shape[1])  # zero padding: no wrap-around
         F, O = np.fft.rfft2(f, size), np.fft.rfft2(np.ones_like(f), size)
 
         def corr(a, b):  # for every lag L, the sum over p of a(p) b(p + L)
