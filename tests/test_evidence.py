@@ -13,7 +13,7 @@ from cellframe.physics.posterior import sample_depths
 from cellframe.model.reconstruct import reconstruct
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes
 from cellframe.stages import StageError
-from cellframe.physics.stereology import edge_offset, mean_path, profile_radius
+from cellframe.physics.stereology import edge_offset, mean_path, profile_radius, seen_depths, volume_density
 
 T = 16.0
 
@@ -188,6 +188,34 @@ def test_space_filling_on_a_lattice_gives_the_lattice_cell():
                      np.array([1.6 * a]),
                      4096, np.random.default_rng(0))
     assert v[0] == pytest.approx(a**3, rel=0.03)
+
+
+def test_the_density_of_nuclei_in_depth_is_read_from_their_profiles_without_size_bias():
+    rng = np.random.default_rng(0)
+    side, depth, n_v, r_min = 5000.0, 400.0, 2e-5, 3.0  # a slab around the section, nuclei per px^3
+    z = rng.uniform(-depth / 2 + T / 2, depth / 2 + T / 2, rng.poisson(n_v * side * side * depth))
+    rho = 10.0 * np.exp(0.35 * rng.standard_normal(len(z)))  # a wide spread: large nuclei over-sampled
+    shows = np.abs(z - T / 2) < seen_depths(rho, T, r_min) / 2
+    seen = seen_depths(rho[shows], T, r_min)
+    assert volume_density(seen, side * side) == pytest.approx(n_v, rel=0.015)
+    assert shows.sum() / (side * side * seen.mean()) < 0.98 * n_v  # the count over the mean seen depth: low
+
+
+def test_the_laguerre_weight_goes_from_voronoi_to_cells_that_grow_with_their_nuclei():
+    centres = np.array([[100.0, 100.0, 8.0], [130.0, 100.0, 8.0]])  # a large and a small nucleus, side by side
+    rho = np.array([12.0, 6.0])
+    region = np.ones((200, 230), bool)
+    ring = 30.0 * np.array([[np.cos(a), np.sin(a), 0.0] for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)])
+    others = np.vstack([c + ring for c in centres] + [c + [0, 0, dz] for c in centres for dz in (-30.0, 30.0)])
+    others = others[np.min(np.linalg.norm(others[:, None] - centres[None], axis=2), axis=1) > 20]
+
+    def volumes(weight):
+        return cell_volumes(centres, rho, others, np.full(len(others), 9.0), TissueInDepth.columns(region, T),
+                            np.full(2, 45.0), 4096, np.random.default_rng(1), weight)
+
+    voronoi, laguerre = volumes(0.0), volumes(1.0)
+    assert voronoi[0] == pytest.approx(voronoi[1], rel=0.05)  # the same neighbourhood: the same cell
+    assert laguerre[0] > 1.2 * laguerre[1]  # the boundary moves towards the smaller nucleus
 
 
 def test_space_filling_points_fill_the_ball_evenly():

@@ -331,7 +331,13 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
         the best of a coarse subgrid.
     """
     m, lp, path = _counted(use, m, lp, path)
-    logm, log_path = np.log(np.maximum(m, _floor(m))), np.log(path)
+    k, sd, _ = _calibrate(np.log(np.maximum(m, _floor(m))), lp, np.log(path), start)
+    return k, sd
+
+
+def _calibrate(logm: np.ndarray, lp: np.ndarray, log_path: np.ndarray,
+               start: tuple[float, float] | None) -> tuple[float, float, float]:
+    """:func:`calibrate_stain` on log densities and log paths: ``k``, spread and their marginal likelihood."""
     centre = float(np.median(logm) - np.median(log_path))
     sigmas, log_ks = np.geomspace(0.05, 1.0, 16), centre + np.linspace(-1.0, 1.0, 41)
     known: dict[tuple[int, int], float] = {}
@@ -355,7 +361,7 @@ def calibrate_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray,
         if ll(*best) <= ll(a, b):  # (a, b) is among the steps: no step goes uphill
             break
         a, b = best
-    return float(np.exp(log_ks[b])), float(sigmas[a])
+    return float(np.exp(log_ks[b])), float(sigmas[a]), ll(a, b)
 
 
 def fit_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray, use: np.ndarray | None = None,
@@ -379,9 +385,9 @@ def fit_stain(m: np.ndarray, lp: np.ndarray, path: np.ndarray, use: np.ndarray |
         if i not in known:
             g = responses[i]
             near = min(known, key=lambda j: abs(j - i), default=None)
-            k, sd = calibrate_stain(m, lp, np.exp(g * log_path),
-                                    start=None if near is None else (known[near][1].k, known[near][1].sd))
-            known[i] = _marginal(logm, lp, g * log_path, np.log(k), sd), Stain(k, sd, g)
+            k, sd, fit = _calibrate(logm, lp, g * log_path,
+                                    None if near is None else (known[near][1].k, known[near][1].sd))
+            known[i] = fit, Stain(k, sd, g)
         return known[i][0]
 
     start = int(np.argmin(np.abs(np.asarray(responses) - 1.0)))

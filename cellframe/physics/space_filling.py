@@ -202,8 +202,12 @@ def hidden_nuclei(xy_vis: np.ndarray, z_vis: np.ndarray, rho_vis: np.ndarray, ti
 
 
 def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, others_rho: np.ndarray,
-                 tissue: TissueInDepth, ball: np.ndarray, points: int, rng: np.random.Generator) -> np.ndarray:
+                 tissue: TissueInDepth, ball: np.ndarray, points: int, rng: np.random.Generator,
+                 weight: float = 1.0) -> np.ndarray:
     """Volume of each of ``centres``' Laguerre cells, by quasi-Monte Carlo in a ball of radius ``ball`` around it.
+
+    ``weight`` scales the power distance's weights, the squared nuclear radii: 1 lets a cell grow with its
+    nucleus (the boundary between two cells nearer the smaller nucleus), 0 is the plain Voronoi partition.
 
     The ``points`` (a power of 2) per cell are a scrambled Sobol' set, shifted at random for each cell
     (unbiased, and for the same error about a third of the plain Monte Carlo points). Each point counts
@@ -214,7 +218,7 @@ def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, other
         return np.zeros(0)
     pts = (centres[:, None, :] + ball_points(n, points, rng) * ball[:, None, None]).reshape(-1, 3)
     sites = np.vstack([centres, others])
-    weights = np.concatenate([rho, others_rho]) ** 2
+    weights = weight * np.concatenate([rho, others_rho]) ** 2
     _, owner = power_labels(pts, sites, weights)
     mine = (owner == np.repeat(np.arange(n), points)) * tissue.share(pts)
     share = mine.reshape(n, points).mean(axis=1)

@@ -69,6 +69,16 @@ def seen_depths(rho, T: float, r_min: float, edge: float = 0.0):
             + 2 * np.maximum(reach - edge, 0.0))
 
 
+def volume_density(seen, area: float) -> float:
+    """Nuclei per px^3 of tissue from the profiles in ``area`` px^2 of it, each seen over ``seen`` px of
+    depth (:func:`seen_depths`): Horvitz-Thompson, each profile standing for ``1 / seen`` nuclei per px^2.
+
+    Not the count over the mean seen depth: large nuclei show over a deeper slab, so the profiles
+    over-sample them and their mean seen depth is the population's inflated by its spread.
+    """
+    return float(np.sum(1.0 / np.maximum(np.asarray(seen, float), 1.0))) / max(float(area), 1.0)
+
+
 def mean_path(rho, zc, T: float, r_in, n: int = 16):
     """Mean path length through the nucleus inside the section, over the central disc of radius ``r_in``.
 

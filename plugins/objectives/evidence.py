@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -43,7 +43,7 @@ from cellframe.model.objective import Objective
 from cellframe.physics.posterior import sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
-from cellframe.physics.stereology import radius_from_profile, seen_depths
+from cellframe.physics.stereology import radius_from_profile, seen_depths, volume_density
 
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,16 @@ class EvidenceSettings:
     #: plane: the region's 2D covariance says how far a column of cells goes on in depth) or "columns"
     #: (each column of the section the same all the way through)
     tissue_in_depth: str = "isotropic"
+    #: how much a nucleus' size weighs in its cell's share of the tissue, drawn afresh for each posterior
+    #: draw, evenly over this range: 1 = the Laguerre partition on the nuclear radii (cells grow with their
+    #: nuclei), 0 = the plain Voronoi partition (cells ignore them). One section without membranes cannot
+    #: tell which, so both ends by default; [1, 1] is the Laguerre partition alone (README)
+    laguerre_weight: list[float] = field(default_factory=lambda: [0.0, 1.0])
 
     def __post_init__(self) -> None:
+        w = list(self.laguerre_weight)
+        if len(w) != 2 or not 0 <= w[0] <= w[1] <= 4:
+            raise ValueError(f"laguerre_weight={w} must be [low, high] with 0 <= low <= high <= 4")
         if self.tissue_in_depth not in ("isotropic", "columns"):
             raise ValueError(f"tissue_in_depth={self.tissue_in_depth!r} must be 'isotropic' or 'columns'")
         if self.focus_side not in ("top", "bottom"):
@@ -215,14 +223,15 @@ class EvidenceObjective(Objective):
         self.tissue = region if self.settings.tissue else None
         area = float(region.sum())
         edge = prior.edge
-        mean_depth = float(np.mean(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min,
-                                                 edge)))
-        n_v = g.n / max(area * mean_depth, 1.0)
+        n_v = volume_density(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min, edge),
+                             area)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
-        if self.settings.tissue_in_depth == "isotropic":
+        if self.settings.tissue and self.settings.tissue_in_depth == "isotropic":
             tissue = TissueInDepth.isotropic(region, T, 3.1 * cell + prior.high)
         else:
             tissue = TissueInDepth.columns(region, T)
+        low, high = self.settings.laguerre_weight
+        weights = low + (high - low) * (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws  # stratified
         out = np.empty((n_draws, g.n))
         for d, z in enumerate(self.z_draws[:n_draws]):
             rho = radius_from_profile(g.r, z, T, edge)
@@ -230,7 +239,7 @@ class EvidenceObjective(Objective):
             others, others_rho = hidden_nuclei(g.xy, z, rho, tissue, n_v, prior.r_min, 3 * cell,
                                                prior.draw, rng, edge)
             volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, tissue, ball,
-                                  self.settings.points, rng)
+                                  self.settings.points, rng, weights[d])
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
             out[d] = np.cbrt(3 * volume / (4 * np.pi))
         return out
