@@ -358,6 +358,31 @@ def test_tissue_goes_on_in_depth_as_its_section_says_it_goes_on_across_the_plane
     assert (TissueInDepth.columns(region, 0.0).share(above).reshape(region.shape) == region).all()
 
 
+def test_drawn_tissue_in_depth_has_the_shares_and_the_lumps_of_the_real_one():
+    from cellframe.physics.tissue import smooth_regions
+
+    (tissue,) = smooth_regions((80, 240, 240), [0.7], 8.0, np.random.default_rng(0))  # isotropic 3D tissue
+    region = tissue[40]
+    depth = TissueInDepth.isotropic(region, 0.0, 30, step=2)
+    columns = np.argwhere(np.ones_like(region))[:, ::-1] + 0.5
+    rng = np.random.default_rng(1)
+
+    def windows(a, w=24):  # the share of tissue over cell-sized windows
+        return a.reshape(a.shape[0] // w, w, -1, w).mean(axis=(1, 3))
+
+    for dz in (8, 16, 24):
+        pts = np.column_stack([columns, np.full(len(columns), -dz)])
+        expected = depth.share(pts).reshape(region.shape)
+        drawn = np.array([depth.realize(rng).share(pts).reshape(region.shape) for _ in range(40)])
+        assert set(np.unique(drawn)) == {0.0, 1.0}  # each draw is one tissue: in or out
+        assert drawn.mean(axis=0)[region].mean() == pytest.approx(expected[region].mean(), abs=0.02)
+        assert drawn.mean(axis=0)[~region].mean() == pytest.approx(expected[~region].mean(), abs=0.02)
+        # how much a cell-sized window's tissue differs from its expectation: as in the real tissue
+        real = np.var(windows(tissue[40 + dz].astype(float)) - windows(expected))
+        spread = np.mean([np.var(windows(d) - windows(expected)) for d in drawn])
+        assert 0.6 * real < spread < 1.4 * real
+
+
 def test_evidence_cells_at_the_plane_stay_in_the_visible_tissue(both):
     recs, truth = both
     rec = recs["evidence"]

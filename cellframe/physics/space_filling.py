@@ -13,7 +13,7 @@ optical density) and tissue far from every nucleus (stroma) hold no cells.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
@@ -96,6 +96,9 @@ class TissueInDepth:
     Tissue is taken isotropic (stereology's usual assumption): what the region's boundaries do
     across the plane, its 2D covariance, they do in depth, so stroma, lumen and glass meet the
     section at every slant. Outside the image the tissue is taken to go on.
+
+    These are expectations over the tissue one cannot see; :meth:`realize` draws one tissue that
+    has them, so that a cell near stroma in one draw meets it above the section and in another not.
     """
 
     region: np.ndarray
@@ -103,6 +106,12 @@ class TissueInDepth:
     lags: np.ndarray
     inside: np.ndarray
     outside: np.ndarray
+    #: how far (px) across the plane the depths at which tissue gives way move together
+    scale: float = 0.0
+    step: int = 4
+    #: one drawn tissue: for the blocks of ``step`` px, a uniform level above and one below the
+    #: section; None = the expectation
+    levels: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def columns(cls, region: np.ndarray, T: float) -> "TissueInDepth":
@@ -129,10 +138,31 @@ class TissueInDepth:
             return np.bincount(k[use], a.ravel()[use], minlength=len(lags))
 
         ff, f1, n = radial(corr(F, F)), radial(corr(F, O)), radial(corr(O, O))
-        inside = ff / np.maximum(f1, 1e-9)
-        outside = (f1 - ff) / np.maximum(n - f1, 1e-9)
+        inside = np.clip(ff / np.maximum(f1, 1e-9), 0, 1)
+        outside = np.clip((f1 - ff) / np.maximum(n - f1, 1e-9), 0, 1)
         inside[0], outside[0] = 1.0, 0.0
-        return cls(region, T, lags, np.clip(inside, 0, 1), np.clip(outside, 0, 1))
+        # the lag over which the region's correlation halves: how far across the plane its boundaries cohere
+        p = float(region.mean())
+        corr_ = (inside - p) / max(1 - p, 1e-9)
+        scale = float(lags[np.argmax(corr_ < 0.5)]) if (corr_ < 0.5).any() else float(lags[-1])
+        return cls(region, T, lags, inside, outside, scale, step)
+
+    def realize(self, rng: np.random.Generator) -> "TissueInDepth":
+        """One tissue beyond the faces with these shares: each column's tissue ends (over visible
+        tissue) or begins (over none) at a depth of its own above and below the section, the depths
+        of columns within about ``scale`` px of each other moving together."""
+        from scipy.ndimage import gaussian_filter
+        from scipy.special import ndtr
+
+        H, W = self.region.shape
+        shape = (-(-H // self.step), -(-W // self.step))
+        levels = []
+        for _ in range(2):
+            g = rng.standard_normal(shape)
+            if self.scale > 0:  # smoothing by sigma halves white noise's correlation at 1.67 sigma
+                g = gaussian_filter(g, self.scale / (1.67 * self.step), mode="reflect")
+            levels.append(ndtr((g - g.mean()) / max(float(g.std()), 1e-12)))
+        return replace(self, levels=(levels[0], levels[1]))
 
     def share(self, pts: np.ndarray) -> np.ndarray:
         """For each point ``(x, y, z)``, the probability that it lies in tissue that holds cells."""
@@ -143,7 +173,12 @@ class TissueInDepth:
         column = self.region[rows[in_image], cols[in_image]]
         z = pts[in_image, 2]
         dz = np.maximum(np.maximum(-z, z - self.T), 0.0)
-        out[in_image] = np.where(column, np.interp(dz, self.lags, self.inside), np.interp(dz, self.lags, self.outside))
+        p = np.where(column, np.interp(dz, self.lags, self.inside), np.interp(dz, self.lags, self.outside))
+        if self.levels is not None:  # the drawn tissue: in or out, as the column's level says
+            r, c = rows[in_image] // self.step, cols[in_image] // self.step
+            u = np.where(z < 0, self.levels[0][r, c], self.levels[1][r, c])
+            p = (u < p).astype(float)
+        out[in_image] = p
         return out
 
 

@@ -236,9 +236,10 @@ class EvidenceObjective(Objective):
         for d, z in enumerate(self.z_draws[:n_draws]):
             rho = radius_from_profile(g.r, z, T, edge)
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
-            others, others_rho = hidden_nuclei(g.xy, z, rho, tissue, n_v, prior.r_min, 3 * cell,
+            unseen = tissue.realize(rng)  # the tissue above and below, drawn afresh
+            others, others_rho = hidden_nuclei(g.xy, z, rho, unseen, n_v, prior.r_min, 3 * cell,
                                                prior.draw, rng, edge)
-            volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, tissue, ball,
+            volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, unseen, ball,
                                   self.settings.points, rng, weights[d])
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
             out[d] = np.cbrt(3 * volume / (4 * np.pi))
