@@ -6,7 +6,8 @@ section shows only the nuclei that reach into it; the cells above and below are
 unseen, so they are drawn: nuclei at the density the section implies (Holmes:
 ``N_A = N_V (T + 2 E[h])``), outside the depths where they would have shown,
 never interpenetrating. Each draw gives every visible cell a volume (Monte
-Carlo points in a ball around its nucleus); the spread over draws is the size
+Carlo points in a ball around its nucleus) in a tissue above and below the section
+drawn afresh (:meth:`TissueInDepth.realize`); the spread over draws is the size
 uncertainty one section leaves. Columns of no tissue (lumen, glass: little
 optical density) and tissue far from every nucleus (stroma) hold no cells.
 """
