@@ -35,10 +35,15 @@ def _pixels(xy: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     return rows, cols
 
 
+def _block_shape(shape: tuple[int, int], step: int) -> tuple[int, int]:
+    """The grid of ``step`` x ``step`` px blocks that covers an image of ``shape``."""
+    return -(-shape[0] // step), -(-shape[1] // step)
+
+
 def _block_means(mask: np.ndarray, step: int) -> np.ndarray:
     """``mask``'s mean over blocks of ``step`` x ``step`` px (the last row and column of blocks zero-padded)."""
     H, W = mask.shape
-    shape = (-(-H // step), -(-W // step))
+    shape = _block_shape(mask.shape, step)
     padded = np.zeros((shape[0] * step, shape[1] * step))
     padded[:H, :W] = mask
     return padded.reshape(shape[0], step, shape[1], step).mean(axis=(1, 3))
@@ -121,7 +126,10 @@ class TissueInDepth:
 
     @classmethod
     def isotropic(cls, region: np.ndarray, T: float, max_lag: float, step: int = 4) -> "TissueInDepth":
-        """Persistence read from ``region``'s 2D covariance up to ``max_lag`` px, on blocks of ``step`` px."""
+        """Persistence read from ``region``'s 2D covariance up to ``max_lag`` px, on blocks of ``step`` px
+        (tissue everywhere: :meth:`columns`, its covariance being flat)."""
+        if region.all():
+            return cls.columns(region, T)
         f = _block_means(region, step)
         size = (2 * f.shape[0], 2 * f.shape[1])  # zero padding: no wrap-around
         F, O = np.fft.rfft2(f, size), np.fft.rfft2(np.ones_like(f), size)
@@ -144,8 +152,8 @@ class TissueInDepth:
         inside[0], outside[0] = 1.0, 0.0
         # the lag over which the region's correlation halves: how far across the plane its boundaries cohere
         p = float(region.mean())
-        corr_ = (inside - p) / max(1 - p, 1e-9)
-        scale = float(lags[np.argmax(corr_ < 0.5)]) if (corr_ < 0.5).any() else float(lags[-1])
+        halved = (inside - p) / max(1 - p, 1e-9) < 0.5
+        scale = float(lags[np.argmax(halved)]) if halved.any() else float(lags[-1])
         return cls(region, T, lags, inside, outside, scale, step)
 
     def realize(self, rng: np.random.Generator) -> "TissueInDepth":
@@ -155,8 +163,7 @@ class TissueInDepth:
         from scipy.ndimage import gaussian_filter
         from scipy.special import ndtr
 
-        H, W = self.region.shape
-        shape = (-(-H // self.step), -(-W // self.step))
+        shape = _block_shape(self.region.shape, self.step)
         levels = []
         for _ in range(2):
             g = rng.standard_normal(shape)
@@ -166,7 +173,8 @@ class TissueInDepth:
         return replace(self, levels=(levels[0], levels[1]))
 
     def share(self, pts: np.ndarray) -> np.ndarray:
-        """For each point ``(x, y, z)``, the probability that it lies in tissue that holds cells."""
+        """For each point ``(x, y, z)``, the probability that it lies in tissue that holds cells (0 or 1 in a
+        drawn tissue, :meth:`realize`)."""
         H, W = self.region.shape
         rows, cols = np.floor(pts[:, 1]).astype(int), np.floor(pts[:, 0]).astype(int)
         in_image = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)

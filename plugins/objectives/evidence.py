@@ -226,7 +226,7 @@ class EvidenceObjective(Objective):
         n_v = volume_density(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min, edge),
                              area)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
-        if self.settings.tissue and self.settings.tissue_in_depth == "isotropic":
+        if self.settings.tissue_in_depth == "isotropic":
             tissue = TissueInDepth.isotropic(region, T, 3.1 * cell + prior.high)
         else:
             tissue = TissueInDepth.columns(region, T)
