@@ -290,9 +290,29 @@ def test_evidence_gives_intervals_and_the_3d_nuclear_radius(both):
     for name in ("z", "depth", "R"):
         assert (cells[f"{name}_lo"] <= cells[f"{name}_hi"]).all()
         assert cells[f"{name}_determined"].dtype == bool
-    assert (cells["rho"] >= cells["r"] - 1e-9).all()  # a cap's nucleus is larger than its profile
+    # a cap's nucleus is larger than its profile, and the sphere of its volume smaller only as far as
+    # its semi-axis along depth may be shorter (the profiles' elongation says by how much)
+    sd = both[0]["evidence"].evidence["depth_axis_sd"]
+    assert 0.05 < sd < 0.3  # the simulator's profiles have aspect ratios about 1.3
+    assert (cells["rho"] >= cells["r"] * np.exp(-sd * 2.86 / 3) - 1e-9).all()
     assert both[0]["evidence"].section == (0.0, 16.0)
     assert "R_lo" not in both[0]["cellsqueeze3d"].cells  # the paper's objective draws no posterior
+
+
+def test_a_spread_of_nuclear_shapes_widens_what_depth_the_profiles_allow(registry, small_sim):
+    sim, folder = small_sim
+    image = io.imread(folder / "image.png")
+    nuclei = nuclei_table(io.imread(folder / "mask.png").astype(np.int32))
+    width = {}
+    for sd in (0.0, 0.3):
+        rec = reconstruct(nuclei, registry=registry, model=ModelConfig(z_max=16.0),
+                          geometry=_settings(registry, "geometry", "sphere"),
+                          optimizer=_settings(registry, "optimizer", "pso", iterations=20),
+                          objective=_settings(registry, "objective", "evidence", depth_axis_sd=sd, lambda_focus=0.0),
+                          image=image, mpp=0.25, rng=np.random.default_rng(0), samples=8)
+        assert rec.evidence["depth_axis_sd"] == sd
+        width[sd] = float(np.median(rec.cells["depth_hi"] - rec.cells["depth_lo"]))
+    assert width[0.3] > 1.1 * width[0.0]
 
 
 def test_evidence_needs_the_image(registry, small_sim):

@@ -77,11 +77,11 @@ def test_evidence_tells_the_face_of_a_defocused_section(registry):
 def test_the_focus_fit_scores_every_focal_plane_and_noise_at_once_as_one_by_one():
     from scipy.special import logsumexp
 
-    from cellframe.physics.focus import _marginals
+    from cellframe.physics.focus import NU, _marginals
 
     def _marginal(blur, weights, grid, s0, k, f, noise):  # one focal plane and noise level, as the fit once did
         pred = np.sqrt(s0**2 + (k * (grid - f)) ** 2)
-        ll = -0.5 * ((blur[:, None] - pred[None, :]) / noise) ** 2 - np.log(noise)
+        ll = -0.5 * (NU + 1) * np.log1p(((blur[:, None] - pred[None, :]) / noise) ** 2 / NU) - np.log(noise)
         return float(np.sum(logsumexp(ll, b=weights, axis=1)))
 
     rng = np.random.default_rng(2)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from cellframe.physics.render import project
-from cellframe.physics.stereology import (clipped_chord, edge_offset, mean_path, profile_radius,
+from cellframe.physics.stereology import (clipped_chord, depth_axis_spread, edge_offset, mean_path, profile_radius,
                                          radius_from_profile, seen_depths, volume_in_section)
 
 T = 16.0
@@ -68,3 +68,42 @@ def test_projection_of_a_cap_is_small_and_pale():
     assert path[labels == 1].max() == pytest.approx(T)
     assert path[labels == 2].max() == pytest.approx(4.0, abs=0.1)  # the cap reaches 4 px into the section
     assert np.allclose(stain, 2.0 * path)  # stain = concentration x path, unblurred here
+
+
+def test_a_spheroid_along_depth_is_a_sphere_in_a_section_scaled_by_its_axis():
+    # a nucleus of radius 10 in the plane and 15 along depth (q = 1.5), its centre 6 px above the section
+    rho, q, z = 10.0, 1.5, -6.0
+    rim = rho * np.sqrt(1 - (6.0 / 15.0) ** 2)  # its cap's profile
+    assert radius_from_profile(rim, z, T, 0.0, q) == pytest.approx(rho)
+    nuclei = pd.DataFrame({"label": [1], "x": [30.0], "y": [30.0], "z": [z], "a": [rho], "b": [rho], "c": [rho * q],
+                           "angle": [0.0]})
+    _, path, labels = project(nuclei, (60, 60), T, np.ones(1), np.zeros(1))
+    assert np.sqrt((labels == 1).sum() / np.pi) == pytest.approx(rim, rel=0.03)
+    yy, xx = np.mgrid[0:60, 0:60]
+    centre = np.hypot(xx - 30, yy - 30) <= 0.6 * rim
+    assert mean_path(rho, z, T, 0.6 * rim, n=400, q=q) == pytest.approx(path[centre].mean(), rel=0.03)
+    assert path.max() == pytest.approx(rho * q + z, abs=0.1)  # it reaches 9 px into the section
+    # the slab it shows over, at least r_min: Monte Carlo against the formula
+    r_min = 4.0
+    zc = np.linspace(-30, T + 30, 200001)
+    h = np.maximum(np.maximum(-zc, zc - T), 0)
+    shown = rho * np.sqrt(np.maximum(1 - (h / (rho * q)) ** 2, 0)) >= r_min
+    assert shown.mean() * (T + 60) == pytest.approx(seen_depths(rho, T, r_min, 0.0, q), abs=0.01)
+    assert seen_depths(rho, T, r_min, 0.0, 1.0) == pytest.approx(T + 2 * np.sqrt(rho**2 - r_min**2))
+
+
+def test_the_profiles_elongation_tells_how_far_depth_semi_axes_spread():
+    from scipy.spatial.transform import Rotation
+
+    def shadows(axes, n=4000):  # ellipsoids turned at random: each one's outline in the plane, and its depth extent
+        R = Rotation.random(n, random_state=3).as_matrix()
+        cov = np.einsum("nij,j,nkj->nik", R, np.asarray(axes, float) ** 2, R)
+        b2, a2 = np.linalg.eigvalsh(cov[:, :2, :2]).T
+        return np.sqrt(a2), np.sqrt(b2), np.sqrt(cov[:, 2, 2])
+
+    a, b, c = shadows([12.5, 10.0, 8.0])
+    truth = np.std(np.log(c / np.sqrt(a * b)))  # 0.17
+    assert depth_axis_spread(a, b, np.sqrt(a * b)) == pytest.approx(truth, rel=0.1)
+    a, b, c = shadows([14.0, 9.0, 9.0])  # prolate
+    assert depth_axis_spread(a, b, np.sqrt(a * b)) == pytest.approx(np.std(np.log(c / np.sqrt(a * b))), rel=0.15)
+    assert depth_axis_spread(np.full(50, 8.0), np.full(50, 8.0), np.full(50, 8.0)) == 0.0  # round: spheres

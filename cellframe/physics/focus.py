@@ -29,6 +29,8 @@ from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+#: degrees of freedom of the Student-t noise on a measured blur (in the fit and in the energy)
+NU = 4.0
 #: blur widths (Gaussian sigma, px) each nucleus is fitted with
 SIGMAS = np.array([0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0, 6.0])
 
@@ -156,7 +158,7 @@ def _blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 @dataclass
 class FocusModel:
-    """``s(z) = sqrt(s0^2 + (k (z - f))^2)`` with Gaussian measurement noise ``noise`` (all px)."""
+    """``s(z) = sqrt(s0^2 + (k (z - f))^2)`` with Student-t measurement noise of scale ``noise`` (all px; ``NU`` degrees of freedom)."""
 
     s0: float
     k: float
@@ -177,7 +179,10 @@ def _marginals(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0: floa
     pred = np.sqrt(s0**2 + (k * (grid[None, :] - focals[:, None])) ** 2)  # (F, G)
     # single precision inside each nucleus' mixture (its exp is several times faster), double across nuclei
     diff = (blur[None, :, None] - pred[:, None, :]).astype(np.float32)  # (F, n, G)
-    ll = np.float32(-0.5) * (diff[None] / noises[:, None, None, None].astype(np.float32)) ** 2  # (noises, F, n, G)
+    # Student-t, as in focus_energy: with Gaussian noise, a mirror-image pair of depths reads a few badly
+    # measured blurs as the two depths of an off-centre focal plane and finds one where there is none
+    u2 = (diff[None] / noises[:, None, None, None].astype(np.float32)) ** 2  # (noises, F, n, G)
+    ll = np.float32(-0.5 * (NU + 1)) * np.log1p(u2 / np.float32(NU))
     top = ll.max(axis=3, keepdims=True)
     mixture = np.einsum("sfng,ng->sfn", np.exp(ll - top), weights.astype(np.float32))
     per_nucleus = top[..., 0].astype(float) + np.log(mixture.astype(float))
@@ -229,7 +234,7 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
 
 
 def focus_energy(blur: np.ndarray, measured: np.ndarray, grid: np.ndarray, model: FocusModel,
-                 spread: np.ndarray | float = 1.0, nu: float = 4.0) -> np.ndarray:
+                 spread: np.ndarray | float = 1.0, nu: float = NU) -> np.ndarray:
     """``(n, grid)`` energy of each depth from the nucleus' blur (0 where unmeasured or no defocus).
 
     Student-t (``nu`` degrees of freedom) around the model's blur, its scale the fitted noise

@@ -281,14 +281,31 @@ def depth_grid(T: float, prior: SizePrior, n: int = 97) -> np.ndarray:
     return np.linspace(-reach, T + reach, n)
 
 
-def log_prior(r_obs: np.ndarray, z: np.ndarray, T: float, prior: SizePrior) -> np.ndarray:
+def depth_axes(sd: float, n: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Ratios ``q`` of a nucleus' semi-axis along depth to its radius in the plane, log-normal with
+    spread ``sd`` about 1, as ``n`` Gauss-Hermite nodes and their log weights (``q = 1`` alone for 0).
+
+    A profile shows a nucleus' extent in the plane, not along depth: nuclei are not spheres, and a
+    section meets each at its own angle.
+    """
+    if sd <= 0:
+        return np.ones(1), np.zeros(1)
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return np.exp(sd * x), np.log(w / w.sum())
+
+
+def log_prior(r_obs: np.ndarray, z: np.ndarray, T: float, prior: SizePrior, q=1.0, log_w=0.0) -> np.ndarray:
     """``(n, G)`` log prior of each depth given the observed profile radius (normalised per nucleus).
 
     Depth is uniform; the radius it implies carries the size prior's density and
     the Jacobian ``r_obs / rho`` of the cap's radius.
+    :param q: per grid point, the semi-axis along depth over the radius in the plane
+        (:func:`cellframe.physics.stereology.radius_from_profile`), with its prior log weight ``log_w``:
+        a grid over depth and shape together (:func:`depth_axes`), normalised over both.
     """
-    rho = radius_from_profile(r_obs[:, None], z[None, :], T, prior.edge)
-    lp = prior.logpdf(rho) + np.log(r_obs[:, None] / rho)
+    q = np.asarray(q, float)[None, :] if np.ndim(q) else q
+    rho = radius_from_profile(r_obs[:, None], z[None, :], T, prior.edge, q)
+    lp = prior.logpdf(rho) + np.log(r_obs[:, None] / rho) + log_w
     # a profile larger than the prior expects still has a depth: only the cap-free depths then
     allowed = (rho <= prior.high) | (rho <= rho.min(axis=1, keepdims=True) + 1e-9)
     lp = np.where(allowed, lp, -np.inf)
@@ -296,10 +313,24 @@ def log_prior(r_obs: np.ndarray, z: np.ndarray, T: float, prior: SizePrior) -> n
     return lp - logsumexp(lp, axis=1, keepdims=True)
 
 
-def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.6, edge: float = 0.0) -> np.ndarray:
-    """``(n, G)`` mean chromatin path over each profile's central disc, for each depth."""
-    rho = radius_from_profile(r_obs[:, None], z[None, :], T, edge)
-    return np.maximum(mean_path(rho, z[None, :], T, inner * r_obs[:, None]), 1e-3)
+def predicted_path(r_obs: np.ndarray, z: np.ndarray, T: float, inner: float = 0.6, edge: float = 0.0,
+                   q=1.0) -> np.ndarray:
+    """``(n, G)`` mean chromatin path over each profile's central disc, for each depth (and shape ``q``,
+    per grid point: :func:`log_prior`)."""
+    q = np.asarray(q, float)[None, :] if np.ndim(q) else q
+    rho = radius_from_profile(r_obs[:, None], z[None, :], T, edge, q)
+    return np.maximum(mean_path(rho, z[None, :], T, inner * r_obs[:, None], q=q), 1e-3)
+
+
+def over_shapes(energy: np.ndarray, shapes: int) -> np.ndarray:
+    """``(n, G)`` energy of each depth from an ``(n, shapes * G)`` one over shape and depth (shape-major),
+    the shapes marginalised; 0 at each nucleus' best depth."""
+    if shapes == 1:
+        return energy
+    n = energy.shape[0]
+    e = -logsumexp(-energy.reshape(n, shapes, -1), axis=1)
+    e -= e.min(axis=1, keepdims=True)
+    return np.minimum(e, WALL)
 
 
 #: degrees of freedom of the Student-t noise on log density: heavy tails for what the model leaves out

@@ -43,13 +43,18 @@ from cellframe.model.objective import Objective
 from cellframe.physics.posterior import sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
-from cellframe.physics.stereology import radius_from_profile, seen_depths, volume_density
+from cellframe.physics.stereology import depth_axis_spread, radius_from_profile, seen_depths, volume_density
 
 
 log = logging.getLogger(__name__)
 
 #: the outline edges (um of chromatin path) ``edge_um=null`` chooses from
 EDGES_UM = (0.0, 0.0625, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
+#: Gauss-Hermite nodes over the nuclear shape (depth_axis_sd), and the widest spread it may take
+SHAPES = 5
+MAX_DEPTH_AXIS_SD = 0.5
+#: the spread taken where the nuclei table has no shapes (profiles of aspect ratio about 1.3)
+TYPICAL_DEPTH_AXIS_SD = 0.15
 #: the least log-likelihood gain (nats) of the lost-caps model over depth-blind densities for the
 #: densities to count (:func:`cellframe.physics.lost_caps.depth_signal`)
 MIN_DEPTH_SIGNAL = 10.0
@@ -107,6 +112,10 @@ class EvidenceSettings:
     #: nuclei), 0 = the plain Voronoi partition (cells ignore them). One section without membranes cannot
     #: tell which, so both ends by default; [1, 1] is the Laguerre partition alone (README)
     laguerre_weight: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    #: log-scale spread of a nucleus' semi-axis along depth over its radius in the plane: a profile shows
+    #: only the plane's extent. None = from how elongated the profiles are, nuclei taken to be turned at
+    #: random in 3D (stereology.depth_axis_spread; 0.17 for ellipsoids of axes 1.25 : 1 : 0.8); 0 = spheres
+    depth_axis_sd: Optional[float] = None
 
     def __post_init__(self) -> None:
         w = list(self.laguerre_weight)
@@ -116,6 +125,9 @@ class EvidenceSettings:
             raise ValueError(f"tissue_in_depth={self.tissue_in_depth!r} must be 'isotropic' or 'columns'")
         if self.focus_side not in ("top", "bottom"):
             raise ValueError(f"focus_side={self.focus_side!r} must be 'top' or 'bottom'")
+        if self.depth_axis_sd is not None and not 0 <= self.depth_axis_sd <= MAX_DEPTH_AXIS_SD:
+            raise ValueError(f"depth_axis_sd={self.depth_axis_sd} must be null (from the profiles) or in "
+                             f"[0, {MAX_DEPTH_AXIS_SD}]")
         for key in ("lambda_depth", "lambda_size", "lambda_focus", "extracellular", "min_stain_sd"):
             if not getattr(self, key) >= 0:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
@@ -157,9 +169,12 @@ class EvidenceObjective(Objective):
         if len(self.prior.weights) > 1:
             log.info("size prior: two nuclear populations, radius %s px", " and ".join(
                 f"{np.exp(m):.1f} ({w:.0%})" for m, w in zip(self.prior.mus, self.prior.weights)))
+        self.depth_axis_sd = self._depth_axis_sd(geometry)
+        self.q, self._log_w = caps.depth_axes(self.depth_axis_sd, SHAPES)
         self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
-        lp = caps.log_prior(r, self.grid, self.T, self.prior)
-        path = caps.predicted_path(r, self.grid, self.T, edge=self.prior.edge)
+        lp = self._log_prior(r)
+        z, q, _ = self._joint_grid
+        path = caps.predicted_path(r, z, self.T, edge=self.prior.edge, q=q)
         self.stain, _ = caps.fit_stain(density, lp, path, use=~crowded, responses=self._responses)
         log.info("stain: haematoxylin density ~ chromatin path ^ %.2f, spread %.2f (log scale)",
                  self.stain.response, self.stain.sd)
@@ -172,11 +187,15 @@ class EvidenceObjective(Objective):
             if settings.edge_um is None:  # the densities cannot tell the outline edge either
                 self.prior = caps.fit_size_prior(r, self.T, settings.size_components)
                 self.grid = caps.depth_grid(self.T, self.prior, settings.grid)
-                lp = caps.log_prior(r, self.grid, self.T, self.prior)
-            self.energy = np.minimum(lp.max(axis=1, keepdims=True) - lp, caps.WALL)
+                lp = self._log_prior(r)
+            joint = np.minimum(lp.max(axis=1, keepdims=True) - lp, caps.WALL)
         else:
             spread = max(self.stain.sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
-            self.energy = caps.depth_energy(density, lp, path, self.stain.k, spread)
+            joint = caps.depth_energy(density, lp, path, self.stain.k, spread)
+        if settings.lambda_depth == 0:  # the shapes keep their prior
+            joint = np.broadcast_to(self._log_w.max() - np.repeat(self._log_w, len(self.grid)), joint.shape).copy()
+        self._joint = joint  # (n, shapes * grid): energy over shape and depth together
+        self.energy = caps.over_shapes(joint, len(self.q))
         if settings.lambda_depth == 0:
             self.energy = np.zeros_like(self.energy)
         self.focus = None
@@ -194,6 +213,7 @@ class EvidenceObjective(Objective):
         # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
                                      max(n_draws, settings.depth_draws), rng)
+        self.q_draws = self._shapes_given(self.z_draws[:n_draws], rng)
         self.R_draws = self._cell_radii(image, rng, n_draws)
         logR = np.log(self.R_draws)
         self.R_hat = np.exp(np.median(logR, axis=0))
@@ -204,6 +224,54 @@ class EvidenceObjective(Objective):
     def _responses(self) -> tuple[float, ...]:
         fixed = self.settings.stain_response
         return caps.RESPONSES if fixed is None else (float(fixed),)
+
+    @property
+    def _joint_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Depth, shape ``q`` and the shape's prior log weight at each point of the grid over both
+        (shape-major)."""
+        if len(self.q) == 1:
+            return self.grid, 1.0, 0.0
+        G = len(self.grid)
+        return np.tile(self.grid, len(self.q)), np.repeat(self.q, G), np.repeat(self._log_w, G)
+
+    def _log_prior(self, r) -> np.ndarray:
+        z, q, log_w = self._joint_grid
+        return caps.log_prior(r, z, self.T, self.prior, q, log_w)
+
+    def _shape_energy(self, z: np.ndarray) -> np.ndarray:
+        """``(..., n, shapes)`` energy of each shape at depths ``z`` (``(..., n)``; nearest grid point)."""
+        step = self.grid[1] - self.grid[0]
+        i = np.clip(np.rint((z - self.grid[0]) / step), 0, len(self.grid) - 1).astype(int)
+        n = self.geometry.n
+        e = self._joint.reshape(n, len(self.q), len(self.grid))
+        return e[np.arange(n), :, i]  # the advanced indices broadcast to z's shape, the shapes last
+
+    def _shapes_given(self, z: np.ndarray, rng) -> np.ndarray:
+        """``(draws, n)`` shapes ``q`` drawn given each draw's depths."""
+        if len(self.q) == 1:
+            return np.ones_like(z)
+        e = self._shape_energy(z)
+        p = np.exp(-(e - e.min(axis=-1, keepdims=True)))
+        cdf = np.cumsum(p, axis=-1)
+        u = rng.random(z.shape) * cdf[..., -1]
+        return self.q[np.minimum((cdf < u[..., None]).sum(axis=-1), len(self.q) - 1)]
+
+    def _nuclear_radius(self, z, q) -> np.ndarray:
+        """The 3D nuclear radius (of the sphere of the same volume) at depths ``z`` and shapes ``q``."""
+        return radius_from_profile(self.geometry.r, z, self.T, self.prior.edge, q) * np.cbrt(q)
+
+    def _depth_axis_sd(self, geometry) -> float:
+        """The spread of the nuclei's semi-axis along depth: the setting's, or the profiles' elongation's."""
+        if self.settings.depth_axis_sd is not None:
+            return float(self.settings.depth_axis_sd)
+        n = geometry.nuclei
+        if not {"axis_a", "axis_b"} <= set(n.columns):
+            log.info("nuclear shape: the nuclei table has no axes; depth semi-axis spread %.2f taken", TYPICAL_DEPTH_AXIS_SD)
+            return TYPICAL_DEPTH_AXIS_SD
+        sd = float(np.clip(depth_axis_spread(n["axis_a"], n["axis_b"], geometry.r), 0.0, MAX_DEPTH_AXIS_SD))
+        log.info("nuclear shape: profiles' elongation says a depth semi-axis spread of %.2f (log scale; nuclei turned "
+                 "at random)", sd)
+        return sd
 
     def _size_prior(self, r, density, alone, edge_um) -> caps.SizePrior:
         """The size prior, at the given outline edge or at the one the densities fit best."""
@@ -223,6 +291,8 @@ class EvidenceObjective(Objective):
         self.tissue = region if self.settings.tissue else None
         area = float(region.sum())
         edge = prior.edge
+        # counted as spheres, as the size prior they pair with was fitted (with each profile's drawn shape
+        # the density came out 6 % low on the second renderer)
         n_v = volume_density(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min, edge),
                              area)
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
@@ -234,7 +304,7 @@ class EvidenceObjective(Objective):
         weights = low + (high - low) * (rng.permutation(n_draws) + rng.random(n_draws)) / n_draws  # stratified
         out = np.empty((n_draws, g.n))
         for d, z in enumerate(self.z_draws[:n_draws]):
-            rho = radius_from_profile(g.r, z, T, edge)
+            rho = self._nuclear_radius(z, self.q_draws[d])
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
             unseen = tissue.realize(rng)  # the tissue above and below, drawn afresh
             others, others_rho = hidden_nuclei(g.xy, z, rho, unseen, n_v, prior.r_min, 3 * cell,
@@ -299,12 +369,16 @@ class EvidenceObjective(Objective):
         out = copy.copy(self)
         out.geometry = self.geometry.subset(keep)
         out.energy, out.R_hat, out.R_sd = self.energy[keep], self.R_hat[keep], self.R_sd[keep]
-        out.z_draws, out.R_draws = self.z_draws[:, keep], self.R_draws[:, keep]
+        out.z_draws, out.R_draws, out.q_draws = self.z_draws[:, keep], self.R_draws[:, keep], self.q_draws[:, keep]
+        out._joint = self._joint[keep]
         return out
 
     def cell_columns(self, x: np.ndarray) -> pd.DataFrame:
         z = self.geometry.unpack(x)["z"]
-        return pd.DataFrame({"rho": radius_from_profile(self.geometry.r, z, self.T, self.prior.edge),
+        e = self._shape_energy(np.asarray(z, float))  # the shape's posterior at each depth: its mean log
+        p = np.exp(-(e - e.min(axis=-1, keepdims=True)))
+        q = np.exp((p @ np.log(self.q)) / p.sum(axis=-1))
+        return pd.DataFrame({"rho": self._nuclear_radius(z, q),
                              "depth_from_mid": caps.distance_from_mid(z, self.T)})
 
     def visible_tissue(self) -> np.ndarray | None:
@@ -313,7 +387,7 @@ class EvidenceObjective(Objective):
     def diagnostics(self) -> dict[str, float]:
         out = {"outline_edge_um": self.prior.edge * self.mpp,
                "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain.sd),
-               "stain_response": float(self.stain.response)}
+               "stain_response": float(self.stain.response), "depth_axis_sd": self.depth_axis_sd}
         if self.focus is not None:
             out["focus_used"] = float(self.focus.significant)
         return out
