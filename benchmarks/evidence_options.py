@@ -2,7 +2,8 @@
 
 For each demo patch (its image and reference mask), a whole reconstruction (segmentation excepted)
 with the default settings and with each option changed: the fitted stain response
-(``stain_response=null``), the tissue in depth as columns (``tissue_in_depth=columns``). Runs are
+(``stain_response=null``), the tissue in depth as columns (``tissue_in_depth=columns``), nuclei taken as
+spheres (``depth_axis_sd=0``: no shapes to marginalise, as before they were drawn). Runs are
 interleaved and repeated; the best of each is kept. Writes ``results/evidence_options.md``.
 
     python benchmarks/evidence_options.py [--repeats 3]
@@ -22,7 +23,7 @@ from cellframe.model.reconstruct import reconstruct
 from cellframe.registry import default_registry
 
 OPTIONS = {"default": {}, "stain_response=null": {"stain_response": None},
-           "tissue_in_depth=columns": {"tissue_in_depth": "columns"}}
+           "tissue_in_depth=columns": {"tissue_in_depth": "columns"}, "depth_axis_sd=0": {"depth_axis_sd": 0.0}}
 
 
 def main() -> None:

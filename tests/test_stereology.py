@@ -107,3 +107,16 @@ def test_the_profiles_elongation_tells_how_far_depth_semi_axes_spread():
     a, b, c = shadows([14.0, 9.0, 9.0])  # prolate
     assert depth_axis_spread(a, b, np.sqrt(a * b)) == pytest.approx(np.std(np.log(c / np.sqrt(a * b))), rel=0.15)
     assert depth_axis_spread(np.full(50, 8.0), np.full(50, 8.0), np.full(50, 8.0)) == 0.0  # round: spheres
+
+
+def test_paths_over_a_grid_of_depths_and_shapes_are_each_shape_on_its_own():
+    rng = np.random.default_rng(1)
+    r = rng.uniform(3, 12, 40)[:, None]
+    z, q = np.linspace(-15, 31, 24), np.array([0.7, 1.0, 1.4])
+    zz, qq = np.tile(z, 3)[None, :], np.repeat(q, len(z))[None, :]
+    rho = radius_from_profile(r, zz, T, 0.5, qq)
+    joint = mean_path(rho, zz, T, 0.6 * r, q=qq)
+    for k, qk in enumerate(q):
+        part = slice(k * len(z), (k + 1) * len(z))
+        alone = mean_path(radius_from_profile(r, z[None, :], T, 0.5, qk), z[None, :], T, 0.6 * r, q=qk)
+        assert np.array_equal(joint[:, part], alone)

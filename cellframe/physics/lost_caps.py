@@ -17,7 +17,9 @@ image. Everything per image is estimated from the image itself:
 
 The result is, per nucleus, an energy (negative log posterior) over a grid of
 depths. It is symmetric about the mid-plane: transmitted light cannot say which
-face a nucleus is near.
+face a nucleus is near. A profile shows a nucleus across the plane only, so the grid may run over
+its semi-axis along depth too (:func:`depth_axes`: ``q`` per grid point in :func:`log_prior` and
+:func:`predicted_path`), and :func:`over_shapes` marginalises it.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import numpy as np
 
 def clipped_chord(zc, half, T: float):
     """Length of the chord ``[zc - half, zc + half]`` inside ``[0, T]`` (0 where ``half <= 0``)."""
-    half = np.maximum(half, 0.0)
-    return np.maximum(np.minimum(zc + half, T) - np.maximum(zc - half, 0.0), 0.0) * (half > 0)
+    half = np.maximum(half, 0.0)  # a chord of length 0 comes out 0 (min(zc, T) - max(zc, 0) <= 0)
+    return np.maximum(np.minimum(zc + half, T) - np.maximum(zc - half, 0.0), 0.0)
 
 
 def face_distance(zc, T: float):
@@ -123,12 +123,11 @@ def mean_path(rho, zc, T: float, r_in, n: int = 16, q=1.0):
     :func:`radius_from_profile`); midpoint rule over rings of equal area.
     """
     q = np.asarray(q, float)
-    rho, zc, r_in, T = np.broadcast_arrays(*(np.asarray(a, float) for a in (rho, np.asarray(zc, float) / q, r_in,
-                                                                          np.asarray(T, float) / q)))
+    rho, zc, r_in = np.asarray(rho, float), np.asarray(zc, float) / q, np.asarray(r_in, float)
     u = (np.arange(n) + 0.5) / n  # equal-area rings: s = r_in * sqrt(u)
-    s = r_in[..., None] * np.sqrt(u)
+    s = r_in[..., None] * np.sqrt(u)  # each array on its own shape; they broadcast only where they meet
     half = np.sqrt(np.maximum(rho[..., None] ** 2 - s**2, 0.0))
-    return q * clipped_chord(zc[..., None], half, T[..., None]).mean(axis=-1)
+    return q * clipped_chord(zc[..., None], half, (np.asarray(T, float) / q)[..., None]).mean(axis=-1)
 
 
 def volume_in_section(rho, zc, T: float):

@@ -4,7 +4,8 @@ Terms, each on by its weight (0 switches it off):
 
 * ``depth`` (lost caps, :mod:`cellframe.physics.lost_caps`): each nucleus' profile size
   and haematoxylin density against a size prior fitted to the image say how far
-  its centre lies from the section's faces; ``z`` is measured from the top face,
+  its centre lies from the section's faces, its semi-axis along depth marginalised
+  (``depth_axis_sd``: a profile shows the plane's extent only); ``z`` is measured from the top face,
   so the section is ``[0, T]`` with ``T = model.section_um / input.mpp`` and a
   centre may lie outside it (a cap).
 * ``size`` (space filling, :mod:`cellframe.physics.space_filling`): the cell radius
