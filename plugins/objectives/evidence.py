@@ -193,12 +193,10 @@ class EvidenceObjective(Objective):
         else:
             spread = max(self.stain.sd, settings.min_stain_sd) * np.where(crowded, settings.crowded_spread, 1.0)
             joint = caps.depth_energy(density, lp, path, self.stain.k, spread)
-        if settings.lambda_depth == 0:  # the shapes keep their prior
+        if settings.lambda_depth == 0:  # flat in depth, the shapes at their prior
             joint = np.broadcast_to(self._log_w.max() - np.repeat(self._log_w, len(self.grid)), joint.shape).copy()
         self._joint = joint  # (n, shapes * grid): energy over shape and depth together
         self.energy = caps.over_shapes(joint, len(self.q))
-        if settings.lambda_depth == 0:
-            self.energy = np.zeros_like(self.energy)
         self.focus = None
         if settings.lambda_focus > 0:
             blur, measured = edge_blur(h, xy, r)
