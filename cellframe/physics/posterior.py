@@ -53,13 +53,13 @@ def sample_depths(energy: np.ndarray, grid: np.ndarray, pairs: np.ndarray, separ
                 for k in range(width):  # padding slots have no gap to keep (0): no penalty
                     gap = np.abs(grid32[None, None, :] - z[:, neighbours[i, k], None].astype(np.float32))
                     e += np.float32(stiffness) * np.maximum(gaps32[i, k][None, :, None] - gap, np.float32(0))
-                pick = _draw_each(e, rng)
+                pick = draw_each(e, rng)
                 z[:, i] = grid[pick] + rng.uniform(-step / 2, step / 2, pick.shape)
     return np.clip(z, grid[0], grid[-1])
 
 
-def _draw_each(energy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Grid indices drawn from ``exp(-energy)`` along the last axis, one per leading index."""
+def draw_each(energy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices drawn from ``exp(-energy)`` along the last axis, one per leading index."""
     p = np.exp(-(energy - energy.min(axis=-1, keepdims=True)))
     cdf = np.cumsum(p, axis=-1)
     u = rng.random(energy.shape[:-1]) * cdf[..., -1]

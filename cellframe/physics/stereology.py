@@ -60,8 +60,6 @@ def radius_from_profile(r_obs, zc, T: float, edge: float = 0.0, q=1.0):
     :param q: the nucleus' semi-axis along depth over its radius in the plane (a spheroid; 1: a sphere).
         Depth scaled by ``1 / q`` makes it a sphere in a section ``T / q`` thick.
     """
-    if np.ndim(q) == 0 and q == 1.0:
-        return np.sqrt(np.asarray(r_obs, float) ** 2 + edge_offset(zc, T, edge) ** 2)
     q = np.asarray(q, float)
     return np.sqrt(np.asarray(r_obs, float) ** 2 + edge_offset(np.asarray(zc, float) / q, T / q, edge / q) ** 2)
 
@@ -72,14 +70,13 @@ def seen_depths(rho, T: float, r_min: float, edge: float = 0.0, q=1.0):
 
     :param q: semi-axis along depth over ``rho`` (:func:`radius_from_profile`).
     """
-    if not (np.ndim(q) == 0 and q == 1.0):
-        q = np.asarray(q, float)
-        return q * seen_depths(rho, T / q, r_min, edge / q)
+    q = np.asarray(q, float)
+    T, edge = T / q, edge / q  # the sphere's section (radius_from_profile), its slab scaled back by q
     reach = np.sqrt(np.maximum(np.asarray(rho, float) ** 2 - r_min**2, 0.0))
-    if np.all(np.asarray(edge) <= 0):
-        return T * (np.asarray(rho) >= r_min) + 2 * reach
-    return (np.maximum(T - edge, 0.0) * (reach >= edge / 2) + 2 * np.clip(reach - edge / 2, 0.0, edge / 2)
-            + 2 * np.maximum(reach - edge, 0.0))
+    if np.all(edge <= 0):
+        return q * (T * (np.asarray(rho) >= r_min) + 2 * reach)
+    return q * (np.maximum(T - edge, 0.0) * (reach >= edge / 2) + 2 * np.clip(reach - edge / 2, 0.0, edge / 2)
+                + 2 * np.maximum(reach - edge, 0.0))
 
 
 #: for nuclei turned at random in 3D, the spread of log(semi-axis along depth / profile's equivalent radius)

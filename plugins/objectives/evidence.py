@@ -41,7 +41,7 @@ from cellframe import hookimpl
 from cellframe.physics import lost_caps as caps
 from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
 from cellframe.model.objective import Objective
-from cellframe.physics.posterior import sample_depths
+from cellframe.physics.posterior import draw_each, sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
 from cellframe.physics.stereology import depth_axis_spread, radius_from_profile, seen_depths, volume_density
@@ -249,11 +249,7 @@ class EvidenceObjective(Objective):
         """``(draws, n)`` shapes ``q`` drawn given each draw's depths."""
         if len(self.q) == 1:
             return np.ones_like(z)
-        e = self._shape_energy(z)
-        p = np.exp(-(e - e.min(axis=-1, keepdims=True)))
-        cdf = np.cumsum(p, axis=-1)
-        u = rng.random(z.shape) * cdf[..., -1]
-        return self.q[np.minimum((cdf < u[..., None]).sum(axis=-1), len(self.q) - 1)]
+        return self.q[draw_each(self._shape_energy(z), rng)]
 
     def _nuclear_radius(self, z, q) -> np.ndarray:
         """The 3D nuclear radius (of the sphere of the same volume) at depths ``z`` and shapes ``q``."""
