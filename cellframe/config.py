@@ -59,8 +59,9 @@ class InputConfig:
     patch_size: int = 1000
     min_tissue: float = 0.5
     max_patches: Optional[int] = None
-    #: context around each slide patch, pixels; None = 2 x the largest possible cell radius,
-    #: beta x max_nucleus_um (converted with mpp)
+    #: context around each slide patch, pixels; None = the largest possible cell radius,
+    #: beta x max_nucleus_um (converted with mpp): as far as an owned cell's region and the sampling
+    #: ball of its volume reach
     halo: Optional[int] = None
     max_nucleus_um: float = 8.0
     #: largest image (or mask) read whole, in pixels; bigger ones are refused before decoding
@@ -217,7 +218,7 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
         raise ConfigError(f"input.min_tissue={inp.min_tissue} must be in [0, 1]")
     halo = inp.halo
     if halo is None:
-        halo = int(np.ceil(2 * beta * _finite("input.max_nucleus_um", inp.max_nucleus_um) / inp.mpp))
+        halo = int(np.ceil(beta * _finite("input.max_nucleus_um", inp.max_nucleus_um) / inp.mpp))
     if halo < 0:
         raise ConfigError(f"input.halo={halo} must be >= 0")
     try:

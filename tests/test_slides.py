@@ -75,7 +75,7 @@ def test_slide_run_maps_every_cell_back_to_the_slide(slide, run_cli, tmp_path):
     cells = pd.read_csv(folders[0] / "cells.csv")
     assert len(cells) > 20
     halo = meta["halo"]
-    assert halo == 160  # 2 x beta 2.5 x 8 um at 0.25 um/px
+    assert halo == 80  # beta 2.5 x 8 um at 0.25 um/px
     assert np.allclose(cells["x_slide"], cells["x"] - halo + meta["x0"])
     assert np.allclose(cells["y_slide"], cells["y"] - halo + meta["y0"])
     cells = cells[cells["owned"]]

@@ -29,8 +29,10 @@ from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from cellframe.physics import student_t
+
 #: degrees of freedom of the Student-t noise on a measured blur (in the fit and in the energy)
-NU = 4.0
+NU = student_t.NU
 #: blur widths (Gaussian sigma, px) each nucleus is fitted with
 SIGMAS = np.array([0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0, 6.0])
 
@@ -177,15 +179,14 @@ def _marginals(blur: np.ndarray, weights: np.ndarray, grid: np.ndarray, s0: floa
     """Log-likelihood of the measured blurs, each depth weighted by its lost-caps posterior, for every
     focal plane and noise level: ``(focals, noises)``."""
     pred = np.sqrt(s0**2 + (k * (grid[None, :] - focals[:, None])) ** 2)  # (F, G)
-    # single precision inside each nucleus' mixture (its exp is several times faster), double across nuclei
-    diff = (blur[None, :, None] - pred[:, None, :]).astype(np.float32)  # (F, n, G)
+    # single precision inside each nucleus' mixture, double across nuclei
+    d2 = ((blur[None, :, None] - pred[:, None, :]) ** 2).astype(np.float32)  # (F, n, G)
     # Student-t, as in focus_energy: with Gaussian noise, a mirror-image pair of depths reads a few badly
     # measured blurs as the two depths of an off-centre focal plane and finds one where there is none
-    u2 = (diff[None] / noises[:, None, None, None].astype(np.float32)) ** 2  # (noises, F, n, G)
-    ll = np.float32(-0.5 * (NU + 1)) * np.log1p(u2 / np.float32(NU))
-    top = ll.max(axis=3, keepdims=True)
-    mixture = np.einsum("sfng,ng->sfn", np.exp(ll - top), weights.astype(np.float32))
-    per_nucleus = top[..., 0].astype(float) + np.log(mixture.astype(float))
+    a = d2[None] * (1.0 / (NU * noises**2)).astype(np.float32)[:, None, None, None]  # (noises, F, n, G)
+    a += 1
+    density = np.divide(weights.astype(np.float32), student_t.inverse_kernel(a), out=a)
+    per_nucleus = np.log(density.sum(axis=3).astype(float))
     return (per_nucleus.sum(axis=2) - len(blur) * np.log(noises)[:, None]).T
 
 
@@ -247,5 +248,5 @@ def focus_energy(blur: np.ndarray, measured: np.ndarray, grid: np.ndarray, model
     pred = model.blur(grid)
     use = measured & np.isfinite(blur)
     scale = (model.noise * np.broadcast_to(np.asarray(spread, float), blur.shape))[use, None]
-    energy[use] = 0.5 * (nu + 1) * np.log1p(((blur[use, None] - pred[None, :]) / scale) ** 2 / nu)
+    energy[use] = student_t.neg_log_kernel((blur[use, None] - pred[None, :]) / scale, nu)
     return energy - energy.min(axis=1, keepdims=True)

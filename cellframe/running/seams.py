@@ -1,11 +1,10 @@
 """One slide from many patches: merge the patches' cells, drop duplicates, re-solve seam clusters.
 
-Each slide patch is reconstructed with a halo of context at least twice the
-largest possible cell radius, so a cluster of nuclei cut by a seam is seen
-whole from both sides; every cell then belongs to the patch holding its
-centre. The two sides were still optimised apart, so every cluster of
-overlapping nuclei with cells from more than one patch is optimised once more,
-whole, at the slide level.
+Each slide patch is reconstructed with a halo of context as wide as the largest
+possible cell radius, so every cell near a seam has its neighbours on both sides;
+every cell then belongs to the patch holding its centre. The two sides were
+still optimised apart, so every cluster of overlapping nuclei with cells from
+more than one patch is optimised once more, whole, at the slide level.
 """
 
 from __future__ import annotations

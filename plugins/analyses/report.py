@@ -50,6 +50,24 @@ def patch_image(rec) -> np.ndarray:
     return as_rgb(read_image(rec.source["image"], "image"), rec.source["image"])
 
 
+#: pixels across one panel of a patch figure (18 in at 110 dpi, four panels a row): images are shrunk
+#: to about this before drawing, as resampling a whole patch costs matplotlib most of a figure
+PANEL_PX = 500
+
+
+def shrunk(image: np.ndarray, reduce=np.mean) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``image`` reduced by whole blocks (``reduce``: mean for a picture, max so thin edges stay) to
+    about :data:`PANEL_PX` across, and the ``imshow`` extent that puts it at the image's own pixel
+    coordinates (the last, incomplete blocks are left out)."""
+    from skimage.measure import block_reduce
+
+    step = max(1, int(max(image.shape[:2]) // PANEL_PX))
+    H, W = (image.shape[0] // step) * step, (image.shape[1] // step) * step
+    block = (step, step) + (1,) * (image.ndim - 2)
+    small = block_reduce(image[:H, :W], block, reduce).astype(image.dtype) if step > 1 else image
+    return small, (-0.5, W - 0.5, H - 0.5, -0.5)
+
+
 def patch_figure(rec, path) -> None:
     """One PNG with the seven panels of a patch."""
     from matplotlib.collections import PatchCollection, PolyCollection
@@ -59,22 +77,24 @@ def patch_figure(rec, path) -> None:
 
     plt = pyplot()
     image = patch_image(rec)
+    small, extent = shrunk(image)
     cells = rec.cells
     low, high = rec.depth_range if rec.depth_range[1] > rec.depth_range[0] else (0.0, float(rec.geometry.model.z_max))
     fig, axes = plt.subplots(2, 4, figsize=(18, 9))
     (a, b, c, d), (e, f, g, h) = axes
-    a.imshow(image)
+    a.imshow(small, extent=extent)
     a.set_title(f"{rec.sample_id}: H&E")
-    b.imshow(image)
+    b.imshow(small, extent=extent)
     labels = rec.labels
     if labels is not None and labels.shape == image.shape[:2]:  # the label image's edges: no tracing
-        edges = np.ma.masked_equal(find_boundaries(labels, mode="inner").astype(np.uint8), 0)
-        b.imshow(edges, cmap=ListedColormap(["yellow"]), interpolation="nearest")
+        edges, _ = shrunk(find_boundaries(labels, mode="inner").astype(np.uint8), np.max)
+        edges = np.ma.masked_equal(edges, 0)
+        b.imshow(edges, cmap=ListedColormap(["yellow"]), interpolation="nearest", extent=extent)
     else:
         b.add_collection(PolyCollection(nucleus_outlines(labels, rec.nuclei), facecolor="none", edgecolor="yellow",
                                         lw=0.6))
     b.set_title(f"segmentation: {len(cells)} nuclei")
-    c.imshow(image)
+    c.imshow(small, extent=extent)
     regions = [p for p in rec.sections if len(p) >= 3]
     c.add_collection(PolyCollection(regions, facecolor="none", edgecolor="cyan", lw=0.6))
     c.set_title(f"cell regions at z = {rec.plane_z:g} px ({len(regions)} cells reach it)")
