@@ -31,16 +31,41 @@ DECIMALS = 3
 CELL_TOLERANCE = 0.25
 
 
-def _thin(points: np.ndarray, tolerance: float) -> np.ndarray:
-    """``points`` with the vertices that move the outline by less than ``tolerance`` removed."""
-    ring = Polygon(points)
-    if len(points) < 4 or not ring.is_valid:
-        return np.asarray(points, float)
+def _rings(outlines: list[np.ndarray]) -> np.ndarray:
+    """Polygons (shapely, an array) of ``(k, 2)`` outlines, each closed if it is not."""
+    if not len(outlines):
+        return np.empty(0, object)
+    sizes = np.array([len(o) for o in outlines])
+    flat = np.concatenate([np.asarray(o, float).reshape(-1, 2) for o in outlines])
+    return shapely.polygons(shapely.linearrings(flat, indices=np.repeat(np.arange(len(outlines)), sizes)))
+
+
+def _thin(points: list[np.ndarray], tolerance: float) -> list[np.ndarray]:
+    """Each outline with the vertices that move it by less than ``tolerance`` removed."""
+    out = [np.asarray(p, float) for p in points]
+    todo = [i for i, p in enumerate(out) if len(p) >= 4]
+    if not todo:
+        return out
+    rings = _rings([out[i] for i in todo])
+    valid = shapely.is_valid(rings)
     # Douglas-Peucker, 5x faster and always valid for convex regions; topology-preserving where it is not
-    thinned = ring.simplify(tolerance, preserve_topology=False)
-    if not thinned.is_valid or thinned.is_empty:
-        thinned = ring.simplify(tolerance, preserve_topology=True)
-    return shapely.get_coordinates(thinned.exterior)
+    thinned = shapely.simplify(rings, tolerance, preserve_topology=False)
+    redo = ~shapely.is_valid(thinned) | shapely.is_empty(thinned)
+    thinned[redo] = shapely.simplify(rings[redo], tolerance, preserve_topology=True)
+    for i, ring, ok in zip(todo, thinned, valid):
+        if ok:
+            out[i] = shapely.get_coordinates(ring.exterior)
+    return out
+
+
+def _polygons(points: list[np.ndarray]) -> np.ndarray:
+    """Valid polygons (an array) of outlines, at :data:`DECIMALS`: an invalid one repaired, its largest piece."""
+    polygons = _rings([np.round(np.asarray(p, float), DECIMALS) for p in points])
+    invalid = np.flatnonzero(~shapely.is_valid(polygons))
+    for i in invalid:
+        repaired = polygons[i].buffer(0)
+        polygons[i] = max(repaired.geoms, key=lambda g: g.area) if isinstance(repaired, MultiPolygon) else repaired
+    return polygons
 
 
 def _geometry(polygon: Polygon) -> dict:
@@ -49,44 +74,48 @@ def _geometry(polygon: Polygon) -> dict:
     return {"type": "Polygon", "coordinates": [shapely.get_coordinates(ring).tolist() for ring in rings]}
 
 
-def _polygon(points: np.ndarray) -> Polygon:
-    polygon = Polygon(np.round(np.asarray(points, float), DECIMALS))
-    if not polygon.is_valid:
-        polygon = polygon.buffer(0)
-    if isinstance(polygon, MultiPolygon):
-        polygon = max(polygon.geoms, key=lambda g: g.area)
-    return polygon
-
-
 def colour(name: str) -> list[int]:
     """A stable RGB colour for a class name."""
     digest = uuid.uuid5(uuid.NAMESPACE_URL, name).bytes
     return [int(b) for b in digest[:3]]
 
 
+def cell_features(feature_ids: list[str], sections: list[np.ndarray], outlines: list[np.ndarray],
+                  measurements: list[dict], cell_types=None,
+                  to_qupath: Callable[[np.ndarray], np.ndarray] | None = None) -> list[dict]:
+    """QuPath cells, all at once: ``sections`` and ``outlines`` are ``(k, 2)`` x, y arrays in cellframe's
+    coordinates, one of each per cell; ``to_qupath`` maps them to QuPath's (default: add :data:`PIXEL_EDGE`)."""
+    to_qupath = to_qupath or (lambda points: np.asarray(points, float) + PIXEL_EDGE)
+    nuclei = _polygons([to_qupath(o) for o in outlines])
+    reaches = np.array([len(s) >= 3 for s in sections], bool)
+    cells = nuclei.copy()
+    if reaches.any():
+        regions = _polygons([to_qupath(t) for t in _thin([sections[i] for i in np.flatnonzero(reaches)], CELL_TOLERANCE)])
+        joined = shapely.union(regions, nuclei[reaches])
+        pieces = shapely.get_type_id(joined) == shapely.GeometryType.MULTIPOLYGON
+        joined[pieces] = shapely.convex_hull(joined[pieces])  # a nucleus poking out of a thin cut: one piece
+        cells[reaches] = joined
+    types = [None] * len(cells) if cell_types is None else list(cell_types)
+    features = []
+    for fid, cell, nucleus, reach, values, cell_type in zip(feature_ids, cells, nuclei, reaches, measurements, types):
+        feature = {
+            "type": "Feature",
+            "id": fid,
+            "geometry": _geometry(cell),
+            "nucleusGeometry": _geometry(nucleus),
+            "properties": {"objectType": "cell",
+                           "measurements": {**values, "Cell reaches plane": 1.0 if reach else 0.0}},
+        }
+        if cell_type is not None and cell_type == cell_type:  # not NaN
+            feature["properties"]["classification"] = {"name": str(cell_type), "color": colour(str(cell_type))}
+        features.append(feature)
+    return features
+
+
 def cell_feature(feature_id: str, section: np.ndarray, outline: np.ndarray, measurements: dict,
                  cell_type=None, to_qupath: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
-    """One QuPath cell: ``section`` and ``outline`` are ``(k, 2)`` x, y arrays in cellframe's
-    coordinates; ``to_qupath`` maps them to QuPath's (default: add :data:`PIXEL_EDGE`)."""
-    to_qupath = to_qupath or (lambda points: np.asarray(points, float) + PIXEL_EDGE)
-    nucleus = _polygon(to_qupath(outline))
-    reaches = len(section) >= 3
-    cell = nucleus
-    if reaches:
-        cell = _polygon(to_qupath(_thin(section, CELL_TOLERANCE))).union(nucleus)
-        if isinstance(cell, MultiPolygon):  # a nucleus poking out of a thin cut: keep one piece
-            cell = cell.convex_hull
-    feature = {
-        "type": "Feature",
-        "id": feature_id,
-        "geometry": _geometry(cell),
-        "nucleusGeometry": _geometry(nucleus),
-        "properties": {"objectType": "cell",
-                       "measurements": {**measurements, "Cell reaches plane": 1.0 if reaches else 0.0}},
-    }
-    if cell_type is not None and cell_type == cell_type:  # not NaN
-        feature["properties"]["classification"] = {"name": str(cell_type), "color": colour(str(cell_type))}
-    return feature
+    """One QuPath cell (:func:`cell_features`)."""
+    return cell_features([feature_id], [section], [outline], [measurements], [cell_type], to_qupath)[0]
 
 
 def feature_id(*parts) -> str:

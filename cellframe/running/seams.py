@@ -156,7 +156,7 @@ def patch_features(part: PatchCells, registry=None) -> str:
     import json
 
     from cellframe.io.outlines import nucleus_outlines
-    from cellframe.io.qupath import PIXEL_EDGE, cell_feature, feature_id
+    from cellframe.io.qupath import PIXEL_EDGE, cell_features, feature_id
     from cellframe.registry import default_registry
 
     rec, region = part.rec, part.rec.region
@@ -169,17 +169,14 @@ def patch_features(part: PatchCells, registry=None) -> str:
     def to_qupath(points):
         return (np.asarray(points, float) + PIXEL_EDGE) * region.downsample
 
-    encoded = []
     m = part.measurements
     outlines = nucleus_outlines(rec.labels, rec.nuclei.iloc[mine["cell_index"].to_numpy()])
-    for k, (i, outline, row) in enumerate(zip(part.own, outlines, mine.itertuples(index=False))):
-        outline = np.column_stack(region.to_level(outline[:, 0], outline[:, 1]))
-        measurements = {"z (px)": float(m["z"][k]), "R (px)": float(m["R"][k]), "Nucleus radius (px)": float(row.r),
-                        "Volume (px^3)": float(m["volume"][k])}
-        feature = cell_feature(feature_id(region.slide.stem, row.patch, int(row.patch_label)),
-                               _clip_to_tissue(sections[i], region, tissue), outline, measurements,
-                               None if part.types is None else part.types[k], to_qupath)
-        encoded.append(json.dumps(feature))
+    outlines = [np.column_stack(region.to_level(o[:, 0], o[:, 1])) for o in outlines]
+    ids = [feature_id(region.slide.stem, row.patch, int(row.patch_label)) for row in mine.itertuples(index=False)]
+    values = [{"z (px)": float(m["z"][k]), "R (px)": float(m["R"][k]), "Nucleus radius (px)": float(r),
+               "Volume (px^3)": float(m["volume"][k])} for k, r in enumerate(mine["r"].to_numpy(float))]
+    regions = [_clip_to_tissue(sections[i], region, tissue) for i in part.own]
+    encoded = [json.dumps(f) for f in cell_features(ids, regions, outlines, values, part.types, to_qupath)]
     return ",\n".join(encoded)
 
 

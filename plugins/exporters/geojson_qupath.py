@@ -20,7 +20,7 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.io.files import write_text
 from cellframe.io.outlines import nucleus_outlines
-from cellframe.io.qupath import PIXEL_EDGE, cell_feature, collection, feature_id
+from cellframe.io.qupath import PIXEL_EDGE, cell_features, collection, feature_id
 from cellframe.stages import Stage
 
 
@@ -43,8 +43,8 @@ def cells_geojson(rec) -> dict:
             return points
         return np.column_stack(region.to_slide(points[:, 0], points[:, 1]))
 
-    features = []
-    for k, (row, section, outline) in enumerate(zip(cells.itertuples(index=False), rec.sections, outlines)):
+    ids, values = [], []
+    for k, row in enumerate(cells.itertuples(index=False)):
         measurements = {"z (px)": float(row.z), "Nucleus radius (px)": float(row.r), "Volume (px^3)": float(row.volume),
                         "Section area (px^2)": float(row.section_area)}
         if "R" in cells:
@@ -52,8 +52,10 @@ def cells_geojson(rec) -> dict:
                              "N/C ratio (volume)": float(nc["volume"].iloc[k])}
         if np.isfinite(nc["area"].iloc[k]):
             measurements["N/C ratio (area)"] = float(nc["area"].iloc[k])
-        features.append(cell_feature(feature_id(rec.sample_id, int(row.label)), section, outline, measurements,
-                                     getattr(row, "cell_type", None), to_qupath))
+        ids.append(feature_id(rec.sample_id, int(row.label)))
+        values.append(measurements)
+    types = cells["cell_type"].tolist() if "cell_type" in cells else None
+    features = cell_features(ids, rec.sections, outlines, values, types, to_qupath)
     return collection(features)
 
 
