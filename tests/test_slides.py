@@ -227,8 +227,16 @@ def test_the_slide_geojson_built_in_worker_processes_is_the_one_built_here(centr
     recs = [run_patch(spec, plan, registry, tmp_path / "out") for spec in plan.patches]
     written = []
     for workers in (1, 2):
-        _, _, features = merge_slide(recs, registry=registry, model=plan.model, geometry=plan.geometry,
-                                     optimizer=plan.optimizer, seed=plan.seed, workers=workers)
+        cells, stats, features = merge_slide(recs, registry=registry, model=plan.model, geometry=plan.geometry,
+                                             optimizer=plan.optimizer, seed=plan.seed, workers=workers)
         write_collection(tmp_path / f"cells_{workers}.geojson", features)
         written.append((tmp_path / f"cells_{workers}.geojson").read_bytes())
     assert len(json.loads(written[0])["features"]) > 100 and written[0] == written[1]
+    # the seam clusters' re-solve moves depths only, over the depths the patches searched; sizes stay
+    assert stats["n_seam_cells"] > 0 and stats["n_violations"] == 0
+    by_patch = {rec.sample_id: rec.cells.set_index("label") for rec in recs}
+    found = np.array([by_patch[row.patch].at[row.patch_label, "R"] for row in cells.itertuples()])
+    assert np.array_equal(cells["R"].to_numpy(), found)
+    low, high = min(r.depth_range[0] for r in recs), max(r.depth_range[1] for r in recs)
+    assert low < 0  # the evidence reaches beyond the section faces, where a centre outside shows a cap
+    assert cells["z"].between(low - 1e-9, high + 1e-9).all()

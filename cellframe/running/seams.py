@@ -4,11 +4,14 @@ Each slide patch is reconstructed with a halo of context as wide as the largest
 possible cell radius, so every cell near a seam has its neighbours on both sides;
 every cell then belongs to the patch holding its centre. The two sides were
 still optimised apart, so every cluster of overlapping nuclei with cells from
-more than one patch is optimised once more, whole, at the slide level.
+more than one patch is optimised once more, whole, at the slide level: its
+depths, under the constraints alone, over the depths the patches searched;
+every other parameter (the cell's size) stays as its patch found it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 from typing import Iterator
@@ -76,10 +79,20 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int,
     n_seam = int((patches_of > 1).sum())
     if seam.any():
         rng = np.random.default_rng([int(seed), zlib.crc32(b"seams"), zlib.crc32(str(recs[0].region.slide).encode())])
-        fixed = reconstruct(nuclei[seam], registry=registry, model=model, geometry=geometry, optimizer=optimizer, rng=rng)
+        # the depths the patches searched (an evidence objective's reach beyond the section faces, where a
+        # centre outside shows a cap), in a frame shifted to start at 0: the constraints alone, over them
+        low = min(float(rec.depth_range[0]) for rec in recs)
+        high = max(float(rec.depth_range[1]) for rec in recs)
+        if not high > low:
+            low, high = 0.0, float(model.z_max)
+        fixed = reconstruct(nuclei[seam], registry=registry, model=dataclasses.replace(model, z_max=high - low),
+                            geometry=geometry, optimizer=optimizer, rng=rng)
         values = fixed.geometry.unpack(fixed.x)
-        for name in params:
-            params[name][seam] = values[name]
+        if "z" in values:  # only depth moves: the sizes keep the evidence their patches found for them
+            params["z"][seam] = values["z"] + low
+        else:
+            for name in params:
+                params[name][seam] = values[name]
     x = geometry_all.pack(params)
     cells = geometry_all.cells(x)
     region = recs[0].region
