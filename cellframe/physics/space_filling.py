@@ -263,8 +263,10 @@ def cell_volumes(centres: np.ndarray, rho: np.ndarray, others: np.ndarray, other
     pts = (centres[:, None, :] + ball_points(n, points, rng) * ball[:, None, None]).reshape(-1, 3)
     sites = np.vstack([centres, others])
     weights = weight * np.concatenate([rho, others_rho]) ** 2
-    _, owner = power_labels(pts, sites, weights)
-    mine = (owner == np.repeat(np.arange(n), points)) * tissue.share(pts)
+    mine = tissue.share(pts)
+    held = np.flatnonzero(mine)  # points that hold no cells count 0 whoever owns them: not looked up
+    _, owner = power_labels(pts[held], sites, weights)
+    mine[held] *= owner == held // points
     share = mine.reshape(n, points).mean(axis=1)
     return share * 4 / 3 * np.pi * ball**3
 

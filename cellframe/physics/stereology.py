@@ -20,7 +20,14 @@ import numpy as np
 def clipped_chord(zc, half, T: float):
     """Length of the chord ``[zc - half, zc + half]`` inside ``[0, T]`` (0 where ``half <= 0``)."""
     half = np.maximum(half, 0.0)  # a chord of length 0 comes out 0 (min(zc, T) - max(zc, 0) <= 0)
-    return np.maximum(np.minimum(zc + half, T) - np.maximum(zc - half, 0.0), 0.0)
+    top, bottom = np.add(zc, half), np.subtract(zc, half)
+    if np.ndim(top) == 0 or np.broadcast_shapes(top.shape, np.shape(T)) != top.shape:
+        return np.maximum(np.minimum(top, T) - np.maximum(bottom, 0.0), 0.0)
+    # in place: on the lost-caps grids (nuclei x depths x rings) each temporary is tens of MB
+    np.minimum(top, T, out=top)
+    np.maximum(bottom, 0.0, out=bottom)
+    np.subtract(top, bottom, out=top)
+    return np.maximum(top, 0.0, out=top)
 
 
 def face_distance(zc, T: float):
@@ -123,7 +130,8 @@ def mean_path(rho, zc, T: float, r_in, n: int = 16, q=1.0):
     rho, zc, r_in = np.asarray(rho, float), np.asarray(zc, float) / q, np.asarray(r_in, float)
     u = (np.arange(n) + 0.5) / n  # equal-area rings: s = r_in * sqrt(u)
     s = r_in[..., None] * np.sqrt(u)  # each array on its own shape; they broadcast only where they meet
-    half = np.sqrt(np.maximum(rho[..., None] ** 2 - s**2, 0.0))
+    half = rho[..., None] ** 2 - s**2  # a fresh array of the full shape: the rest in place
+    np.sqrt(np.maximum(half, 0.0, out=half), out=half)
     return q * clipped_chord(zc[..., None], half, (np.asarray(T, float) / q)[..., None]).mean(axis=-1)
 
 
