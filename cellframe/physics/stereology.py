@@ -126,13 +126,27 @@ def mean_path(rho, zc, T: float, r_in, n: int = 16, q=1.0):
     Broadcasts over ``rho``, ``zc``, ``r_in`` and ``q`` (semi-axis along depth over ``rho``:
     :func:`radius_from_profile`); midpoint rule over rings of equal area.
     """
-    q = np.asarray(q, float)
+    q, T = np.asarray(q, float), np.asarray(T, float)
     rho, zc, r_in = np.asarray(rho, float), np.asarray(zc, float) / q, np.asarray(r_in, float)
+    arrays = (rho, zc, r_in, q, T)
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    rows = max(int(2**16 // max(n * int(np.prod(shape[1:])), 1)), 1) if len(shape) > 1 else 0
+    if not rows or rows >= shape[0]:
+        return _mean_path(*arrays, n)
+    # blocks of rows, so that each (rows, ..., rings) temporary stays in cache (the same sums)
+    out = np.empty(shape)
+    for start in range(0, shape[0], rows):
+        block = slice(start, start + rows)
+        out[block] = _mean_path(*(a[block] if a.ndim == len(shape) and a.shape[0] > 1 else a for a in arrays), n)
+    return out
+
+
+def _mean_path(rho, zc, r_in, q, T, n: int):
     u = (np.arange(n) + 0.5) / n  # equal-area rings: s = r_in * sqrt(u)
     s = r_in[..., None] * np.sqrt(u)  # each array on its own shape; they broadcast only where they meet
     half = rho[..., None] ** 2 - s**2  # a fresh array of the full shape: the rest in place
     np.sqrt(np.maximum(half, 0.0, out=half), out=half)
-    return q * clipped_chord(zc[..., None], half, (np.asarray(T, float) / q)[..., None]).mean(axis=-1)
+    return q * clipped_chord(zc[..., None], half, (T / q)[..., None]).mean(axis=-1)
 
 
 def volume_in_section(rho, zc, T: float):
