@@ -26,7 +26,11 @@ from cellframe.physics.tissue import power_labels
 
 def _stained(image: np.ndarray, min_od: float) -> np.ndarray:
     """Columns of the image that hold tissue: optical density above glass."""
-    return -np.log10(np.maximum(image[..., :3].astype(float), 1.0) / 255.0).sum(axis=2) > min_od
+    rgb = image[..., :3]
+    if rgb.dtype == np.uint8:  # each channel's optical density from a table of its 256 values (the same sums)
+        od = np.log10(np.maximum(np.arange(256, dtype=float), 1.0) / 255.0)
+        return -(od[rgb[..., 0]] + od[rgb[..., 1]] + od[rgb[..., 2]]) > min_od
+    return -np.log10(np.maximum(rgb.astype(float), 1.0) / 255.0).sum(axis=2) > min_od
 
 
 def _pixels(xy: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
