@@ -25,8 +25,20 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes, each of which exits as soon as this process is gone."""
     import multiprocessing
 
+    threads = max(available_cpus() // max(workers, 1), 1)
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=watch_parent, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(os.getpid(), threads))
+
+
+def start_worker(parent: int, threads: int) -> None:
+    """In a worker: at most ``threads`` threads in the BLAS and OpenMP libraries (the workers share the
+    CPUs: two workers of two BLAS threads each on two cores run 6 % slower), and
+    :func:`watch_parent`."""
+    import numpy  # noqa: F401  (loads the BLAS the limit applies to)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    watch_parent(parent)
 
 
 def watch_parent(parent: int, every: float = 0.5) -> None:

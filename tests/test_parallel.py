@@ -36,3 +36,16 @@ def test_the_default_pool_width_is_the_cpus_this_process_may_use():
             "print(pool_width(SimpleNamespace(workers=None)), pool_width(SimpleNamespace(workers=3)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["1", "3"]  # one CPU allowed (as taskset or SLURM sets it): one worker, whatever the machine has
+
+
+def _blas_threads(_) -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=1)
+
+
+def test_workers_share_the_cpus_with_their_blas_threads():
+    from cellframe.parallel import available_cpus
+
+    threads = list(ordered_map(_blas_threads, [0, 1], workers=2))
+    assert threads == [max(available_cpus() // 2, 1)] * 2  # two workers: each half the CPUs' BLAS threads
