@@ -15,7 +15,15 @@ def cellframe(args: list[str], cwd: Path) -> None:
 
 
 def simulate(folder: Path, seed: int, settings: dict, cwd: Path) -> Path:
-    """A known-truth section in ``folder`` (``python -m cellframe simulate``)."""
+    """A known-truth section in ``folder``: ``python -m cellframe simulate``, or with ``renderer: foreign``
+    the second simulator's (``foreign_render/render.py``; the other keys are its ``ForeignConfig``)."""
+    settings = dict(settings)
+    if settings.pop("renderer", "cellframe") == "foreign":
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "foreign_render"))
+        from render import ForeignConfig, write_foreign
+
+        write_foreign(ForeignConfig(seed=seed, **settings), folder)
+        return folder
     cellframe(["simulate", f"seed={seed}", f"output_dir={folder}", *(f"{k}={v}" for k, v in settings.items())], cwd)
     return folder
 
@@ -23,8 +31,10 @@ def simulate(folder: Path, seed: int, settings: dict, cwd: Path) -> Path:
 def score(sim: Path, out: Path, settings: dict, cwd: Path) -> pd.DataFrame:
     """Reconstruct a simulated section from its image and HoVer-Net outlines with ``analysis=[truth]``;
     the truth metrics (``metric``, ``run``, ``null``, ...) and the patch's seconds."""
-    cellframe([f"input.image={sim / 'image.png'}", f"input.mask={sim / 'nuclei.json'}", "analysis=[truth]",
-               f"analysis.truth.table={sim / 'truth.parquet'}", f"output_dir={out}",
+    image = sim / "image.png" if (sim / "image.png").is_file() else sim / "image.jpg"
+    truth = sim / "truth.parquet" if (sim / "truth.parquet").is_file() else sim / "truth.csv"
+    cellframe([f"input.image={image}", f"input.mask={sim / 'nuclei.json'}", "analysis=[truth]",
+               f"analysis.truth.table={truth}", f"output_dir={out}",
                *(f"{k}={v}" for k, v in settings.items())], cwd)
     metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
     seconds = float(pd.read_csv(out / "summary.csv")["total_seconds"].iloc[0])
@@ -49,15 +59,21 @@ def variants_study(cfg, here: Path) -> str:
 
     table = pd.concat(rows, ignore_index=True)
     table.to_csv(here / "results.csv", index=False)
+    text = variants_tables(table, cfg)
+    (here / "results.md").write_text(text)
+    return text
+
+
+def variants_tables(table: pd.DataFrame, cfg) -> str:
+    """One markdown table per scenario of a variants study's ``results.csv``: each metric's mean over seeds
+    ("-" where a scenario has no such metric, e.g. no truth volume)."""
     lines = []
     for scenario, part in table.groupby("scenario", sort=False):
         means = part.pivot_table(index="variant", columns="metric", values="run", aggfunc="mean")
-        means = means.loc[list(cfg.variants), list(cfg.metrics)]
+        means = means.reindex(index=list(cfg.variants), columns=list(cfg.metrics))
         lines += [f"### {scenario} (mean over seeds {list(cfg.seeds)})", "",
                   "| variant | " + " | ".join(cfg.metrics) + " |", "|---|" + "---|" * len(cfg.metrics)]
-        lines += [f"| {variant} | " + " | ".join(f"{means.loc[variant, m]:.3f}" for m in cfg.metrics) + " |"
+        lines += [f"| {variant} | " + " | ".join("-" if pd.isna(v) else f"{v:.3f}" for v in means.loc[variant]) + " |"
                   for variant in means.index]
         lines.append("")
-    text = "\n".join(lines)
-    (here / "results.md").write_text(text)
-    return text
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ from skimage import io
 from cellframe.physics import lost_caps as caps
 from cellframe.config import ModelConfig
 from cellframe.io.nuclei import nuclei_table
-from cellframe.physics.posterior import sample_depths
+from cellframe.physics.posterior import median_depth_energy, sample_depths
 from cellframe.model.reconstruct import reconstruct
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes
 from cellframe.stages import StageError
@@ -157,6 +157,23 @@ def test_overlapping_nuclei_are_drawn_apart():
     assert 0.3 < (z[:, 0] > z[:, 1]).mean() < 0.7  # either may be on top
 
 
+def test_the_depth_point_is_the_posterior_median_distance_on_the_likelier_side():
+    rng = np.random.default_rng(3)
+    grid = np.linspace(-20, T + 20, 97)
+    draws = np.column_stack([rng.uniform(0, T, 4000),            # flat across the section: no face preferred
+                             rng.normal(3.0, 1.0, 4000),         # near the top face
+                             np.where(rng.random(4000) < 0.8, 14.0, 2.0) + rng.normal(0, 0.5, 4000)])
+    energy = median_depth_energy(draws, grid, T / 2)
+    point = grid[energy.argmin(axis=1)]
+    step = grid[1] - grid[0]
+    assert abs(abs(point[0] - T / 2) - T / 4) < step  # the median distance of a flat posterior, not a face
+    assert abs(point[1] - 3.0) < step
+    assert point[2] > T / 2 and abs(point[2] - 14.0) < step  # the side that holds 80 % of the draws
+    # its shape near the centre is the posterior's own energy (normal: (d - m)^2 / (2 sd^2))
+    i = np.argmin(np.abs(grid - 4.0))
+    assert energy[1, i] == pytest.approx((grid[i] - 3.0) ** 2 / 2, rel=0.25)
+
+
 def test_depth_draws_update_together_only_nuclei_that_share_no_pair():
     from cellframe.physics.posterior import _colour_classes, _neighbour_table
 
@@ -268,6 +285,17 @@ def test_evidence_reports_what_it_read_and_ignores_densities_that_ignore_depth(r
                           rng=np.random.default_rng(0))
     assert rec.evidence["depth_signal_nats"] < 10 and rec.evidence["outline_edge_um"] == 0.0
     assert "profile sizes alone" in caplog.text
+    # the posterior is flat across the section: its median distance from the mid-plane errs less than its
+    # mode, an arbitrary end of the flat stretch
+    mode = reconstruct(nuclei_table(mask), registry=registry, model=ModelConfig(z_max=16.0),
+                       geometry=_settings(registry, "geometry", "sphere"),
+                       optimizer=_settings(registry, "optimizer", "pso", iterations=10),
+                       objective=_settings(registry, "objective", "evidence", depth_point="mode"), image=flat,
+                       mpp=0.25, rng=np.random.default_rng(0))
+    truth = sim.truth.set_index("label")
+    error = {name: np.mean(np.abs(np.abs(r.cells["z"] - T / 2) - truth.loc[r.cells["label"], "depth_from_mid"].to_numpy()))
+             for name, r in (("median", rec), ("mode", mode))}
+    assert error["median"] < 0.92 * error["mode"], error
 
 
 def test_evidence_recovers_depth_and_size_where_the_paper_does_not(both):

@@ -7,7 +7,8 @@ the same metric for the null (a random arrangement within the paper's bounds:
 what the published objective returns when its search has nothing to do), with
 bootstrap intervals for the run:
 
-* rank correlation of ``R``, of ``R / r`` and of the distance from the mid-plane;
+* rank correlation of ``R``, of ``R / r`` and of the distance from the mid-plane, and the mean
+  absolute error of that distance (px);
 * depth order of nuclei whose profiles overlap, as is and up to a mirror flip per cluster;
 * KS distance of the N/C (radius) distribution to the truth's;
 * Jaccard and Dice per cell of the 3D label volume against the truth volume;
@@ -99,6 +100,7 @@ def _scores(per: dict, truth: pd.DataFrame, true_mid: float) -> dict[str, float]
         "R_rank": fidelity.rank_correlation(per["R"], t["R"]),
         "R_over_r_rank": fidelity.rank_correlation(per["R_over_r"], t["R"] / t["r"]),
         "depth_rank": fidelity.rank_correlation(per["depth"], np.abs(t["z"] - true_mid)),
+        "depth_mae_px": float(np.mean(np.abs(per["depth"] - np.abs(t["z"].to_numpy() - true_mid)))),
         "order": per["order"],
         "order_mirror": per["order_mirror"],
         "nc_ks": fidelity.ks_distance(per["nc"], t["r"] / t["R"]),

@@ -20,6 +20,8 @@ Terms, each on by its weight (0 switches it off):
   holds the cellular area the nuclei's density implies): not lumen, glass or open stroma.
 * ``overlap``: the geometry's non-interpenetration, weighted by ``model.lambda_overlap``.
 
+Each cell's depth is the posterior's median distance from the mid-plane, on its likelier side
+(``depth_point``; the optimizer keeps nuclei apart around it), and ``R`` the median of its draws.
 Posterior draws (``reconstruction.samples``, at least ``draws``) give each cell
 90 % intervals for ``z``, its distance from the mid-plane and ``R``, and flags
 saying whether the image narrows each below half its prior width. Which face a
@@ -41,7 +43,7 @@ from cellframe import hookimpl
 from cellframe.physics import lost_caps as caps
 from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
 from cellframe.model.objective import Objective
-from cellframe.physics.posterior import draw_each, sample_depths
+from cellframe.physics.posterior import draw_each, median_depth_energy, sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
 from cellframe.stages import Stage, StageError
 from cellframe.physics.stereology import depth_axis_spread, radius_from_profile, seen_depths, volume_density
@@ -117,6 +119,11 @@ class EvidenceSettings:
     #: only the plane's extent. None = from how elongated the profiles are, nuclei taken to be turned at
     #: random in 3D (stereology.depth_axis_spread; 0.17 for ellipsoids of axes 1.25 : 1 : 0.8); 0 = spheres
     depth_axis_sd: Optional[float] = None
+    #: the depth each cell is given (and its nucleus' size, N/C and mesh with it): "median" = the posterior
+    #: median distance from the mid-plane, on the more probable side (the depth that errs least on
+    #: average); "mode" = the most probable depth, an arbitrary end of the stretch where the posterior is
+    #: flat (most cells at one face on sections whose densities say nothing of depth: README)
+    depth_point: str = "median"
 
     def __post_init__(self) -> None:
         w = list(self.laguerre_weight)
@@ -124,6 +131,8 @@ class EvidenceSettings:
             raise ValueError(f"laguerre_weight={w} must be [low, high] with 0 <= low <= high <= 4")
         if self.tissue_in_depth not in ("isotropic", "columns"):
             raise ValueError(f"tissue_in_depth={self.tissue_in_depth!r} must be 'isotropic' or 'columns'")
+        if self.depth_point not in ("median", "mode"):
+            raise ValueError(f"depth_point={self.depth_point!r} must be 'median' or 'mode'")
         if self.focus_side not in ("top", "bottom"):
             raise ValueError(f"focus_side={self.focus_side!r} must be 'top' or 'bottom'")
         if self.depth_axis_sd is not None and not 0 <= self.depth_axis_sd <= MAX_DEPTH_AXIS_SD:
@@ -213,6 +222,10 @@ class EvidenceObjective(Objective):
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
                                      max(n_draws, settings.depth_draws), rng)
         self.q_draws = self._shapes_given(self.z_draws[:n_draws], rng)
+        # what the optimizer minimises in depth: the posterior's energy, or the error of its median
+        self.point_energy = self.energy
+        if settings.depth_point == "median" and settings.lambda_depth > 0:
+            self.point_energy = median_depth_energy(self.z_draws, self.grid, self.T / 2)
         self.R_draws = self._cell_radii(image, rng, n_draws)
         logR = np.log(self.R_draws)
         self.R_hat = np.exp(np.median(logR, axis=0))
@@ -330,8 +343,9 @@ class EvidenceObjective(Objective):
         return lower, upper
 
     def start(self, rng: np.random.Generator) -> np.ndarray:
-        """Each nucleus at its most probable depth (the first of the two mirror images), R at its estimate."""
-        return self.geometry.pack({"z": self.grid[self.energy.argmin(axis=1)], "R": self.R_hat})
+        """Each nucleus at its depth point (``depth_point``; the first of the two mirror images), R at its
+        estimate."""
+        return self.geometry.pack({"z": self.grid[self.point_energy.argmin(axis=1)], "R": self.R_hat})
 
     def initial(self, rng: np.random.Generator, n_particles: int) -> np.ndarray:
         """Posterior draws (cycled), the last particle at :meth:`start`."""
@@ -355,7 +369,8 @@ class EvidenceObjective(Objective):
         i0 = pos.astype(int)
         frac = pos - i0
         rows = np.arange(self.geometry.n)[None, :]
-        depth = self.energy[rows, i0] * (1 - frac) + self.energy[rows, i0 + 1] * frac
+        e = self.point_energy
+        depth = e[rows, i0] * (1 - frac) + e[rows, i0 + 1] * frac
         size = 0.5 * ((np.log(R) - np.log(self.R_hat)) / self.R_sd) ** 2
         return {"depth": depth, "size": size, "overlap": self.geometry.penalties(X)["overlap"]}
 
@@ -363,7 +378,8 @@ class EvidenceObjective(Objective):
         keep = np.asarray(keep, bool)
         out = copy.copy(self)
         out.geometry = self.geometry.subset(keep)
-        out.energy, out.R_hat, out.R_sd = self.energy[keep], self.R_hat[keep], self.R_sd[keep]
+        out.energy, out.point_energy = self.energy[keep], self.point_energy[keep]
+        out.R_hat, out.R_sd = self.R_hat[keep], self.R_sd[keep]
         out.z_draws, out.R_draws, out.q_draws = self.z_draws[:, keep], self.R_draws[:, keep], self.q_draws[:, keep]
         out._joint = self._joint[keep]
         return out
