@@ -9,7 +9,7 @@ largest resident size of the driver, and of all the run's processes; a second,
 smaller slide says how much the driver's grows per patch. The projection scales
 time, disk and that growth linearly to a 3,000-patch 40x TCGA slide.
 
-    python benchmarks/wsi.py [--grid 8] [--small 4] [--workers 2]
+    python benchmarks/wsi.py [--grid 8] [--small 4] [--workers 2] [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def phases(log: Path, wall0: float, seconds: float) -> dict[str, float]:
     return out
 
 
-def run_slide(tmp: Path, grid: int, workers: int) -> dict:
+def run_slide(tmp: Path, grid: int, workers: int, overrides: tuple[str, ...] = ()) -> dict:
     """One ``+pipeline=wsi`` run on a ``grid x grid`` slide: seconds, floor, disk and memory."""
     import threading
 
@@ -120,7 +120,7 @@ def run_slide(tmp: Path, grid: int, workers: int) -> dict:
     floor = floor_seconds(slide)
     out = tmp / f"run_{grid}"
     cmd = [sys.executable, "-m", "cellframe", "+pipeline=wsi", f"input.slide={slide}", "mlflow.enabled=false",
-           "progress=false", f"executor.workers={workers}", f"hydra.run.dir={out}"]
+           "progress=false", f"executor.workers={workers}", f"hydra.run.dir={out}", *overrides]
     wall0, start = time.time(), time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ})
@@ -147,13 +147,15 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=4,
                         help="patches per side of a second, smaller slide: how memory grows per patch (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides of the run (an A/B in one session)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        big = run_slide(Path(tmp), args.grid, args.workers)
-        small = run_slide(Path(tmp), args.small, args.workers) if args.small else None
+        big = run_slide(Path(tmp), args.grid, args.workers, tuple(args.overrides))
+        small = run_slide(Path(tmp), args.small, args.workers, tuple(args.overrides)) if args.small else None
     n, seconds, floor = big["n"], big["seconds"], big["floor"]
     lines = [f"A {n}-patch slide (1000 x 1000 px patches at 0.25 um/px, tiles of the demo H&E), "
-             f"`+pipeline=wsi` with {args.workers} workers on this machine (2 cores), MLflow off", "",
+             f"`+pipeline=wsi` with {args.workers} workers on this machine (2 cores), MLflow off"
+             + (f", {' '.join(args.overrides)}" if args.overrides else ""), "",
              "| measure | value |", "|---|---|",
              f"| floor (OpenSlide read + deconvolution + threshold + labelling, every patch) | {floor:.1f} s |",
              f"| cellframe, whole run (segment, reconstruct, export, merge, report) | {seconds:.1f} s |",
@@ -177,7 +179,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "wsi.md").write_text(text)
+    # a run with overrides is one side of an A/B: it leaves the default run's results alone
+    (common.RESULTS / ("wsi_overrides.md" if args.overrides else "wsi.md")).write_text(text)
 
 
 if __name__ == "__main__":

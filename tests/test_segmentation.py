@@ -58,6 +58,42 @@ def test_hed_watershed_through_the_hook(registry):
     assert 0.6 * reference < len(nuclei) < 1.4 * reference and nuclei.attrs["labels"].max() == len(nuclei)
 
 
+def _pale_and_dark_nuclei() -> np.ndarray:
+    """An H&E image (Beer-Lambert, scikit-image's stain vectors) of five dark nuclei, one pale nucleus and
+    a nucleus-sized haze of haematoxylin that fades into its surround."""
+    from skimage.color import hed2rgb
+
+    yy, xx = np.mgrid[:200, :300]
+    H, E = np.full((200, 300), 0.01), np.full((200, 300), 0.12)
+    for cy, cx, density in [(40, 40, 0.3), (40, 110, 0.3), (40, 180, 0.3), (40, 250, 0.3), (150, 40, 0.3),
+                            (150, 130, 0.08)]:
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 12**2
+        H[disc], E[disc] = density, 0.03
+    haze = np.exp(-((yy - 150) ** 2 + (xx - 230) ** 2) / (2 * 18**2))
+    H, E = H + 0.07 * haze, E - 0.09 * haze
+    return (np.clip(hed2rgb(np.dstack([H, E, np.zeros_like(H)])), 0, 1) * 255).astype(np.uint8)
+
+
+def test_a_second_threshold_finds_pale_nuclei_that_stand_out_from_their_surround(registry):
+    image = _pale_and_dark_nuclei()
+    schema = registry.stage("segmenter", "hed_watershed").schema
+
+    def found(**values):
+        nuclei = registry.call("segmenter", "hed_watershed", image=image, mask=None, mask_path=None, mpp=0.25,
+                               settings=schema(**values))
+        return nuclei, nuclei.attrs["counts"]
+
+    first, counts = found(pale_threshold_scale=None)
+    assert len(first) == 5 and "segment_pale" not in counts  # the first threshold sees the dark ones only
+    both, counts = found()
+    assert len(both) == 6 and counts["segment_pale"] == 1 and counts["segment_kept"] == 6
+    pale = both.iloc[-1]
+    assert abs(pale["y"] - 150) < 2 and abs(pale["x"] - 130) < 2  # the pale nucleus, not the haze
+    assert len(found(pale_contrast=1.0)[0]) == 7  # without the surround test the haze passes as well
+    with pytest.raises(ValueError, match="pale_threshold_scale"):
+        schema(pale_threshold_scale=1.5)
+
+
 def test_label_image_importer_keeps_every_instance(registry, tmp_path):
     labels = np.zeros((64, 64), np.uint16)
     labels[5:15, 5:15], labels[15:25, 5:15], labels[40:50, 40:60] = 3, 9, 600

@@ -52,6 +52,13 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     fg = remove_small_objects(fg, max_size=int(min_area_um2 * px * px))
     if not fg.any():
         return np.zeros(fg.shape, np.int32)
+    return _split_touching(fg, px, min_distance_um, min_area_um2, max_area_um2)
+
+
+def _split_touching(fg: np.ndarray, px: float, min_distance_um: float, min_area_um2: float,
+                    max_area_um2: float) -> np.ndarray:
+    """Touching nuclei of a foreground split by a distance-transform watershed; objects outside the
+    area range dropped."""
     distance = ndi.distance_transform_edt(fg)
     comps = label_components(fg)
     peaks = peak_local_max(distance, min_distance=max(int(round(min_distance_um * px)), 1), labels=comps,
@@ -64,6 +71,75 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     bad = np.flatnonzero((areas < lo) | (areas > hi))
     labels[np.isin(labels, bad[bad > 0])] = 0
     return _compact(labels)
+
+
+#: pale nuclei are held to a stricter convexity than the first pass's: at a low threshold, stroma and
+#: cytoplasm make irregular shapes
+PALE_MIN_SOLIDITY = 0.85
+
+
+def pale_nuclei(found: np.ndarray, hed: np.ndarray, threshold: float, mpp: float = 0.25, scale: float = 0.4,
+                contrast: float = 2.5, sigma_um: float = 0.375, min_area_um2: float = 8.0,
+                max_area_um2: float = 250.0, min_distance_um: float = 2.0, opening_um: float = 0.5,
+                ring_um: float = 0.75, **reject) -> np.ndarray:
+    """Nuclei paler than a threshold finds (vesicular nuclei, clumped chromatin, shallow caps), by a second
+    threshold at ``scale`` times the first, away from the nuclei already ``found``.
+
+    A candidate is kept only if it looks like a nucleus (:func:`reject_non_nuclei`, with ``reject``'s
+    criteria and a solidity of at least :data:`PALE_MIN_SOLIDITY`) and stands out from what surrounds it:
+    its mean haematoxylin density at least ``contrast`` times that of a ring ``ring_um`` wide around it
+    (pale stroma and cytoplasm pass a low threshold too, but do not stand out from their surround).
+
+    Parameters
+    ----------
+    found : (H, W) labels of the nuclei the first threshold kept.
+    hed : the image's colour deconvolution (``skimage.color.rgb2hed``).
+    threshold : the first pass's haematoxylin density threshold.
+    scale : the second threshold as a share of the first.
+    sigma_um : Gaussian smoothing before the second threshold, microns (joins clumped chromatin).
+
+    Returns
+    -------
+    labels : (H, W) int32 of the pale nuclei alone, 1..N.
+    """
+    from skimage.morphology import dilation
+
+    px = 1.0 / mpp
+    density = gaussian(hed[..., 0], sigma=sigma_um * px)
+    free = ~dilation(found > 0, disk(max(int(round(opening_um * px)), 1)))
+    fg = ndi.binary_fill_holes((density > scale * threshold) & free)
+    fg = opening(fg, disk(max(int(round(opening_um * px)), 1)))
+    fg = remove_small_objects(fg, max_size=int(min_area_um2 * px * px))
+    if not fg.any():
+        return np.zeros(fg.shape, np.int32)
+    ring_px = max(int(round(ring_um * px)), 1)
+    # the surround test on whole candidate regions first (cheap), then on each nucleus split from them
+    regions = _standing_out(label_components(fg), found, density, contrast, ring_px)
+    if not regions.any():
+        return np.zeros(fg.shape, np.int32)
+    labels = _standing_out(_split_touching(regions > 0, px, min_distance_um, min_area_um2, max_area_um2),
+                           found, density, contrast, ring_px)
+    reject = {**reject, "min_solidity": max(reject.get("min_solidity") or 0.0, PALE_MIN_SOLIDITY)}
+    return reject_non_nuclei(labels, hed=hed, image=None, mpp=mpp, **reject)[0]
+
+
+def _standing_out(labels: np.ndarray, found: np.ndarray, density: np.ndarray, contrast: float,
+                  ring_px: int) -> np.ndarray:
+    """``labels`` without the objects whose mean density is under ``contrast`` times that of the ring
+    ``ring_px`` wide around them (the ring leaves out every object and the nuclei ``found``; where two
+    objects' rings meet, the pixel goes to the larger label)."""
+    if not labels.any():
+        return labels
+    ring = ndi.grey_dilation(labels, footprint=disk(ring_px))
+    ring[(labels > 0) | (found > 0)] = 0
+    n = int(labels.max()) + 1
+    inside = np.bincount(labels.ravel(), density.ravel(), n) / np.maximum(np.bincount(labels.ravel(), None, n), 1)
+    around = np.bincount(ring.ravel(), density.ravel(), n) / np.maximum(np.bincount(ring.ravel(), None, n), 1)
+    dim = inside < contrast * np.maximum(around, 1e-6)
+    dim[0] = False
+    out = labels.copy()
+    out[dim[labels]] = 0
+    return out
 
 
 def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, max_diameter_um: float | None = 18.0,

@@ -128,7 +128,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
 
 def _rejected(counts: dict[str, int]) -> str:
     """``; 12 objects dropped as not nuclei (not_convex: 11, ...)``, or nothing."""
-    rejected = {k.removeprefix("segment_"): v for k, v in counts.items() if k != "segment_kept" and v}
+    rejected = {k.removeprefix("segment_"): v for k, v in counts.items()
+                if k not in ("segment_kept", "segment_pale") and v}
     if not rejected:
         return ""
     return (f"; {sum(rejected.values())} objects dropped as not nuclei ("

@@ -4,7 +4,10 @@ Colour deconvolution to the haematoxylin channel (scikit-image), threshold
 (Otsu's, scaled by ``threshold_scale``, by default), opening and small-object cleanup, then a distance-transform
 watershed splits touching nuclei; objects that do not look like nuclei (too large, not convex,
 line-like, eosinophilic: keratin, debris, folds) are dropped and counted (``segment_*`` in
-``summary.csv`` and MLflow). Sizes are in microns, converted with ``input.mpp``.
+``summary.csv`` and MLflow). A second, lower threshold then finds nuclei paler than the first
+(vesicular nuclei, clumped chromatin, shallow caps) away from those already found, kept only where
+they stand out from their surround (``pale_*``; counted as ``segment_pale``). Sizes are in microns,
+converted with ``input.mpp``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Optional
 
 import numpy as np
 from skimage.color import rgb2hed
+from skimage.filters import threshold_otsu
 
 from cellframe import hookimpl
 from cellframe.io.nuclei import check_radius, nuclei_table
-from cellframe.io.segmentation import reject_non_nuclei, segment_nuclei
+from cellframe.io.segmentation import haematoxylin_density, pale_nuclei, reject_non_nuclei, segment_nuclei
 from cellframe.stages import Stage, StageError
 
 
@@ -41,6 +45,12 @@ class HedWatershedSettings:
     min_solidity: Optional[float] = 0.75
     max_eccentricity: Optional[float] = 0.99
     min_haematoxylin_share: Optional[float] = 0.5
+    #: second pass for pale nuclei: its threshold as a share of the first; None switches it off
+    pale_threshold_scale: Optional[float] = 0.4
+    #: a pale nucleus' mean haematoxylin density over that of the ring around it, at least
+    pale_contrast: float = 2.5
+    #: smoothing before the second threshold, microns (joins clumped chromatin)
+    pale_sigma_um: float = 0.375
 
     def __post_init__(self) -> None:
         if not 0 < self.min_area_um2 < self.max_area_um2:
@@ -48,6 +58,12 @@ class HedWatershedSettings:
                              "must satisfy 0 < min < max")
         if not 0 < self.threshold_scale:
             raise ValueError(f"threshold_scale={self.threshold_scale} must be > 0")
+        if self.pale_threshold_scale is not None and not 0 < self.pale_threshold_scale < 1:
+            raise ValueError(f"pale_threshold_scale={self.pale_threshold_scale} must be in (0, 1), or null")
+        if not self.pale_contrast >= 1:
+            raise ValueError(f"pale_contrast={self.pale_contrast} must be >= 1")
+        if not self.pale_sigma_um >= 0:
+            raise ValueError(f"pale_sigma_um={self.pale_sigma_um} must be >= 0")
         check_radius(self.radius)
 
 
@@ -62,11 +78,21 @@ def cellframe_segment(image, mpp, settings):
     if image is None:
         raise StageError("segmenter 'hed_watershed' needs input.image")
     hed = rgb2hed(np.asarray(image)[..., :3])  # once, for both steps
-    labels = segment_nuclei(image, mpp, settings.threshold, settings.sigma, settings.min_area_um2,
-                            settings.max_area_um2, settings.min_distance_um, settings.opening_um,
-                            settings.threshold_scale, hed=hed)
-    labels, counts = reject_non_nuclei(labels, image, mpp, settings.max_diameter_um, settings.min_solidity,
-                                       settings.max_eccentricity, settings.min_haematoxylin_share, hed=hed)
+    threshold = settings.threshold
+    if threshold is None:
+        threshold = settings.threshold_scale * threshold_otsu(haematoxylin_density(image, settings.sigma, hed))
+    labels = segment_nuclei(image, mpp, threshold, settings.sigma, settings.min_area_um2, settings.max_area_um2,
+                            settings.min_distance_um, settings.opening_um, hed=hed)
+    reject = dict(max_diameter_um=settings.max_diameter_um, min_solidity=settings.min_solidity,
+                  max_eccentricity=settings.max_eccentricity, min_haematoxylin_share=settings.min_haematoxylin_share)
+    labels, counts = reject_non_nuclei(labels, image, mpp, hed=hed, **reject)
+    if settings.pale_threshold_scale is not None:
+        pale = pale_nuclei(labels, hed, threshold, mpp, settings.pale_threshold_scale, settings.pale_contrast,
+                           settings.pale_sigma_um, settings.min_area_um2, settings.max_area_um2,
+                           settings.min_distance_um, settings.opening_um, **reject)
+        counts["pale"] = int(pale.max())
+        counts["kept"] += counts["pale"]
+        labels = np.where(pale > 0, pale + labels.max(), labels).astype(np.int32)
     table = nuclei_table(labels, radius=settings.radius)
     table.attrs["labels"] = labels
     table.attrs["counts"] = {f"segment_{key}": value for key, value in counts.items()}
