@@ -12,7 +12,11 @@ itself, with each nucleus' depth taken from its lost-caps posterior. The
 result is a per-nucleus energy over the depth grid, flat when the image shows
 no defocus (the fit's likelihood gain is then not significant). The focal plane
 stays at the mid-plane unless an off-centre one fits significantly better: only
-then does the term say which face a nucleus is near.
+then does the term say which face a nucleus is near. The blur is measured against
+the outline as the profile's edge: on outlines from a threshold, drawn inside the
+pale rims of caps, it grows with paleness too, and the fit can find a focal plane
+at a face where there is none (the second renderer's mid-plane focus was read as
+the top face, likelihood ratio 42 against the mid-plane).
 
 Where the focal plane is off the mid-plane this breaks the mirror symmetry of
 lost caps: ``|z - f|`` differs between a depth and its mirror image. Which face
@@ -169,6 +173,8 @@ class FocusModel:
     #: likelihood-ratio statistic against no defocus (k = 0), and whether it is significant
     statistic: float = 0.0
     significant: bool = False
+    #: likelihood-ratio statistic of the best focal plane against the mid-plane's
+    off_mid: float = 0.0
 
     def blur(self, z: np.ndarray) -> np.ndarray:
         return np.sqrt(self.s0**2 + (self.k * (np.asarray(z, float) - self.f)) ** 2)
@@ -195,7 +201,8 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     """Fit the focus model to measured blurs, each nucleus' depth weighted by ``exp(-energy)``.
 
     ``f`` is searched in the half of the section ``side`` names (``top``: ``[0, T/2]``,
-    ``bottom``: ``[T/2, T]``), which fixes the mirror convention. The fit counts as
+    ``bottom``: ``[T/2, T]``), which fixes the mirror convention; a best ``f`` not significantly
+    better than the mid-plane (``off_mid``, chi-square 1 dof) gives the mid-plane's fit. The fit counts as
     significant when its likelihood gain over ``k = 0`` has a chi-square (2 dof) p below ``level``.
     """
     if len(blur) > 300:  # the fit has 4 parameters: a few hundred nuclei pin them
@@ -229,9 +236,10 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     statistic = 2.0 * (best[0] - flat[0])
     if not (best[2] > 0 and chi2.sf(statistic, 2) < level):
         return FocusModel(flat[1], 0.0, T / 2, flat[2], statistic, False)
-    if chi2.sf(2.0 * (best[0] - mid[0]), 1) >= level:  # an off-centre focal plane is not shown: stay symmetric
+    off_mid = 2.0 * (best[0] - mid[0])
+    if chi2.sf(off_mid, 1) >= level:  # an off-centre focal plane is not shown: stay symmetric
         best = mid
-    return FocusModel(best[1], best[2], best[3], best[4], statistic, True)
+    return FocusModel(best[1], best[2], best[3], best[4], statistic, True, off_mid)
 
 
 def focus_energy(blur: np.ndarray, measured: np.ndarray, grid: np.ndarray, model: FocusModel,

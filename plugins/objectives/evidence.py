@@ -215,8 +215,9 @@ class EvidenceObjective(Objective):
                     blur, measured, self.grid, self.focus, np.where(crowded, settings.crowded_spread, 1.0))
                 f = self.focus
                 log.info("focus: %s (blur %.2f px + %.3f px per px of depth from a focal plane at z = %.1f px; "
-                         "noise %.2f px; likelihood-ratio %.1f)", "used" if f.significant else "no defocus seen",
-                         f.s0, f.k, f.f, f.noise, f.statistic)
+                         "noise %.2f px; likelihood-ratio %.1f, %.1f against a focal plane at the mid-plane)",
+                         "used" if f.significant else "no defocus seen", f.s0, f.k, f.f, f.noise, f.statistic,
+                         f.off_mid)
         n_draws = max(int(samples), settings.draws)
         # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
