@@ -9,7 +9,7 @@ from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import label as label_components
 from skimage.measure import regionprops
-from skimage.morphology import disk, opening, remove_small_holes, remove_small_objects
+from skimage.morphology import dilation, disk, opening, remove_small_holes, remove_small_objects
 from skimage.segmentation import watershed
 
 
@@ -22,7 +22,8 @@ def haematoxylin_density(image: np.ndarray, sigma: float = 1.0, hed: np.ndarray 
 
 def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None = None, sigma: float = 1.0,
                    min_area_um2: float = 8.0, max_area_um2: float = 250.0, min_distance_um: float = 2.0,
-                   opening_um: float = 0.5, threshold_scale: float = 1.0, hed: np.ndarray | None = None) -> np.ndarray:
+                   opening_um: float = 0.5, threshold_scale: float = 1.0, hed: np.ndarray | None = None,
+                   density: np.ndarray | None = None) -> np.ndarray:
     """Label nuclei in an H&E image: haematoxylin channel, threshold, cleanup, watershed split.
 
     Parameters
@@ -36,13 +37,15 @@ def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None
     min_distance_um : smallest distance between the centres of touching nuclei.
     opening_um : radius of the morphological opening that removes specks and thin bridges.
     hed : the image's colour deconvolution (``skimage.color.rgb2hed``), if already computed.
+    density : :func:`haematoxylin_density` of the image with ``sigma``, if already computed.
 
     Returns
     -------
     labels : (H, W) int32, 0 = background.
     """
     px = 1.0 / mpp
-    density = haematoxylin_density(image, sigma, hed)
+    if density is None:
+        density = haematoxylin_density(image, sigma, hed)
     if threshold is None:
         threshold = threshold_scale * threshold_otsu(density)
     fg = density > threshold
@@ -102,13 +105,12 @@ def pale_nuclei(found: np.ndarray, hed: np.ndarray, threshold: float, mpp: float
     -------
     labels : (H, W) int32 of the pale nuclei alone, 1..N.
     """
-    from skimage.morphology import dilation
-
     px = 1.0 / mpp
     density = gaussian(hed[..., 0], sigma=sigma_um * px)
-    free = ~dilation(found > 0, disk(max(int(round(opening_um * px)), 1)))
+    footprint = disk(max(int(round(opening_um * px)), 1))
+    free = ~dilation(found > 0, footprint)
     fg = ndi.binary_fill_holes((density > scale * threshold) & free)
-    fg = opening(fg, disk(max(int(round(opening_um * px)), 1)))
+    fg = opening(fg, footprint)
     fg = remove_small_objects(fg, max_size=int(min_area_um2 * px * px))
     if not fg.any():
         return np.zeros(fg.shape, np.int32)

@@ -126,10 +126,17 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     return rec
 
 
+def rejected_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Of a segmenter's ``segment_*`` counts, the objects each criterion dropped as not nuclei (by
+    criterion, without the prefix; ``kept`` and ``pale``, the pale nuclei among those kept, are not
+    rejections)."""
+    return {k.removeprefix("segment_"): v for k, v in counts.items()
+            if k not in ("segment_kept", "segment_pale") and v}
+
+
 def _rejected(counts: dict[str, int]) -> str:
     """``; 12 objects dropped as not nuclei (not_convex: 11, ...)``, or nothing."""
-    rejected = {k.removeprefix("segment_"): v for k, v in counts.items()
-                if k not in ("segment_kept", "segment_pale") and v}
+    rejected = rejected_counts(counts)
     if not rejected:
         return ""
     return (f"; {sum(rejected.values())} objects dropped as not nuclei ("

@@ -17,7 +17,7 @@ from skimage import io, segmentation
 from cellframe.io.nuclei import split_instances
 from cellframe.io.segmetrics import aggregated_jaccard, object_f1, pixel_dice
 from cellframe.registry import default_registry
-from cellframe.running.pipeline import segment
+from cellframe.running.pipeline import rejected_counts, segment
 from cellframe.running.studies import study_config
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ header = ["| {what} | reference nuclei | found | of them pale (second pass) | re
 def scored(name: str, image: np.ndarray, reference: np.ndarray, mpp: float, stage) -> tuple[str, np.ndarray]:
     """One table row of ``stage``'s labels against ``reference``, and the labels."""
     _, labels, counts = segment(registry, stage, image, mpp=mpp)
-    rejected = sum(v for k, v in counts.items() if k not in ("segment_kept", "segment_pale"))
+    rejected = sum(rejected_counts(counts).values())
     f1 = object_f1(reference, labels)
     return (f"| {name} | {f1['n_reference']} | {f1['n_predicted']} | {counts.get('segment_pale', 0)} | {rejected} | "
             f"{pixel_dice(reference, labels):.3f} | {f1['precision']:.3f} | {f1['recall']:.3f} | {f1['f1']:.3f} | "
@@ -72,6 +72,7 @@ with tempfile.TemporaryDirectory() as tmpdir:
                 simulated.append(row)
                 print(row, flush=True)
 lines += simulated
+
 
 def half_ceiling(image, reference, labels, samples: int, trees: int, seed: int = 0) -> tuple[float, float]:
     """Pixel Dice on the right half of a random forest trained on the left half (multiscale H and E

@@ -78,11 +78,12 @@ def cellframe_segment(image, mpp, settings):
     if image is None:
         raise StageError("segmenter 'hed_watershed' needs input.image")
     hed = rgb2hed(np.asarray(image)[..., :3])  # once, for both steps
+    density = haematoxylin_density(image, settings.sigma, hed)
     threshold = settings.threshold
-    if threshold is None:
-        threshold = settings.threshold_scale * threshold_otsu(haematoxylin_density(image, settings.sigma, hed))
+    if threshold is None:  # the second pass's threshold is a share of this one
+        threshold = settings.threshold_scale * threshold_otsu(density)
     labels = segment_nuclei(image, mpp, threshold, settings.sigma, settings.min_area_um2, settings.max_area_um2,
-                            settings.min_distance_um, settings.opening_um, hed=hed)
+                            settings.min_distance_um, settings.opening_um, hed=hed, density=density)
     reject = dict(max_diameter_um=settings.max_diameter_um, min_solidity=settings.min_solidity,
                   max_eccentricity=settings.max_eccentricity, min_haematoxylin_share=settings.min_haematoxylin_share)
     labels, counts = reject_non_nuclei(labels, image, mpp, hed=hed, **reject)
