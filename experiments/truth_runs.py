@@ -30,15 +30,18 @@ def simulate(folder: Path, seed: int, settings: dict, cwd: Path) -> Path:
 
 def score(sim: Path, out: Path, settings: dict, cwd: Path) -> pd.DataFrame:
     """Reconstruct a simulated section from its image and HoVer-Net outlines with ``analysis=[truth]``;
-    the truth metrics (``metric``, ``run``, ``null``, ...) and the patch's seconds."""
+    the truth metrics (``metric``, ``run``, ``null``, ...), the patch's seconds and, where the focus term
+    ran, whether it was used and its focal plane."""
     image = sim / "image.png" if (sim / "image.png").is_file() else sim / "image.jpg"
     truth = sim / "truth.parquet" if (sim / "truth.parquet").is_file() else sim / "truth.csv"
-    cellframe([f"input.image={image}", f"input.mask={sim / 'nuclei.json'}", "analysis=[truth]",
-               f"analysis.truth.table={truth}", f"output_dir={out}",
-               *(f"{k}={v}" for k, v in settings.items())], cwd)
+    args = {"input.image": image, "input.mask": sim / "nuclei.json", "analysis": "[truth]",
+            "analysis.truth.table": truth, "output_dir": out, **settings}  # settings may replace the mask
+    cellframe([f"{k}={'null' if v is None else v}" for k, v in args.items()], cwd)
     metrics = pd.read_csv(out / "analysis" / "truth" / "truth_metrics.csv")
-    seconds = float(pd.read_csv(out / "summary.csv")["total_seconds"].iloc[0])
-    return pd.concat([metrics, pd.DataFrame([{"metric": "seconds_per_patch", "run": seconds}])], ignore_index=True)
+    summary = pd.read_csv(out / "summary.csv").iloc[0]
+    extra = [{"metric": "seconds_per_patch", "run": float(summary["total_seconds"])}]
+    extra += [{"metric": key, "run": float(summary[key])} for key in ("focus_used", "focus_plane_um") if key in summary]
+    return pd.concat([metrics, pd.DataFrame(extra)], ignore_index=True)
 
 
 def variants_study(cfg, here: Path) -> str:

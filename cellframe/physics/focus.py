@@ -12,11 +12,13 @@ itself, with each nucleus' depth taken from its lost-caps posterior. The
 result is a per-nucleus energy over the depth grid, flat when the image shows
 no defocus (the fit's likelihood gain is then not significant). The focal plane
 stays at the mid-plane unless an off-centre one fits significantly better: only
-then does the term say which face a nucleus is near. The blur is measured against
-the outline as the profile's edge: on outlines from a threshold, drawn inside the
-pale rims of caps, it grows with paleness too, and the fit can find a focal plane
-at a face where there is none (the second renderer's mid-plane focus was read as
-the top face, likelihood ratio 42 against the mid-plane).
+then does the term say which face a nucleus is near. The profile's edge is not
+taken to be the outline: an outline from a threshold lies inside a nucleus' pale
+rim, more so the paler it is, and read as the edge that rim looks like blur (the
+second renderer's mid-plane focus was read as a focal plane at the top face). So
+each nucleus is fitted over a grid of edge radii (``RADIUS_SCALES`` times its
+outline's) as well as of blurs; its blur is the best pair's where that edge fits
+clearly better than the outline's own (``EDGE_GAIN``), else the best at the outline.
 
 Where the focal plane is off the mid-plane this breaks the mirror symmetry of
 lost caps: ``|z - f|`` differs between a depth and its mirror image. Which face
@@ -29,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
@@ -39,24 +40,53 @@ from cellframe.physics import student_t
 NU = student_t.NU
 #: blur widths (Gaussian sigma, px) each nucleus is fitted with
 SIGMAS = np.array([0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0, 6.0])
+#: radii of the sphere projection each nucleus is fitted with, as multiples of its outline's
+RADIUS_SCALES = np.array([0.9, 1.0, 1.1, 1.2, 1.3])
+#: log-likelihood gain (nats) an edge radius other than the outline's must show to be taken
+EDGE_GAIN = 20.0
 
 
 def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
-              min_radius: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+              min_radius: float = 3.0, scales: np.ndarray = RADIUS_SCALES,
+              min_gain: float = EDGE_GAIN) -> tuple[np.ndarray, np.ndarray]:
     """Each nucleus' blur (px) and whether it could be measured.
 
-    The model (a blurred sphere projection, scaled and offset by least squares)
-    is fitted over the pixels the nucleus owns (nearest in distance over
-    radius) within its radius plus the widest blur; the best ``s`` on the grid
-    is refined by a parabola through its neighbours.
+    The model (a sphere projection of radius ``scale * r`` blurred by ``s``, scaled
+    and offset by least squares) is fitted over the pixels the nucleus owns
+    (nearest in distance over outline radius) within its radius plus the widest
+    blur, for every ``scale`` and ``s`` (:func:`edge_fits`), the best ``s`` at each
+    scale refined by a parabola through its neighbours. The outline's own radius
+    (scale 1) stands unless another fits better by more than ``min_gain`` nats
+    (Gaussian residuals): a freer edge also soaks up real blur.
     """
+    scales = np.asarray(scales, float)
+    at_outline = np.flatnonzero(scales == 1.0)
+    if len(at_outline) != 1:
+        raise ValueError(f"scales={scales.tolist()} must hold 1 (the outline's radius) once")
+    sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius)
+    ok = np.isfinite(sse[:, 0, 0])
+    blur = np.full(len(r), np.nan)
+    for i in np.flatnonzero(ok):
+        fits = [_refined_minimum(sigmas, e) for e in sse[i]]
+        best = min(range(len(fits)), key=lambda k: fits[k][1])
+        gain = 0.5 * pixels[i] * np.log(max(fits[at_outline[0]][1], 1e-300) / max(fits[best][1], 1e-300))
+        if gain <= min_gain:
+            best = at_outline[0]
+        blur[i] = fits[best][0]
+    return blur, ok
+
+
+def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
+              scales: np.ndarray = RADIUS_SCALES, min_radius: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, scales, sigmas)`` residual sums of squares of each nucleus' edge model (NaN where it could
+    not be measured: too small, at an image edge, too few pixels of its own) and ``(n,)`` its pixels."""
     H, W = od.shape
     n = len(r)
-    blur, ok = np.full(n, np.nan), np.zeros(n, bool)
+    scales = np.asarray(scales, float)
+    sse, pixels = np.full((n, len(scales), len(sigmas)), np.nan), np.zeros(n, int)
     tree = cKDTree(xy) if n else None
-    margin = 2.5 * float(sigmas.max())
-    kernels = [_gaussian_kernel(s) for s in sigmas]
-    table = _band_table(kernels)
+    margin = 2.5 * float(sigmas.max()) + (float(scales.max()) - 1) * float(r.max(initial=0))
+    table = _band_table([_gaussian_kernel(s) for s in sigmas])
     for i, ((x, y), rad) in enumerate(zip(xy, r)):
         if rad < min_radius:
             continue
@@ -86,68 +116,77 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
             continue
         target = od[w0:w1, v0:v1][own]
         target = target - target.mean()
-        # least squares of target on (model, 1) per blur: the residual of a simple regression
-        model = _blurred_paths(x, y, rad, (r0, r1, c0, c1), (w0, w1, v0, v1), kernels, table)[:, own]
-        model -= model.mean(axis=1, keepdims=True)
-        sxx, sxy = np.einsum("kp,kp->k", model, model), model @ target
-        sse = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
-        best = int(np.argmin(sse))
-        if 0 < best < len(sigmas) - 1:  # parabola through the best and its neighbours
-            blur[i] = _parabola_minimum(sigmas[best - 1 : best + 2], sse[best - 1 : best + 2])
-        else:
-            blur[i] = sigmas[best]
-        ok[i] = True
-    return blur, ok
+        # least squares of target on (model, 1) per radius and blur: the residual of a simple regression
+        model = _blurred_paths(x, y, rad * scales, (r0, r1, c0, c1), (w0, w1, v0, v1), table)[:, :, own]
+        model -= model.mean(axis=2, keepdims=True)
+        sxx, sxy = np.einsum("ckp,ckp->ck", model, model), model @ target
+        sse[i] = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
+        pixels[i] = len(target)
+    return sse, pixels
 
 
-def _blurred_paths(x: float, y: float, rad: float, crop: tuple[int, int, int, int], window: tuple[int, int, int, int],
-                   kernels: list[np.ndarray], table: np.ndarray) -> np.ndarray:
-    """``(kernels, window rows, window cols)``: the sphere projection of radius ``rad`` at ``(x, y)``
+def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, int, int],
+                   window: tuple[int, int, int, int], table: np.ndarray) -> np.ndarray:
+    """``(radii, kernels, window rows, window cols)``: the sphere projection of each radius at ``(x, y)``
     over ``crop`` (rows r0:r1, cols c0:c1), blurred by each kernel as ``gaussian_filter(mode="nearest")``
     on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`).
 
-    Unless an image edge cuts the crop, the projection is zero on the crop's border, so the blur is
-    that of its support zero-padded: banded (Toeplitz) matrices of each kernel's weights, down the
-    rows and across the columns, for all kernels at once (the same sums in another order).
+    The projection is zero beyond its support, so the blur is that of the support: banded (Toeplitz)
+    matrices of each kernel's weights, down the rows and across the columns, for all radii and kernels
+    at once (the same sums in another order). Where the support reaches the crop's border (an image
+    edge), the rows and columns ``nearest`` repeats beyond it take the kernel's tail on the border's.
     """
     r0, r1, c0, c1 = crop
     w0, w1, v0, v1 = window
-    s0, s1 = int(np.floor(y - rad)), int(np.ceil(y + rad)) + 1  # rows and columns the projection covers
-    u0, u1 = int(np.floor(x - rad)), int(np.ceil(x + rad)) + 1
-    if not (r0 < s0 and s1 < r1 and c0 < u0 and u1 < c1):  # it reaches the crop's border (an image edge)
-        yy, xx = np.mgrid[r0:r1, c0:c1]
-        path = np.sqrt(np.clip(1.0 - (np.hypot(xx - x, yy - y) / rad) ** 2, 0.0, None))
-        return np.stack([_blur(path, k)[w0 - r0 : w1 - r0, v0 - c0 : v1 - c0] for k in kernels])
+    rad = float(np.max(radii))
+    s0, s1 = max(int(np.floor(y - rad)), r0), min(int(np.ceil(y + rad)) + 1, r1)  # rows and columns covered
+    u0, u1 = max(int(np.floor(x - rad)), c0), min(int(np.ceil(x + rad)) + 1, c1)
     yy, xx = np.ogrid[s0:s1, u0:u1]
-    path = np.sqrt(np.clip(1.0 - (np.hypot(xx - x, yy - y) / rad) ** 2, 0.0, None))
-    down = _bands(table, np.arange(w0, w1)[:, None] - np.arange(s0, s1)[None, :])  # (k, window rows, s rows)
-    across = _bands(table, np.arange(u0, u1)[:, None] - np.arange(v0, v1)[None, :])  # (k, u cols, window cols)
-    return down @ path @ across
+    d = np.hypot(xx - x, yy - y)
+    paths = np.sqrt(np.clip(1.0 - (d[None] / np.asarray(radii, float)[:, None, None]) ** 2, 0.0, None))
+    rows, cols = np.arange(w0, w1), np.arange(v0, v1)
+    down = _bands(table[0], rows[:, None] - np.arange(s0, s1)[None, :])  # (k, window rows, s rows)
+    across = _bands(table[0], np.arange(u0, u1)[:, None] - cols[None, :])  # (k, u cols, window cols)
+    if s0 == r0:
+        down[:, :, 0] = _bands(table[1], rows - r0)
+    if s1 == r1:
+        down[:, :, -1] = _bands(table[1], r1 - 1 - rows)
+    if u0 == c0:
+        across[:, 0, :] = _bands(table[1], cols - c0)
+    if u1 == c1:
+        across[:, -1, :] = _bands(table[1], c1 - 1 - cols)
+    return down[None] @ paths[:, None] @ across[None]
 
 
 def _band_table(kernels: list[np.ndarray]) -> np.ndarray:
-    """``(kernels, 2 reach + 3)``: each (symmetric) kernel's weights centred on ``reach + 1``, zeros around."""
+    """``(2, kernels, 2 reach + 3)``: each (symmetric) kernel's weights centred on ``reach + 1``, zeros
+    around; and its upper tails (the sum of its weights at that offset and beyond)."""
     reach = max(len(k) for k in kernels) // 2
     table = np.zeros((len(kernels), 2 * reach + 3))
     for row, k in zip(table, kernels):
         row[reach + 1 - len(k) // 2 : reach + 2 + len(k) // 2] = k
-    return table
+    return np.stack([table, np.cumsum(table[:, ::-1], axis=1)[:, ::-1]])
 
 
 def _bands(table: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``(kernels, *offsets.shape)``: each kernel's weight at each offset (0 beyond its reach)."""
+    """``(kernels, *offsets.shape)``: each kernel's entry of ``table`` at each offset (clipped to its ends)."""
     centre = table.shape[1] // 2
     return table[:, np.clip(offsets + centre, 0, table.shape[1] - 1)]
 
 
-def _parabola_minimum(s: np.ndarray, e: np.ndarray) -> float:
-    """Where the parabola through three points ``(s, e)`` is lowest, within ``[s0, s2]``; ``s1`` if it
-    opens downward."""
+def _refined_minimum(s: np.ndarray, e: np.ndarray) -> tuple[float, float]:
+    """Where ``e`` (over the grid ``s``) is lowest and how low: at its grid minimum, refined by the
+    parabola through it and its neighbours (within them; the grid point if the parabola opens downward)."""
+    best = int(np.argmin(e))
+    if not 0 < best < len(s) - 1:
+        return float(s[best]), float(e[best])
+    s, e = s[best - 1 : best + 2], e[best - 1 : best + 2]
     left, right = (e[1] - e[0]) / (s[1] - s[0]), (e[2] - e[1]) / (s[2] - s[1])
     a = (right - left) / (s[2] - s[0])
     if not a > 0:
-        return float(s[1])
-    return float(np.clip(0.5 * (s[0] + s[1]) - left / (2 * a), s[0], s[2]))
+        return float(s[1]), float(e[1])
+    at = float(np.clip(0.5 * (s[0] + s[1]) - left / (2 * a), s[0], s[2]))
+    return at, float(e[1] + (at - s[1]) * (left + a * (at - s[0])))  # the parabola in Newton's form
 
 
 def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
@@ -155,11 +194,6 @@ def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     radius = int(truncate * sigma + 0.5)
     weights = np.exp(-0.5 / (sigma * sigma) * np.arange(-radius, radius + 1) ** 2)
     return (weights / weights.sum())[::-1]
-
-
-def _blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``gaussian_filter(image, sigma, mode="nearest")`` with the kernel made once, not per call."""
-    return correlate1d(correlate1d(image, kernel, axis=0, mode="nearest"), kernel, axis=1, mode="nearest")
 
 
 @dataclass

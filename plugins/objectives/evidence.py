@@ -41,7 +41,7 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.physics import lost_caps as caps
-from cellframe.physics.focus import edge_blur, fit_focus, focus_energy
+from cellframe.physics.focus import RADIUS_SCALES, edge_blur, fit_focus, focus_energy
 from cellframe.model.objective import Objective
 from cellframe.physics.posterior import draw_each, median_depth_energy, sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
@@ -103,6 +103,10 @@ class EvidenceSettings:
     #: lie in (top: z < T/2): the image cannot say which face was up
     lambda_focus: float = 1.0
     focus_side: str = "top"
+    #: where the focus term takes each nucleus' edge to be: "fitted" (a radius fitted with the blur, where
+    #: it fits clearly better than the outline's: a threshold draws outlines inside pale rims) or
+    #: "outline" (the outline itself, right for outlines at the geometric edge)
+    focus_edge: str = "fitted"
     #: cells only where the image shows cellular tissue: stained (not lumen or glass) and within
     #: reach of a nucleus (not open stroma); false = every column of the patch holds cells
     tissue: bool = True
@@ -135,6 +139,8 @@ class EvidenceSettings:
             raise ValueError(f"depth_point={self.depth_point!r} must be 'median' or 'mode'")
         if self.focus_side not in ("top", "bottom"):
             raise ValueError(f"focus_side={self.focus_side!r} must be 'top' or 'bottom'")
+        if self.focus_edge not in ("fitted", "outline"):
+            raise ValueError(f"focus_edge={self.focus_edge!r} must be 'fitted' or 'outline'")
         if self.depth_axis_sd is not None and not 0 <= self.depth_axis_sd <= MAX_DEPTH_AXIS_SD:
             raise ValueError(f"depth_axis_sd={self.depth_axis_sd} must be null (from the profiles) or in "
                              f"[0, {MAX_DEPTH_AXIS_SD}]")
@@ -208,7 +214,7 @@ class EvidenceObjective(Objective):
         self.energy = caps.over_shapes(joint, len(self.q))
         self.focus = None
         if settings.lambda_focus > 0:
-            blur, measured = edge_blur(h, xy, r)
+            blur, measured = edge_blur(h, xy, r, scales=RADIUS_SCALES if settings.focus_edge == "fitted" else [1.0])
             if measured.sum() >= 30:
                 self.focus = fit_focus(blur[measured], self.energy[measured], self.grid, self.T, settings.focus_side)
                 self.energy = self.energy + settings.lambda_focus * focus_energy(
@@ -402,6 +408,8 @@ class EvidenceObjective(Objective):
                "stain_response": float(self.stain.response), "depth_axis_sd": self.depth_axis_sd}
         if self.focus is not None:
             out["focus_used"] = float(self.focus.significant)
+            if self.focus.significant:
+                out["focus_plane_um"] = self.focus.f * self.mpp
         return out
 
     def intervals(self, x: np.ndarray) -> pd.DataFrame:
