@@ -72,6 +72,7 @@ def test_unknown_plugin_name_is_an_error(cfg_of):
         (["input.mpp=0"], "input.mpp"),
         (["objective=evidence", "objective.laguerre_weight=[1,0]"], "objective: laguerre_weight=[1.0, 0.0] must be"),
         (["objective.depth_axis_sd=0.9"], "objective: depth_axis_sd=0.9 must be null (from the profiles) or in"),
+        (["objective.focus_edge=outlines"], "objective: focus_edge='outlines' must be 'fitted' or 'outline'"),
     ],
 )
 def test_bad_values_name_their_key(cfg_of, registry, overrides, message):

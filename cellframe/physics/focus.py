@@ -65,14 +65,13 @@ def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         raise ValueError(f"scales={scales.tolist()} must hold 1 (the outline's radius) once")
     sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius)
     ok = np.isfinite(sse[:, 0, 0])
+    at, low = _refined_minima(sigmas, sse[ok])  # (measured, scales) each
+    low = np.log(np.maximum(low, 1e-300))
+    best = np.argmin(low, axis=1)
+    gain = 0.5 * pixels[ok] * (low[:, at_outline[0]] - low[np.arange(len(best)), best])
+    best[gain <= min_gain] = at_outline[0]
     blur = np.full(len(r), np.nan)
-    for i in np.flatnonzero(ok):
-        fits = [_refined_minimum(sigmas, e) for e in sse[i]]
-        best = min(range(len(fits)), key=lambda k: fits[k][1])
-        gain = 0.5 * pixels[i] * np.log(max(fits[at_outline[0]][1], 1e-300) / max(fits[best][1], 1e-300))
-        if gain <= min_gain:
-            best = at_outline[0]
-        blur[i] = fits[best][0]
+    blur[ok] = at[np.arange(len(best)), best]
     return blur, ok
 
 
@@ -174,19 +173,25 @@ def _bands(table: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return table[:, np.clip(offsets + centre, 0, table.shape[1] - 1)]
 
 
-def _refined_minimum(s: np.ndarray, e: np.ndarray) -> tuple[float, float]:
-    """Where ``e`` (over the grid ``s``) is lowest and how low: at its grid minimum, refined by the
-    parabola through it and its neighbours (within them; the grid point if the parabola opens downward)."""
-    best = int(np.argmin(e))
-    if not 0 < best < len(s) - 1:
-        return float(s[best]), float(e[best])
-    s, e = s[best - 1 : best + 2], e[best - 1 : best + 2]
-    left, right = (e[1] - e[0]) / (s[1] - s[0]), (e[2] - e[1]) / (s[2] - s[1])
-    a = (right - left) / (s[2] - s[0])
-    if not a > 0:
-        return float(s[1]), float(e[1])
-    at = float(np.clip(0.5 * (s[0] + s[1]) - left / (2 * a), s[0], s[2]))
-    return at, float(e[1] + (at - s[1]) * (left + a * (at - s[0])))  # the parabola in Newton's form
+def _refined_minima(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each row of ``e`` (over the grid ``s``, last axis) is lowest and how low: at its grid minimum,
+    refined by the parabola through it and its neighbours (within them; the grid point at either end of
+    the grid or where the parabola opens downward)."""
+    best = np.argmin(e, axis=-1)
+    at = s[best].astype(float)
+    low = np.take_along_axis(e, best[..., None], axis=-1)[..., 0].astype(float)
+    inner = (best > 0) & (best < len(s) - 1)
+    k = np.clip(best, 1, len(s) - 2)
+    s0, s1, s2 = s[k - 1], s[k], s[k + 1]
+    e0, e1, e2 = (np.take_along_axis(e, (k + d)[..., None], axis=-1)[..., 0] for d in (-1, 0, 1))
+    left, right = (e1 - e0) / (s1 - s0), (e2 - e1) / (s2 - s1)
+    a = (right - left) / (s2 - s0)
+    use = inner & (a > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.clip(0.5 * (s0 + s1) - left / (2 * a), s0, s2)
+    at = np.where(use, vertex, at)
+    low = np.where(use, e1 + (at - s1) * (left + a * (at - s0)), low)  # the parabola in Newton's form
+    return at, low
 
 
 def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
