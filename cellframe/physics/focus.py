@@ -49,36 +49,44 @@ EDGE_GAIN = 20.0
 def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
               min_radius: float = 3.0, scales: np.ndarray = RADIUS_SCALES,
               min_gain: float = EDGE_GAIN) -> tuple[np.ndarray, np.ndarray]:
-    """Each nucleus' blur (px) and whether it could be measured.
+    """Each nucleus' blur (px) and whether it could be measured (:func:`edge_fits`, :func:`read_blur`)."""
+    scales = np.asarray(scales, float)
+    sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius)
+    return read_blur(sse, pixels, sigmas, scales, min_gain), np.isfinite(sse[:, 0, 0])
 
-    The model (a sphere projection of radius ``scale * r`` blurred by ``s``, scaled
-    and offset by least squares) is fitted over the pixels the nucleus owns
-    (nearest in distance over outline radius) within its radius plus the widest
-    blur, for every ``scale`` and ``s`` (:func:`edge_fits`), the best ``s`` at each
-    scale refined by a parabola through its neighbours. The outline's own radius
-    (scale 1) stands unless another fits better by more than ``min_gain`` nats
-    (Gaussian residuals): a freer edge also soaks up real blur.
+
+def read_blur(sse: np.ndarray, pixels: np.ndarray, sigmas: np.ndarray = SIGMAS, scales: np.ndarray = RADIUS_SCALES,
+              min_gain: float = EDGE_GAIN) -> np.ndarray:
+    """Each nucleus' blur (px; NaN where unmeasured) from its :func:`edge_fits`.
+
+    The best ``s`` at each edge radius is refined by a parabola through its neighbours. The
+    outline's own radius (scale 1) stands unless another fits better by more than ``min_gain``
+    nats (Gaussian residuals): a freer edge also soaks up real blur.
     """
     scales = np.asarray(scales, float)
     at_outline = np.flatnonzero(scales == 1.0)
     if len(at_outline) != 1:
         raise ValueError(f"scales={scales.tolist()} must hold 1 (the outline's radius) once")
-    sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius)
     ok = np.isfinite(sse[:, 0, 0])
     at, low = _refined_minima(sigmas, sse[ok])  # (measured, scales) each
     low = np.log(np.maximum(low, 1e-300))
     best = np.argmin(low, axis=1)
     gain = 0.5 * pixels[ok] * (low[:, at_outline[0]] - low[np.arange(len(best)), best])
     best[gain <= min_gain] = at_outline[0]
-    blur = np.full(len(r), np.nan)
+    blur = np.full(len(sse), np.nan)
     blur[ok] = at[np.arange(len(best)), best]
-    return blur, ok
+    return blur
 
 
 def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
               scales: np.ndarray = RADIUS_SCALES, min_radius: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """``(n, scales, sigmas)`` residual sums of squares of each nucleus' edge model (NaN where it could
-    not be measured: too small, at an image edge, too few pixels of its own) and ``(n,)`` its pixels."""
+    not be measured: too small, at an image edge, too few pixels of its own) and ``(n,)`` its pixels.
+
+    The model, a sphere projection of radius ``scale * r`` blurred by ``s`` (scaled and offset by least
+    squares), is fitted over the pixels the nucleus owns (nearest in distance over outline radius)
+    within its radius plus the widest blur.
+    """
     H, W = od.shape
     n = len(r)
     scales = np.asarray(scales, float)
@@ -214,6 +222,8 @@ class FocusModel:
     significant: bool = False
     #: likelihood-ratio statistic of the best focal plane against the mid-plane's
     off_mid: float = 0.0
+    #: where the focal plane is off the mid-plane: the best fit with it at the mid-plane
+    at_mid: "FocusModel | None" = None
 
     def blur(self, z: np.ndarray) -> np.ndarray:
         return np.sqrt(self.s0**2 + (self.k * (np.asarray(z, float) - self.f)) ** 2)
@@ -276,9 +286,38 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     if not (best[2] > 0 and chi2.sf(statistic, 2) < level):
         return FocusModel(flat[1], 0.0, T / 2, flat[2], statistic, False)
     off_mid = 2.0 * (best[0] - mid[0])
+    at_mid = 2.0 * (mid[0] - flat[0])
+    symmetric = (FocusModel(mid[1], mid[2], mid[3], mid[4], at_mid, True, off_mid) if mid[2] > 0 and chi2.sf(at_mid, 2) < level
+                 else FocusModel(flat[1], 0.0, T / 2, flat[2], at_mid, False, off_mid))
     if chi2.sf(off_mid, 1) >= level:  # an off-centre focal plane is not shown: stay symmetric
-        best = mid
-    return FocusModel(best[1], best[2], best[3], best[4], statistic, True, off_mid)
+        return FocusModel(mid[1], mid[2], mid[3], mid[4], statistic, True, off_mid)
+    return FocusModel(best[1], best[2], best[3], best[4], statistic, True, off_mid, symmetric)
+
+
+def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float,
+                  side: str = "top", scales: np.ndarray = RADIUS_SCALES,
+                  min_nuclei: int = 30) -> tuple[np.ndarray, np.ndarray, FocusModel | None, bool]:
+    """Each nucleus' blur, whether it was measured, the focus model fitted to them (None: too few
+    measured) and whether an off-centre focal plane was dropped for want of confirmation.
+
+    With the edge radius fitted (``scales`` beyond 1), a focal plane off the mid-plane is kept only
+    where the blurs read at the outline show one too: the two readings err in different ways (the
+    outline's reads pale rims as blur; the fitted edge's freedom makes its own noise), and a real
+    off-centre plane shows in both.
+    """
+    scales = np.asarray(scales, float)
+    sse, pixels = edge_fits(od, xy, r, scales=scales)
+    measured = np.isfinite(sse[:, 0, 0])
+    blur = read_blur(sse, pixels, scales=scales)
+    if measured.sum() < min_nuclei:
+        return blur, measured, None, False
+    model = fit_focus(blur[measured], energy[measured], grid, T, side)
+    if model.at_mid is None or len(scales) == 1:
+        return blur, measured, model, False
+    outline = read_blur(sse[:, scales == 1.0], pixels, scales=np.ones(1))
+    if fit_focus(outline[measured], energy[measured], grid, T, side).at_mid is not None:
+        return blur, measured, model, False
+    return blur, measured, model.at_mid, True
 
 
 def focus_energy(blur: np.ndarray, measured: np.ndarray, grid: np.ndarray, model: FocusModel,

@@ -41,7 +41,7 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.physics import lost_caps as caps
-from cellframe.physics.focus import RADIUS_SCALES, edge_blur, fit_focus, focus_energy
+from cellframe.physics.focus import RADIUS_SCALES, focus_energy, measure_focus
 from cellframe.model.objective import Objective
 from cellframe.physics.posterior import draw_each, median_depth_energy, sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
@@ -214,16 +214,18 @@ class EvidenceObjective(Objective):
         self.energy = caps.over_shapes(joint, len(self.q))
         self.focus = None
         if settings.lambda_focus > 0:
-            blur, measured = edge_blur(h, xy, r, scales=RADIUS_SCALES if settings.focus_edge == "fitted" else [1.0])
-            if measured.sum() >= 30:
-                self.focus = fit_focus(blur[measured], self.energy[measured], self.grid, self.T, settings.focus_side)
+            scales = RADIUS_SCALES if settings.focus_edge == "fitted" else np.ones(1)
+            blur, measured, self.focus, dropped = measure_focus(h, xy, r, self.energy, self.grid, self.T,
+                                                                settings.focus_side, scales)
+            if self.focus is not None:
                 self.energy = self.energy + settings.lambda_focus * focus_energy(
                     blur, measured, self.grid, self.focus, np.where(crowded, settings.crowded_spread, 1.0))
                 f = self.focus
                 log.info("focus: %s (blur %.2f px + %.3f px per px of depth from a focal plane at z = %.1f px; "
-                         "noise %.2f px; likelihood-ratio %.1f, %.1f against a focal plane at the mid-plane)",
+                         "noise %.2f px; likelihood-ratio %.1f, %.1f against a focal plane at the mid-plane)%s",
                          "used" if f.significant else "no defocus seen", f.s0, f.k, f.f, f.noise, f.statistic,
-                         f.off_mid)
+                         f.off_mid, "; an off-centre focal plane the outlines read at their own edge do not show "
+                         "was dropped" if dropped else "")
         n_draws = max(int(samples), settings.draws)
         # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
