@@ -19,6 +19,9 @@ second renderer's mid-plane focus was read as a focal plane at the top face). So
 each nucleus is fitted over a grid of edge radii (``RADIUS_SCALES`` times its
 outline's) as well as of blurs; its blur is the best pair's where that edge fits
 clearly better than the outline's own (``EDGE_GAIN``), else the best at the outline.
+The two readings err in different ways, so a focal plane off the mid-plane found
+with the fitted edge stands only where the outline's reading shows one too
+(:func:`measure_focus`).
 
 Where the focal plane is off the mid-plane this breaks the mirror symmetry of
 lost caps: ``|z - f|`` differs between a depth and its mirror image. Which face
