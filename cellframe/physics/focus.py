@@ -275,25 +275,27 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     j = int(np.argmax(no_defocus))
     flat = (float(no_defocus[j]), centre, float(noises[j]))
     best = mid = (flat[0], flat[1], 0.0, T / 2, flat[2])
-    at_mid = int(np.flatnonzero(focals == T / 2)[0])
+    mid_plane = int(np.flatnonzero(focals == T / 2)[0])
     for s0 in s0s:
         for k in ks[1:]:
             ll = _marginals(blur, weights, grid, s0, k, focals, noises)  # (focal planes, noises)
             i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)  # the first best, in the grid's order
             if ll[i, j] > best[0]:
                 best = (float(ll[i, j]), s0, k, float(focals[i]), float(noises[j]))
-            j = int(np.argmax(ll[at_mid]))
-            if ll[at_mid, j] > mid[0]:
-                mid = (float(ll[at_mid, j]), s0, k, T / 2, float(noises[j]))
+            j = int(np.argmax(ll[mid_plane]))
+            if ll[mid_plane, j] > mid[0]:
+                mid = (float(ll[mid_plane, j]), s0, k, T / 2, float(noises[j]))
     statistic = 2.0 * (best[0] - flat[0])
     if not (best[2] > 0 and chi2.sf(statistic, 2) < level):
         return FocusModel(flat[1], 0.0, T / 2, flat[2], statistic, False)
     off_mid = 2.0 * (best[0] - mid[0])
-    at_mid = 2.0 * (mid[0] - flat[0])
-    symmetric = (FocusModel(mid[1], mid[2], mid[3], mid[4], at_mid, True, off_mid) if mid[2] > 0 and chi2.sf(at_mid, 2) < level
-                 else FocusModel(flat[1], 0.0, T / 2, flat[2], at_mid, False, off_mid))
     if chi2.sf(off_mid, 1) >= level:  # an off-centre focal plane is not shown: stay symmetric
         return FocusModel(mid[1], mid[2], mid[3], mid[4], statistic, True, off_mid)
+    # the fallback, should the off-centre plane not be confirmed: the mid-plane's fit, tested on its own
+    mid_statistic = 2.0 * (mid[0] - flat[0])
+    symmetric = (FocusModel(mid[1], mid[2], mid[3], mid[4], mid_statistic, True, off_mid)
+                 if mid[2] > 0 and chi2.sf(mid_statistic, 2) < level
+                 else FocusModel(flat[1], 0.0, T / 2, flat[2], mid_statistic, False, off_mid))
     return FocusModel(best[1], best[2], best[3], best[4], statistic, True, off_mid, symmetric)
 
 
