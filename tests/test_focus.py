@@ -135,3 +135,21 @@ def test_blurred_sphere_projections_match_blurring_the_whole_crop():
                                                        s, mode="nearest")[rows, cols] for s in SIGMAS]) for radius in radii])
         got = _blurred_paths(x, y, radii, crop, window, table)
         assert np.allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_a_small_nucleus_gives_up_the_pixels_a_large_neighbour_is_nearer_to():
+    """Pixels belong to the nucleus nearest in distance over radius, however far a large one's centre is:
+    a small nucleus 100 px from one of radius 30 gives it the pixels on its far side."""
+    from cellframe.physics.focus import SIGMAS, edge_fits
+
+    od = np.random.default_rng(0).random((200, 260))
+    xy = np.array([[50.0, 100.0], [150.0, 100.0], [230.0, 30.0]])
+    r = np.array([3.0, 30.0, 8.0])
+    _, pixels = edge_fits(od, xy, r)
+    own_reach = r[0] + 1.5 * SIGMAS.max()
+    yy, xx = np.mgrid[: od.shape[0], : od.shape[1]]
+    scaled = np.stack([np.hypot(xx - cx, yy - cy) / rad for (cx, cy), rad in zip(xy, r)])
+    mine = (scaled[0] * r[0] <= own_reach) & (scaled[0] <= scaled[1:].min(axis=0))
+    nearer_to_the_large_one = (scaled[0] * r[0] <= own_reach) & (scaled[1] < scaled[0])
+    assert nearer_to_the_large_one.sum() > 20  # the case is real: the large nucleus takes pixels
+    assert pixels[0] == mine.sum()

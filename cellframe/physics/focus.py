@@ -112,9 +112,11 @@ def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         yy, xx = np.ogrid[w0:w1, v0:v1]
         d = np.hypot(xx - x, yy - y)
         own = d <= own_reach
-        others = np.array([j for j in tree.query_ball_point((x, y), reach + 2 * float(r.max())) if j != i], int)
-        # pixels nearer (in distance over radius) to another nucleus are not this one's; a nucleus too far
-        # to be nearer for any pixel of the window is left out
+        # pixels nearer (in distance over radius) to another nucleus are not this one's. Nucleus j is nearer
+        # for some pixel within own_reach only if |c_j - c_i| < own_reach (1 + r_j / rad): the query takes
+        # every such j (the largest r_j for all), the test after it keeps only those
+        near = tree.query_ball_point((x, y), own_reach * (1 + float(r.max()) / rad))
+        others = np.array([j for j in near if j != i], int)
         others = others[(np.hypot(*(xy[others] - (x, y)).T) - own_reach) * rad < own_reach * r[others]]
         if len(others):
             rows, cols = np.nonzero(own)
