@@ -153,3 +153,40 @@ def test_a_small_nucleus_gives_up_the_pixels_a_large_neighbour_is_nearer_to():
     nearer_to_the_large_one = (scaled[0] * r[0] <= own_reach) & (scaled[1] < scaled[0])
     assert nearer_to_the_large_one.sum() > 20  # the case is real: the large nucleus takes pixels
     assert pixels[0] == mine.sum()
+
+
+def test_a_section_cuts_spheres_to_the_paths_the_simulator_renders():
+    from cellframe.physics.focus import section_path
+    from cellframe.physics.stereology import clipped_chord
+
+    d = np.linspace(0.0, 12.0, 50)
+    rho = 10.0
+    for centre in (T / 2, 0.0, -5.0, -8.0):
+        profile = np.sqrt(rho**2 - max(-centre, 0.0) ** 2)  # the rim a cap shows on the face
+        cut = None if centre == T / 2 else -centre / rho
+        expected = clipped_chord(centre, np.sqrt(np.clip(rho**2 - d**2, 0.0, None)), T)
+        assert np.allclose(section_path(d, profile, T, cut), expected)
+
+
+def test_an_in_focus_cap_reads_as_blurred_unless_the_section_cut_is_modelled():
+    """A cap's path thins linearly to its rim: read as a whole sphere's projection, a cap in focus looks
+    blurred; fitted with the shapes a section cuts, its blur is read as it is."""
+    from cellframe.physics.focus import section_path
+
+    truth = 0.7
+    od = np.zeros((40, 120))
+    yy, xx = np.mgrid[: od.shape[0], : od.shape[1]]
+    xy, rims = [], []
+    for k, cut in enumerate((0.5, 0.7, 0.8)):
+        rho = 11.0
+        rim = rho * np.sqrt(1 - cut**2)
+        cx, cy = 40.0 * k + 20.0, 20.0
+        od += gaussian_filter(section_path(np.hypot(xx - cx, yy - cy), rim, T, cut), truth)
+        xy.append((cx, cy))
+        rims.append(rim)
+    od = 0.05 + 0.2 * od
+    as_sphere, _ = edge_blur(od, np.array(xy), np.array(rims))
+    as_cut, ok = edge_blur(od, np.array(xy), np.array(rims), section=T)
+    assert ok.all()
+    assert np.abs(as_cut - truth).max() < 0.35
+    assert as_sphere.min() > truth + 0.3  # 1.1-1.3 px

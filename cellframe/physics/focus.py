@@ -21,7 +21,14 @@ outline's) as well as of blurs; its blur is the best pair's where that edge fits
 clearly better than the outline's own (``EDGE_GAIN``), else the best at the outline.
 The two readings err in different ways, so a focal plane off the mid-plane found
 with the fitted edge stands only where the outline's reading shows one too
-(:func:`measure_focus`).
+(:func:`measure_focus`). Nor is a cap's edge a sphere's: a nucleus cut by the
+section shows its stained path through the section only, and a cap's path
+thins linearly to its rim where a whole sphere's drops steeply, so in focus a
+cap reads as blurred. On sections with no defocus at all, caps near the faces
+and whole nuclei at the mid-plane read as a focal plane off the mid-plane
+(random spheres: likelihood ratio 15 against the mid-plane). So an off-centre
+plane must also show when each outline is fitted with the shapes a section cuts
+(``SECTION_CUTS``): only then is it focus and not caps.
 
 Where the focal plane is off the mid-plane this breaks the mirror symmetry of
 lost caps: ``|z - f|`` differs between a depth and its mirror image. Which face
@@ -32,12 +39,14 @@ nucleus is from the focal plane, not on which side of it the glass was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from cellframe.physics import student_t
+from cellframe.physics.stereology import clipped_chord
 
 #: degrees of freedom of the Student-t noise on a measured blur (in the fit and in the energy)
 NU = student_t.NU
@@ -47,14 +56,17 @@ SIGMAS = np.array([0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0, 6.0])
 RADIUS_SCALES = np.array([0.9, 1.0, 1.1, 1.2, 1.3])
 #: log-likelihood gain (nats) an edge radius other than the outline's must show to be taken
 EDGE_GAIN = 20.0
+#: where the sphere's centre lies for the shapes a section cuts: at the mid-plane (None), or beyond a
+#: face by this share of its radius (0: on the face; its profile is then the cap's rim)
+SECTION_CUTS = (None, 0.0, 0.5, 0.8)
 
 
 def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
               min_radius: float = 3.0, scales: np.ndarray = RADIUS_SCALES,
-              min_gain: float = EDGE_GAIN) -> tuple[np.ndarray, np.ndarray]:
+              min_gain: float = EDGE_GAIN, section: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each nucleus' blur (px) and whether it could be measured (:func:`edge_fits`, :func:`read_blur`)."""
     scales = np.asarray(scales, float)
-    sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius)
+    sse, pixels = edge_fits(od, xy, r, sigmas, scales, min_radius, section)
     return read_blur(sse, pixels, sigmas, scales, min_gain), np.isfinite(sse[:, 0, 0])
 
 
@@ -82,13 +94,16 @@ def read_blur(sse: np.ndarray, pixels: np.ndarray, sigmas: np.ndarray = SIGMAS, 
 
 
 def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
-              scales: np.ndarray = RADIUS_SCALES, min_radius: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+              scales: np.ndarray = RADIUS_SCALES, min_radius: float = 3.0,
+              section: float | None = None, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(n, scales, sigmas)`` residual sums of squares of each nucleus' edge model (NaN where it could
     not be measured: too small, at an image edge, too few pixels of its own) and ``(n,)`` its pixels.
 
     The model, a sphere projection of radius ``scale * r`` blurred by ``s`` (scaled and offset by least
     squares), is fitted over the pixels the nucleus owns (nearest in distance over outline radius)
-    within its radius plus the widest blur.
+    within its radius plus the widest blur. With ``section`` (its thickness, px), each model is the
+    best of the spheres such a section cuts to a profile of that radius (``SECTION_CUTS``). ``only``:
+    the indices of the nuclei to fit (the others unmeasured, still owning their pixels).
     """
     H, W = od.shape
     n = len(r)
@@ -97,7 +112,9 @@ def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
     tree = cKDTree(xy) if n else None
     margin = 2.5 * float(sigmas.max()) + (float(scales.max()) - 1) * float(r.max(initial=0))
     table = _band_table([_gaussian_kernel(s) for s in sigmas])
-    for i, ((x, y), rad) in enumerate(zip(xy, r)):
+    profiles = [None] if section is None else [partial(section_path, T=section, cut=c) for c in SECTION_CUTS]
+    for i in range(n) if only is None else only:
+        (x, y), rad = xy[i], r[i]
         if rad < min_radius:
             continue
         reach = rad + margin
@@ -129,19 +146,23 @@ def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         target = od[w0:w1, v0:v1][own]
         target = target - target.mean()
         # least squares of target on (model, 1) per radius and blur: the residual of a simple regression
-        model = _blurred_paths(x, y, rad * scales, (r0, r1, c0, c1), (w0, w1, v0, v1), table)[:, :, own]
+        paths = [_blurred_paths(x, y, rad * scales, (r0, r1, c0, c1), (w0, w1, v0, v1), table, profile)
+                 for profile in profiles]
+        model = np.concatenate(paths)[:, :, own]
         model -= model.mean(axis=2, keepdims=True)
         sxx, sxy = np.einsum("ckp,ckp->ck", model, model), model @ target
-        sse[i] = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
+        fits = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
+        sse[i] = fits.reshape(len(profiles), len(scales), -1).min(axis=0)
         pixels[i] = len(target)
     return sse, pixels
 
 
 def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, int, int],
-                   window: tuple[int, int, int, int], table: np.ndarray) -> np.ndarray:
+                   window: tuple[int, int, int, int], table: np.ndarray, profile=None) -> np.ndarray:
     """``(radii, kernels, window rows, window cols)``: the sphere projection of each radius at ``(x, y)``
     over ``crop`` (rows r0:r1, cols c0:c1), blurred by each kernel as ``gaussian_filter(mode="nearest")``
-    on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`).
+    on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`). ``profile(d, radii)``,
+    where given, replaces the sphere projection (e.g. a :func:`section_path`).
 
     The projection is zero beyond its support, so the blur is that of the support: banded (Toeplitz)
     matrices of each kernel's weights, down the rows and across the columns, for all radii and kernels
@@ -155,7 +176,8 @@ def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, 
     u0, u1 = max(int(np.floor(x - rad)), c0), min(int(np.ceil(x + rad)) + 1, c1)
     yy, xx = np.ogrid[s0:s1, u0:u1]
     d = np.hypot(xx - x, yy - y)
-    paths = np.sqrt(np.clip(1.0 - (d[None] / np.asarray(radii, float)[:, None, None]) ** 2, 0.0, None))
+    radii = np.asarray(radii, float)[:, None, None]
+    paths = np.sqrt(np.clip(1.0 - (d[None] / radii) ** 2, 0.0, None)) if profile is None else profile(d[None], radii)
     rows, cols = np.arange(w0, w1), np.arange(v0, v1)
     down = _bands(table[0], rows[:, None] - np.arange(s0, s1)[None, :])  # (k, window rows, s rows)
     across = _bands(table[0], np.arange(u0, u1)[:, None] - cols[None, :])  # (k, u cols, window cols)
@@ -168,6 +190,18 @@ def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, 
     if u1 == c1:
         across[:, -1, :] = _bands(table[1], c1 - 1 - cols)
     return down[None] @ paths[:, None] @ across[None]
+
+
+def section_path(d: np.ndarray, profile: np.ndarray, T: float, cut: float | None) -> np.ndarray:
+    """The path through a section ``T`` thick, at distance ``d`` from the axis, of a sphere whose profile
+    has radius ``profile``: centred at the mid-plane (``cut`` None; profile = radius), or beyond a face by
+    ``cut`` times its radius (profile = the cap's rim)."""
+    if cut is None:
+        rho, centre = profile, T / 2
+    else:
+        rho = profile / np.sqrt(1.0 - cut**2)
+        centre = -cut * rho
+    return clipped_chord(centre, np.sqrt(np.clip(rho**2 - d**2, 0.0, None)), T)
 
 
 def _band_table(kernels: list[np.ndarray]) -> np.ndarray:
@@ -259,9 +293,8 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     better than the mid-plane (``off_mid``, chi-square 1 dof) gives the mid-plane's fit. The fit counts as
     significant when its likelihood gain over ``k = 0`` has a chi-square (2 dof) p below ``level``.
     """
-    if len(blur) > 300:  # the fit has 4 parameters: a few hundred nuclei pin them
-        pick = np.linspace(0, len(blur) - 1, 300).astype(int)
-        blur, energy = blur[pick], energy[pick]
+    pick = fit_sample(len(blur))
+    blur, energy = blur[pick], energy[pick]
     coarse = slice(None, None, max(len(grid) // 32, 1))
     grid, energy = grid[coarse], energy[:, coarse]
     weights = np.exp(-(energy - energy.min(axis=1, keepdims=True)))
@@ -301,6 +334,12 @@ def fit_focus(blur: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float, 
     return FocusModel(best[1], best[2], best[3], best[4], statistic, True, off_mid, symmetric)
 
 
+def fit_sample(n: int, most: int = 300) -> np.ndarray:
+    """The nuclei :func:`fit_focus` fits of ``n``: evenly spread, at most ``most`` (the fit has 4
+    parameters: a few hundred nuclei pin them)."""
+    return np.linspace(0, n - 1, most).astype(int) if n > most else np.arange(n)
+
+
 def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float,
                   side: str = "top", scales: np.ndarray = RADIUS_SCALES,
                   min_nuclei: int = 30) -> tuple[np.ndarray, np.ndarray, FocusModel | None, bool]:
@@ -310,7 +349,8 @@ def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndar
     With the edge radius fitted (``scales`` beyond 1), a focal plane off the mid-plane is kept only
     where the blurs read at the outline show one too: the two readings err in different ways (the
     outline's reads pale rims as blur; the fitted edge's freedom makes its own noise), and a real
-    off-centre plane shows in both.
+    off-centre plane shows in both. It must also show in the outline's reading with the shapes a
+    section ``T`` thick cuts (``edge_fits(section=T)``): caps' thin rims, read as blur, make planes too.
     """
     scales = np.asarray(scales, float)
     sse, pixels = edge_fits(od, xy, r, scales=scales)
@@ -321,8 +361,15 @@ def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndar
     model = fit_focus(blur[measured], energy[measured], grid, T, side)
     if model.at_mid is None or len(scales) == 1:
         return blur, measured, model, False
+
     outline = read_blur(sse[:, scales == 1.0], pixels, scales=np.ones(1))
-    if fit_focus(outline[measured], energy[measured], grid, T, side).at_mid is not None:
+    confirmed = fit_focus(outline[measured], energy[measured], grid, T, side).at_mid is not None
+    if confirmed:  # the shapes a section cuts cost 4 fits: only for a plane the outline shows, the nuclei fitted
+        fitted = np.flatnonzero(measured)[fit_sample(int(measured.sum()))]
+        cut_sse, _ = edge_fits(od, xy, r, scales=np.ones(1), section=T, only=fitted)
+        cut = read_blur(cut_sse[fitted], pixels[fitted], scales=np.ones(1))
+        confirmed = fit_focus(cut, energy[fitted], grid, T, side).at_mid is not None
+    if confirmed:
         return blur, measured, model, False
     return blur, measured, model.at_mid, True
 

@@ -224,8 +224,8 @@ class EvidenceObjective(Objective):
                 log.info("focus: %s (blur %.2f px + %.3f px per px of depth from a focal plane at z = %.1f px; "
                          "noise %.2f px; likelihood-ratio %.1f, %.1f against a focal plane at the mid-plane)%s",
                          "used" if f.significant else "no defocus seen", f.s0, f.k, f.f, f.noise, f.statistic,
-                         f.off_mid, "; an off-centre focal plane the outlines read at their own edge do not show "
-                         "was dropped" if dropped else "")
+                         f.off_mid, "; an off-centre focal plane was dropped: the blurs read at the outlines, or with "
+                         "the shapes a section cuts, do not show it" if dropped else "")
         n_draws = max(int(samples), settings.draws)
         # depth draws are cheap: many, so their percentiles are sharp; cell sizes use the first n_draws
         self.z_draws = sample_depths(self.energy, self.grid, geometry.pairs, geometry.separation,
