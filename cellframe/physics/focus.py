@@ -112,7 +112,7 @@ def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
     tree = cKDTree(xy) if n else None
     margin = 2.5 * float(sigmas.max()) + (float(scales.max()) - 1) * float(r.max(initial=0))
     table = _band_table([_gaussian_kernel(s) for s in sigmas])
-    profiles = [None] if section is None else [partial(section_path, T=section, cut=c) for c in SECTION_CUTS]
+    profiles = None if section is None else [partial(section_path, T=section, cut=c) for c in SECTION_CUTS]
     for i in range(n) if only is None else only:
         (x, y), rad = xy[i], r[i]
         if rad < min_radius:
@@ -146,23 +146,22 @@ def edge_fits(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray 
         target = od[w0:w1, v0:v1][own]
         target = target - target.mean()
         # least squares of target on (model, 1) per radius and blur: the residual of a simple regression
-        paths = [_blurred_paths(x, y, rad * scales, (r0, r1, c0, c1), (w0, w1, v0, v1), table, profile)
-                 for profile in profiles]
-        model = np.concatenate(paths)[:, :, own]
+        model = _blurred_paths(x, y, rad * scales, (r0, r1, c0, c1), (w0, w1, v0, v1), table, profiles)[:, :, own]
         model -= model.mean(axis=2, keepdims=True)
         sxx, sxy = np.einsum("ckp,ckp->ck", model, model), model @ target
         fits = float(target @ target) - np.divide(sxy**2, sxx, out=np.zeros_like(sxy), where=sxx > 0)
-        sse[i] = fits.reshape(len(profiles), len(scales), -1).min(axis=0)
+        sse[i] = fits.reshape(-1, len(scales), len(sigmas)).min(axis=0)  # the best profile
         pixels[i] = len(target)
     return sse, pixels
 
 
 def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, int, int],
-                   window: tuple[int, int, int, int], table: np.ndarray, profile=None) -> np.ndarray:
+                   window: tuple[int, int, int, int], table: np.ndarray, profiles=None) -> np.ndarray:
     """``(radii, kernels, window rows, window cols)``: the sphere projection of each radius at ``(x, y)``
     over ``crop`` (rows r0:r1, cols c0:c1), blurred by each kernel as ``gaussian_filter(mode="nearest")``
-    on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`). ``profile(d, radii)``,
-    where given, replaces the sphere projection (e.g. a :func:`section_path`).
+    on the crop does, over ``window`` (``table``: the kernels' :func:`_band_table`). ``profiles``, where
+    given, replace the sphere projection: functions ``(d, radii)`` (e.g. :func:`section_path`), the
+    first axis then each profile's radii in turn.
 
     The projection is zero beyond its support, so the blur is that of the support: banded (Toeplitz)
     matrices of each kernel's weights, down the rows and across the columns, for all radii and kernels
@@ -177,7 +176,8 @@ def _blurred_paths(x: float, y: float, radii: np.ndarray, crop: tuple[int, int, 
     yy, xx = np.ogrid[s0:s1, u0:u1]
     d = np.hypot(xx - x, yy - y)
     radii = np.asarray(radii, float)[:, None, None]
-    paths = np.sqrt(np.clip(1.0 - (d[None] / radii) ** 2, 0.0, None)) if profile is None else profile(d[None], radii)
+    paths = (np.sqrt(np.clip(1.0 - (d[None] / radii) ** 2, 0.0, None)) if profiles is None
+             else np.concatenate([profile(d[None], radii) for profile in profiles]))
     rows, cols = np.arange(w0, w1), np.arange(v0, v1)
     down = _bands(table[0], rows[:, None] - np.arange(s0, s1)[None, :])  # (k, window rows, s rows)
     across = _bands(table[0], np.arange(u0, u1)[:, None] - cols[None, :])  # (k, u cols, window cols)
