@@ -190,3 +190,13 @@ def test_an_in_focus_cap_reads_as_blurred_unless_the_section_cut_is_modelled():
     assert ok.all()
     assert np.abs(as_cut - truth).max() < 0.35
     assert as_sphere.min() > truth + 0.3  # 1.1-1.3 px
+
+
+def test_fitting_some_nuclei_gives_them_the_fits_of_all_and_leaves_the_rest_unmeasured():
+    from cellframe.physics.focus import edge_fits
+
+    od, xy, r = blurred_spheres(np.array([0.7, 1.5, 2.5, 3.5]))
+    every, pixels = edge_fits(od, xy, r, section=T)
+    some, some_pixels = edge_fits(od, xy, r, section=T, only=np.array([1, 3]))
+    assert np.array_equal(some[[1, 3]], every[[1, 3]]) and np.array_equal(some_pixels[[1, 3]], pixels[[1, 3]])
+    assert np.isnan(some[[0, 2]]).all() and not some_pixels[[0, 2]].any()
