@@ -177,8 +177,8 @@ def test_an_in_focus_cap_reads_as_blurred_unless_the_section_cut_is_modelled():
     od = np.zeros((40, 120))
     yy, xx = np.mgrid[: od.shape[0], : od.shape[1]]
     xy, rims = [], []
+    rho = 11.0
     for k, cut in enumerate((0.5, 0.7, 0.8)):
-        rho = 11.0
         rim = rho * np.sqrt(1 - cut**2)
         cx, cy = 40.0 * k + 20.0, 20.0
         od += gaussian_filter(section_path(np.hypot(xx - cx, yy - cy), rim, T, cut), truth)
