@@ -169,7 +169,7 @@ def main() -> None:
     projected_mb = big["peak_mb"]
     if small is not None:
         growth = (big["driver_mb"] - small["driver_mb"]) / max(n - small["n"], 1)
-        projected_mb = big["peak_mb"] + growth * (3000 - n)
+        projected_mb = big["peak_mb"] + max(growth, 0.0) * (3000 - n)  # a shrinking driver (noise) projects no saving
         lines += [f"| the same on a {small['n']}-patch slide | {small['seconds']:.1f} s "
                   f"({small['seconds'] / small['floor']:.1f}x its floor), driver {small['driver_mb']:.0f} MB / "
                   f"all {small['peak_mb']:.0f} MB |",

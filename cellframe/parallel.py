@@ -33,11 +33,15 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 def start_worker(parent: int, threads: int) -> None:
     """In a worker: at most ``threads`` threads in the BLAS and OpenMP libraries (the workers share the
     CPUs: two workers of two BLAS threads each on two cores run 6 % slower), and
+    the driver's log format for warnings (:func:`cellframe.running.patch_logging.worker_logging`), and
     :func:`watch_parent`."""
     import numpy  # noqa: F401  (loads the BLAS the limit applies to)
     from threadpoolctl import threadpool_limits
 
+    from cellframe.running.patch_logging import worker_logging
+
     threadpool_limits(limits=threads)
+    worker_logging()
     watch_parent(parent)
 
 

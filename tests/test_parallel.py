@@ -49,3 +49,35 @@ def test_workers_share_the_cpus_with_their_blas_threads():
 
     threads = list(ordered_map(_blas_threads, [0, 1], workers=2))
     assert threads == [max(available_cpus() // 2, 1)] * 2  # two workers: each half the CPUs' BLAS threads
+
+
+def _warn_in_patch(sample_id: str) -> str:
+    import logging
+
+    from cellframe.running.patch_logging import in_patch
+
+    with in_patch(sample_id):
+        logging.getLogger("plugins.objectives.evidence").warning("densities say nothing of depth (%d nats)", -6)
+    logging.getLogger("plugins.objectives.evidence").warning("after the patch")
+    return sample_id
+
+
+def test_a_warning_in_a_worker_names_its_patch_in_the_drivers_format(capfd):
+    assert list(ordered_map(_warn_in_patch, ["slide_x0_y0", "slide_x1000_y0"], workers=2)) == [
+        "slide_x0_y0", "slide_x1000_y0"]
+    err = capfd.readouterr().err.splitlines()
+    for name in ("slide_x0_y0", "slide_x1000_y0"):
+        line = next(x for x in err if name in x)
+        assert line.endswith(f"[plugins.objectives.evidence][WARNING] - {name}: densities say nothing of depth (-6 nats)")
+    assert sum(x.endswith("][WARNING] - after the patch") for x in err) == 2
+
+
+def test_the_patch_name_is_not_given_twice(caplog):
+    import logging
+
+    from cellframe.running.patch_logging import in_patch
+
+    with caplog.at_level(logging.INFO, logger="cellframe"), in_patch("p1"):
+        logging.getLogger("cellframe").info("p1: 12 nuclei")
+        logging.getLogger("cellframe").info("no nuclei kept")
+    assert [r.getMessage() for r in caplog.records] == ["p1: 12 nuclei", "p1: no nuclei kept"]

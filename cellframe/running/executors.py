@@ -27,6 +27,7 @@ from cellframe.model.reconstruction import Reconstruction
 from cellframe.parallel import running_pool
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.stages import StageError
+from cellframe.running.patch_logging import in_patch
 from cellframe.running.state import MARKER, arrays_file, load_state, save_state
 
 log = logging.getLogger("cellframe")
@@ -98,7 +99,8 @@ def attempt(work: Callable, spec: PatchSpec, plan: RunPlan, cfg: DictConfig, out
         if rec is not None:
             return PatchOutcome(spec, rec, resumed=True)
     try:
-        rec = work(spec, plan, registry, outdir)
+        with in_patch(spec.sample_id):
+            rec = work(spec, plan, registry, outdir)
     except (InputError, StageError, StageFailure, PluginError) as exc:
         if isinstance(exc, StageFailure) and os.environ.get("CELLFRAME_DEBUG"):
             log.error("patch %s failed:\n%s", spec.sample_id, traceback.format_exc())
