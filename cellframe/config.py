@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -227,6 +228,10 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
         raise ConfigError(f"input.slide: {exc}") from None
     if not regions:
         raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} tissue")
+    if regions[0].mpp is None:
+        logging.getLogger("cellframe").warning(
+            "input.slide: %s does not record its pixel size (no openslide.mpp-x): its level 0 is read as it is and "
+            "taken to be input.mpp = %g um/px; if the scanner's differs, set input.mpp to it", slide.name, inp.mpp)
     return [PatchSpec(f"{slide.stem}_x{r.x0}_y{r.y0}", slide, None, r) for r in regions]
 
 

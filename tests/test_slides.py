@@ -153,6 +153,23 @@ def test_a_slide_scanned_coarser_is_resampled_to_the_wanted_pixel_size(tmp_path)
     assert np.corrcoef(patch.astype(float).mean(axis=2).ravel(), truth.ravel())[0, 1] > 0.8
 
 
+def test_a_slide_that_does_not_record_its_pixel_size_is_read_as_it_is_with_a_warning(tmp_path, caplog):
+    from omegaconf import OmegaConf
+
+    from cellframe.config import slide_specs
+
+    he = io.imread(DEMO / "tcga_patch_2.png")[:512, :512, :3]
+    path = tmp_path / "no_mpp.tiff"
+    tifffile.imwrite(path, he, tile=(256, 256), photometric="rgb", compression="zlib")  # no resolution tags
+    inp = OmegaConf.create({"slide": str(path), "patch_size": 256, "mpp": 0.5, "min_tissue": 0.5,
+                            "max_patches": None, "halo": 0, "max_nucleus_um": 18.0})
+    specs = slide_specs(inp, beta=2.5)
+    assert len(specs) == 4 and all(s.region.level == 0 and s.region.downsample == 1.0 and s.region.mpp is None
+                                   for s in specs)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "no_mpp.tiff does not record its pixel size" in warned[0] and "0.5 um/px" in warned[0]
+
+
 def test_tissue_is_found_on_all_tissue_and_on_mostly_glass_thumbnails():
     from cellframe.io.slides import tissue_mask
 
