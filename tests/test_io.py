@@ -52,3 +52,32 @@ def test_transparent_pixels_are_glass_and_a_grey_image_is_named_in_a_warning(tmp
         assert not caplog.records
         image, _ = load_patch(PatchSpec("grey", tmp_path / "grey.png"))
     assert image.shape == (8, 8, 3) and "grey.png is grey" in caplog.text
+
+
+def test_label_arrays_from_numpy_and_cellpose_files(tmp_path):
+    from cellframe.config import PatchSpec
+    from cellframe.running.pipeline import load_patch
+
+    labels = np.zeros((40, 60), np.int32)
+    labels[5:15, 5:15], labels[20:30, 30:45] = 1, 2
+    np.save(tmp_path / "he_masks.npy", labels)  # np.save of a label image (StarDist, scripts)
+    assert np.array_equal(read_image(tmp_path / "he_masks.npy", "mask"), labels)
+    # Cellpose's GUI and io.masks_flows_to_seg write a pickled dict with the labels under "masks"
+    np.save(tmp_path / "he_seg.npy", {"masks": labels.astype(np.uint16), "outlines": np.zeros_like(labels),
+                                      "flows": [np.zeros((40, 60, 3), np.uint8)], "diameter": 30.0,
+                                      "filename": "he.png", "ismanual": np.zeros(2, bool)})
+    assert np.array_equal(read_image(tmp_path / "he_seg.npy", "mask"), labels)
+    he = np.full((40, 60, 3), 200, np.uint8)
+    write_path = tmp_path / "he.npy"
+    np.save(write_path, he)
+    image, mask = load_patch(PatchSpec("he", write_path, tmp_path / "he_seg.npy", None))
+    assert image.shape == (40, 60, 3) and np.array_equal(mask, labels)
+    # a pickle under another name is not unpickled; a dict without masks is a clear error
+    np.save(tmp_path / "other.npy", {"masks": labels})
+    with pytest.raises(InputError, match="other.npy holds pickled data, not a plain array"):
+        read_image(tmp_path / "other.npy", "mask")
+    np.save(tmp_path / "bad_seg.npy", {"outlines": labels})
+    with pytest.raises(InputError, match="bad_seg.npy is not a Cellpose \\*_seg.npy with 'masks'"):
+        read_image(tmp_path / "bad_seg.npy", "mask")
+    with pytest.raises(InputError, match="more than input.max_pixels=100"):
+        read_image(tmp_path / "he_masks.npy", "mask", max_pixels=100)

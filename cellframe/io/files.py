@@ -91,6 +91,8 @@ def read_image(path: str | os.PathLike, what: str, max_pixels: int | None = None
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} not found: {path}")
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path, what, max_pixels)
     size = image_size(path) if max_pixels else None
     if size and size[0] * size[1] > max_pixels:
         raise InputError(f"{what} {path} is {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} Mpx), more than "
@@ -100,6 +102,31 @@ def read_image(path: str | os.PathLike, what: str, max_pixels: int | None = None
         return np.asarray(skio.imread(path))
     except Exception as exc:  # imageio raises many types for bad files
         raise InputError(f"{what} is not a readable image: {path} ({type(exc).__name__})") from None
+
+
+def _read_npy(path: Path, what: str, max_pixels: int | None) -> np.ndarray:
+    """A NumPy array file: a plain array (``np.save``), or Cellpose's ``*_seg.npy`` (a pickled dict whose
+    ``masks`` are the labels; only a file of that name is unpickled)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:  # an object array: pickled
+        if not path.name.endswith("_seg.npy"):
+            raise InputError(f"{what} {path} holds pickled data, not a plain array (a Cellpose file is named "
+                             f"*_seg.npy)") from None
+        try:
+            data = np.load(path, allow_pickle=True).item()
+            array = data["masks"]
+        except Exception as exc:
+            raise InputError(f"{what} {path} is not a Cellpose *_seg.npy with 'masks' ({type(exc).__name__})") from None
+    except Exception as exc:
+        raise InputError(f"{what} is not a readable NumPy array: {path} ({type(exc).__name__})") from None
+    array = np.asarray(array)
+    if array.ndim < 2:
+        raise InputError(f"{what} {path} holds an array of shape {array.shape}, not an image")
+    if max_pixels and array.shape[0] * array.shape[1] > max_pixels:
+        raise InputError(f"{what} {path} is {array.shape[1]} x {array.shape[0]} px, more than "
+                         f"input.max_pixels={max_pixels}: cut it into patches or raise input.max_pixels")
+    return np.array(array)
 
 
 def as_rgb(image: np.ndarray, path: str | os.PathLike) -> np.ndarray:

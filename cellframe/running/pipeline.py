@@ -43,8 +43,9 @@ def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-#: input.mask files read as images; anything else (JSON, GeoJSON) is left to the segmenter
-IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"}
+#: input.mask files read as images (``.npy``: a NumPy label array or Cellpose's ``*_seg.npy``); anything else
+#: (JSON, GeoJSON) is left to the segmenter
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".npy"}
 
 
 def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
