@@ -15,6 +15,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from cellframe.io.files import InputError
 from cellframe.registry import PluginError, Registry
+from cellframe.io.slide_detections import FORMATS, detection_format
 from cellframe.io.slides import SlideRegion, slide_patches
 
 
@@ -49,6 +50,8 @@ class InputConfig:
     CSV of many (columns sample_id, image and optionally mask)."""
 
     image: Optional[str] = None
+    #: the patch's nuclei (mask image or another tool's file); with input.slide, the whole slide's
+    #: detections in level-0 coordinates (HoVer-Net .json, QuPath .geojson), cut per patch
     mask: Optional[str] = None
     sample_id: Optional[str] = None
     manifest: Optional[str] = None
@@ -232,14 +235,43 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
         logging.getLogger("cellframe").warning(
             "input.slide: %s does not record its pixel size (no openslide.mpp-x): its level 0 is read as it is and "
             "taken to be input.mpp = %g um/px; if the scanner's differs, set input.mpp to it", slide.name, inp.mpp)
-    return [PatchSpec(f"{slide.stem}_x{r.x0}_y{r.y0}", slide, None, r) for r in regions]
+    detections = None
+    if inp.get("mask"):
+        detections = _existing("input.mask", inp.mask)
+        try:
+            detection_format(detections)
+        except InputError as exc:
+            raise ConfigError(f"input.mask: {exc} (with input.slide: the slide's detections in level-0 "
+                              "coordinates)") from None
+    # the slide's detections stand as each patch's mask until the run cuts them per patch
+    # (cellframe.running.pipeline.cut_slide_detections)
+    return [PatchSpec(f"{slide.stem}_x{r.x0}_y{r.y0}", slide, detections, r) for r in regions]
+
+
+def _check_slide_segmenter(inp: Any, segmenter, registry: Registry) -> None:
+    """A slide is segmented from its pixels, or from its detections (``input.mask``) by the importer of
+    their format, which then takes no offset of its own."""
+    reads_mask = registry.stage("segmenter", segmenter.name).needs_mask
+    if not inp.mask:
+        if reads_mask:
+            raise ConfigError(f"segmenter={segmenter.name} reads input.mask: give the slide's detections "
+                              "(input.mask=DETECTIONS.json or .geojson, level-0 coordinates) or use "
+                              "segmenter=hed_watershed (or +pipeline=wsi)")
+        return
+    wanted = FORMATS.get(Path(inp.mask).suffix.lower())
+    if segmenter.name != wanted:
+        raise ConfigError(f"input.mask={inp.mask} with input.slide is read by segmenter={wanted or 'hovernet/qupath'}"
+                          f" (.json: hovernet, .geojson: qupath), not segmenter={segmenter.name}")
+    if any(float(v) != 0 for v in getattr(segmenter, "offset", (0, 0))):
+        raise ConfigError(f"segmenter.offset={list(segmenter.offset)}: a slide's detections are placed in each "
+                          "patch from the slide's own coordinates; leave the offset at [0, 0]")
 
 
 def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
     """The patches a config names, with every file checked to exist."""
     if inp.get("slide"):
-        if inp.manifest or inp.image or inp.mask:
-            raise ConfigError("input.slide cannot be combined with input.image/input.mask/input.manifest")
+        if inp.manifest or inp.image:
+            raise ConfigError("input.slide cannot be combined with input.image/input.manifest")
         return slide_specs(inp, beta)
     if inp.manifest:
         if inp.image or inp.mask:
@@ -411,8 +443,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         convergence_plot=bool(cfg.reconstruction.convergence_plot),
         max_pixels=int(cfg.input.max_pixels),
     )
-    if cfg.input.get("slide") and registry.stage("segmenter", plan.segmenter.name).needs_mask:
-        raise ConfigError(f"segmenter={plan.segmenter.name} reads input.mask, which a slide does not have: "
-                          "use segmenter=hed_watershed (or +pipeline=wsi)")
+    if cfg.input.get("slide"):
+        _check_slide_segmenter(cfg.input, plan.segmenter, registry)
     plan.patches = patch_specs(cfg.input, float(cfg.model.beta))
     return plan

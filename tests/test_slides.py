@@ -257,3 +257,84 @@ def test_the_slide_geojson_built_in_worker_processes_is_the_one_built_here(centr
     low, high = min(r.depth_range[0] for r in recs), max(r.depth_range[1] for r in recs)
     assert low < 0  # the evidence reaches beyond the section faces, where a centre outside shows a cap
     assert cells["z"].between(low - 1e-9, high + 1e-9).all()
+
+
+def _slide_detections(tmp_path, offset):
+    """The demo patch 2 reference nuclei, as a whole-slide segmenter would write them at level 0 (the patch's
+    pixel (0, 0) at slide pixel ``offset``): a HoVer-Net WSI JSON (pixel centres) and a QuPath GeoJSON of
+    cells (pixel edges); and their level-0 centres (pixel centres)."""
+    from cellframe.io.nuclei import nuclei_table, split_instances
+    from cellframe.io.outlines import nucleus_outlines
+
+    labels = split_instances(io.imread(DEMO / "tcga_patch_2_nuclei_mask.png"), 9)
+    nuclei = nuclei_table(labels)
+    outlines = [o + np.asarray(offset, float) for o in nucleus_outlines(labels, nuclei)]
+    hovernet = {"mag": 40, "nuc": {str(k + 1): {"bbox": [[0, 0], [1, 1]], "centroid": o[:-1].mean(axis=0).tolist(),
+                                                "contour": o[:-1].tolist(), "type_prob": 0.9, "type": 1 + k % 2}
+                                   for k, o in enumerate(outlines)}}
+    qupath = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": f"cell-{k}", "geometry": {"type": "Polygon", "coordinates": [(o * 1.6 - o.mean(0) * 0.6 + 0.5).tolist()]},
+         "nucleusGeometry": {"type": "Polygon", "coordinates": [(o + 0.5).tolist()]},
+         "properties": {"objectType": "cell", "classification": {"name": "Tumor"}}} for k, o in enumerate(outlines)]}
+    (tmp_path / "slide.json").write_text(json.dumps(hovernet))
+    (tmp_path / "slide.geojson").write_text(json.dumps(qupath))
+    centres = np.column_stack([nuclei["x"], nuclei["y"]]) + np.asarray(offset, float)
+    return tmp_path / "slide.json", tmp_path / "slide.geojson", centres
+
+
+@pytest.mark.parametrize("mpp", [0.25, 0.5])
+def test_slide_detections_are_cut_into_patches_where_they_lie(slide, tmp_path, mpp):
+    from cellframe.plugins.segmenters.importers import read_hovernet, read_qupath
+
+    from cellframe.io.slide_detections import write_patch_detections
+
+    path, _ = slide
+    hovernet, qupath, centres = _slide_detections(tmp_path, (512, 256))
+    regions = [r for r in slide_patches(path, patch_size=128 if mpp == 0.5 else 256, mpp=mpp, min_tissue=0.9, halo=16)]
+    assert regions and all(r.downsample == mpp / 0.25 for r in regions)
+    for source, read in ((hovernet, lambda f, shape: read_hovernet(f, shape, {1: "a", 2: "b"})),
+                         (qupath, lambda f, shape: read_qupath(f, shape))):
+        files = write_patch_detections(source, regions, [tmp_path / source.suffix / f"p{k}" for k in range(len(regions))])
+        owned = []
+        for region, file in zip(regions, files):
+            side = region.size + 2 * region.halo
+            nuclei = read(file, (side, side))
+            mine = region.owns(nuclei["x"], nuclei["y"])
+            owned.append(np.column_stack(region.centres_to_slide(nuclei["x"][mine], nuclei["y"][mine])))
+        owned = np.concatenate(owned)
+        # every nucleus whose centre lies in a patch comes back once, where it was (to the rasterisation's
+        # rounding, scaled by the read level)
+        inside = np.zeros(len(centres), bool)
+        for r in regions:
+            inside |= ((centres[:, 0] >= r.x0 - 0.5 * r.downsample) & (centres[:, 0] < r.x0 + (r.size - 0.5) * r.downsample)
+                       & (centres[:, 1] >= r.y0 - 0.5 * r.downsample) & (centres[:, 1] < r.y0 + (r.size - 0.5) * r.downsample))
+        from scipy.spatial import cKDTree
+
+        d, j = cKDTree(centres).query(owned)
+        assert len(np.unique(j)) == len(owned)  # none twice
+        assert abs(len(owned) - inside.sum()) <= 0.03 * inside.sum()  # small nuclei at a seam may fall either way
+        assert np.median(d) < 0.25 * mpp / 0.25 and np.quantile(d, 0.95) < 1.0 * mpp / 0.25
+
+
+def test_a_slide_runs_on_its_hovernet_detections(slide, run_cli, tmp_path):
+    path, canvas = slide
+    hovernet, _, centres = _slide_detections(tmp_path, (512, 256))
+    result = run_cli([f"input.slide={path}", f"input.mask={hovernet}", "segmenter=hovernet", "input.patch_size=500",
+                      "input.max_patches=2", "mlflow.enabled=false", "progress=false", "analysis=[]",
+                      f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cells = pd.read_parquet(tmp_path / "out" / "demo_slide_cells.parquet")
+    assert len(cells) > 100 and set(cells["cell_type"]) == {"neoplastic", "inflammatory"}
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(centres).query(np.column_stack([cells["x_slide"], cells["y_slide"]]))
+    assert np.quantile(d, 0.95) < 0.5  # the imported nuclei, where the slide has them
+    folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))
+    assert len(folders) == 2 and all((f / "detections.json").is_file() for f in folders)
+    # the wrong importer for the file, an offset on top of the slide's own, a segmenter that reads no file
+    for args, message in (([f"input.mask={hovernet}", "segmenter=qupath"], "is read by segmenter=hovernet"),
+                          ([f"input.mask={hovernet}", "segmenter=hovernet", "segmenter.offset=[5,5]"], "leave the offset"),
+                          ([f"input.mask={hovernet}", "segmenter=hed_watershed"], "not segmenter=hed_watershed"),
+                          (["segmenter=qupath"], "give the slide's detections")):
+        bad = run_cli([f"input.slide={path}", *args, f"hydra.run.dir={tmp_path / 'bad'}"], tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-1000:]

@@ -27,9 +27,19 @@ class SlideRegion:
     halo: int = 0
 
     def to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Patch pixel coordinates (halo included) -> level-0 slide coordinates."""
+        """Patch positions (halo included) -> level-0 slide positions, both as pixel edges (pixel ``k``
+        spans ``[k, k + 1)``, QuPath's convention): a linear map."""
         return (self.x0 + (np.asarray(x) - self.halo) * self.downsample,
                 self.y0 + (np.asarray(y) - self.halo) * self.downsample)
+
+    def centres_to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Patch pixel-centre coordinates (cellframe's: pixel ``k`` at ``k``) -> level-0 pixel-centre
+        coordinates. A patch pixel read from ``downsample`` level-0 pixels has its centre at theirs, half
+        of ``downsample - 1`` past :meth:`to_slide`'s."""
+        if self.downsample == 1:
+            return self.to_slide(x, y)
+        sx, sy = self.to_slide(np.asarray(x, float) + 0.5, np.asarray(y, float) + 0.5)
+        return sx - 0.5, sy - 0.5
 
     def to_level(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Patch pixel coordinates -> slide coordinates at the read level."""

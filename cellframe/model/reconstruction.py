@@ -179,7 +179,7 @@ class Reconstruction:
         if self.spread is not None:
             table = pd.concat([table, self.spread.set_index(table.index)], axis=1)
         if self.region is not None:  # every coordinate maps back to the slide's level 0
-            table["x_slide"], table["y_slide"] = self.region.to_slide(table["x"], table["y"])
+            table["x_slide"], table["y_slide"] = self.region.centres_to_slide(table["x"], table["y"])
             table["owned"] = self.region.owns(table["x"], table["y"])
         for column in self.nuclei.columns.difference(NUCLEI_COLUMNS):  # e.g. cell_type from an importer
             table[column] = self.nuclei[column].to_numpy()

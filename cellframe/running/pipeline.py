@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -270,6 +271,28 @@ def terminate_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+def cut_slide_detections(plan: RunPlan, outdir: Path) -> None:
+    """Slide patches whose mask is the slide's detections get their own share of them, written into
+    their folders (:func:`cellframe.io.slide_detections.write_patch_detections`), as their mask."""
+    from cellframe.io.slide_detections import write_patch_detections
+
+    groups: dict[Path, list[int]] = {}
+    for k, spec in enumerate(plan.patches):
+        if spec.region is not None and spec.mask is not None:
+            groups.setdefault(spec.mask, []).append(k)
+    for path, members in groups.items():
+        start = time.perf_counter()
+        specs = [plan.patches[k] for k in members]
+        try:
+            files = write_patch_detections(path, [s.region for s in specs],
+                                           [child_path(outdir, s.sample_id) for s in specs])
+        except InputError as exc:
+            raise ConfigError(f"input.mask: {exc}") from None
+        for k, spec, file in zip(members, specs, files):
+            plan.patches[k] = dataclasses.replace(spec, mask=file)
+        log.info("slide detections %s cut into %d patches (%.1f s)", path.name, len(members), time.perf_counter() - start)
+
+
 def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_name: str) -> int:
     from tqdm.auto import tqdm
 
@@ -278,6 +301,7 @@ def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_n
         path.unlink(missing_ok=True)
     if leftovers:
         log.info("removed %d half-written files left by an interrupted run", len(leftovers))
+    cut_slide_detections(plan, outdir)
     tracker = Tracker(cfg.mlflow)
     failures, done, resumed = [], {}, 0
     with tracker.parent(cfg, run_name=run_name, output_dir=outdir.resolve()):

@@ -96,10 +96,14 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int,
     x = geometry_all.pack(params)
     cells = geometry_all.cells(x)
     region = recs[0].region
-    cells["x_slide"], cells["y_slide"] = cells["x"] * region.downsample, cells["y"] * region.downsample
+    ds = region.downsample  # pixel centres at the read level -> level 0 (as SlideRegion.centres_to_slide)
+    cells["x_slide"], cells["y_slide"] = ((cells["x"] * ds, cells["y"] * ds) if ds == 1 else
+                                          ((cells["x"] + 0.5) * ds - 0.5, (cells["y"] + 0.5) * ds - 0.5))
     cells.insert(0, "patch", nuclei["patch"].to_numpy())
     cells.insert(1, "patch_label", nuclei["patch_label"].to_numpy())
     cells["r"] = nuclei["r"].to_numpy()
+    if "cell_type" in nuclei:  # an importer's classes (HoVer-Net types, QuPath classifications)
+        cells["cell_type"] = nuclei["cell_type"].to_numpy()
     cells["volume"] = geometry_all.volumes(x)
     stats = {"n_cells": len(cells), "n_duplicates_dropped": duplicates,
              "n_seam_clusters": n_seam, "n_seam_cells": int(seam.sum()),
