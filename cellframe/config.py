@@ -426,6 +426,10 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         exporters[key] = stage_settings(registry, "exporter", node, f"exporter.{key}")
     analyses = {}
     for key, node in (cfg.get("analysis") or {}).items():
+        if isinstance(node, DictConfig) and "name" not in node:  # a preset's settings for an analysis not chosen
+            logging.getLogger("cellframe").info("analysis.%s: settings for an analysis not in analysis=[...]: "
+                                                "not run", key)
+            continue
         analyses[key] = stage_settings(registry, "analysis", node, f"analysis.{key}")
         check_analysis_files(analyses[key], f"analysis.{key}")
     plan = RunPlan(

@@ -42,6 +42,14 @@ def test_pipeline_preset_lists_the_two_demo_patches(cfg_of, registry):
     assert all(p.image.is_file() and p.mask.is_file() for p in plan.patches)
 
 
+def test_a_presets_analysis_settings_do_not_stop_a_run_without_analyses(cfg_of, registry):
+    from conftest import REPO
+
+    slide = f"input.slide={REPO / 'data' / 'slides' / 'CMU-1-Small-Region.svs'}"
+    assert validate(cfg_of("+pipeline=wsi", slide, "analysis=[]"), registry).analyses == {}
+    assert list(validate(cfg_of("+pipeline=wsi", slide, "analysis=[report]"), registry).analyses) == ["report"]
+
+
 def test_exporter_list_can_be_chosen(cfg_of):
     assert list(cfg_of("exporter=[json]", *one_patch()).exporter) == ["json"]
 
