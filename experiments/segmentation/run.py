@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent.parent / "data" / "tcga_brca"
 sys.path.insert(0, str(HERE.parent))
 from truth_runs import simulate  # noqa: E402
+from ceiling import half_ceiling  # noqa: E402
 
 cfg = study_config(HERE)
 registry = default_registry()
@@ -72,24 +73,6 @@ with tempfile.TemporaryDirectory() as tmpdir:
                 simulated.append(row)
                 print(row, flush=True)
 lines += simulated
-
-
-def half_ceiling(image, reference, labels, samples: int, trees: int, seed: int = 0) -> tuple[float, float]:
-    """Pixel Dice on the right half of a random forest trained on the left half (multiscale H and E
-    features, scikit-image), and of ``labels`` there."""
-    from skimage.color import rgb2hed
-    from skimage.feature import multiscale_basic_features
-    from sklearn.ensemble import RandomForestClassifier
-
-    hed = rgb2hed(image)
-    features = multiscale_basic_features(hed[..., :2], channel_axis=-1, sigma_min=1, sigma_max=16)
-    half = image.shape[1] // 2
-    truth = reference > 0
-    train_x, train_y = features[:, :half].reshape(-1, features.shape[-1]), truth[:, :half].ravel()
-    pick = np.random.default_rng(seed).choice(len(train_y), min(samples, len(train_y)), replace=False)
-    forest = RandomForestClassifier(trees, max_depth=12, random_state=seed, n_jobs=-1).fit(train_x[pick], train_y[pick])
-    guess = forest.predict(features[:, half:].reshape(-1, features.shape[-1])).reshape(truth[:, half:].shape)
-    return pixel_dice(truth[:, half:], guess), pixel_dice(truth[:, half:], labels[:, half:])
 
 
 ceiling = ["", "How learnable is each reference from its own pixels? A random forest trained on the left half of the "
