@@ -63,6 +63,10 @@ class InputConfig:
     patch_size: int = 1000
     min_tissue: float = 0.5
     max_patches: Optional[int] = None
+    #: a QuPath GeoJSON of annotations drawn on the slide (level 0): only the tissue inside them counts
+    #: towards min_tissue; annotation_class keeps only the annotations of that class (e.g. Tumor)
+    annotations: Optional[str] = None
+    annotation_class: Optional[str] = None
     #: context around each slide patch, pixels; None = the largest possible cell radius,
     #: beta x max_nucleus_um (converted with mpp): as far as an owned cell's region and the sampling
     #: ball of its volume reach
@@ -225,12 +229,16 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
         halo = int(np.ceil(beta * _finite("input.max_nucleus_um", inp.max_nucleus_um) / inp.mpp))
     if halo < 0:
         raise ConfigError(f"input.halo={halo} must be >= 0")
+    annotations = _existing("input.annotations", inp.annotations) if inp.get("annotations") else None
     try:
-        regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches, halo)
+        regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches, halo,
+                                annotations, inp.get("annotation_class"))
     except InputError as exc:
-        raise ConfigError(f"input.slide: {exc}") from None
+        raise ConfigError(f"input.{'annotations' if 'annotation' in str(exc) else 'slide'}: {exc}") from None
     if not regions:
-        raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} tissue")
+        where = f" inside the annotations of {annotations.name}" if annotations else ""
+        raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} "
+                          f"tissue{where}")
     if regions[0].mpp is None:
         logging.getLogger("cellframe").warning(
             "input.slide: %s does not record its pixel size (no openslide.mpp-x): its level 0 is read as it is and "

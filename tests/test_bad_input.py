@@ -258,7 +258,7 @@ def test_an_image_larger_than_the_limit_is_refused_from_its_header(tmp_path):
 
 
 def test_qupath_derived_classes_keep_their_class():
-    from cellframe.plugins.segmenters.importers import class_name
+    from cellframe.io.qupath import class_name
 
     assert class_name({"name": "Tumor"}) == "Tumor"
     assert class_name({"names": ["Tumor", "Positive"], "color": [1, 2, 3]}) == "Tumor: Positive"

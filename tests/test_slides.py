@@ -338,3 +338,40 @@ def test_a_slide_runs_on_its_hovernet_detections(slide, run_cli, tmp_path):
                           (["segmenter=qupath"], "give the slide's detections")):
         bad = run_cli([f"input.slide={path}", *args, f"hydra.run.dir={tmp_path / 'bad'}"], tmp_path)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-1000:]
+
+
+def test_only_tissue_inside_the_slides_annotations_is_cut(slide, tmp_path, run_cli):
+    """A QuPath export of annotations (one legacy-style, one of another class, one with a hole): patches
+    only where annotated tissue is, of the class asked for."""
+    path, _ = slide
+
+    def annotation(x0, y0, x1, y1, name, legacy=False, hole=None):
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        rings = [ring] + ([[[hole[0], hole[1]], [hole[2], hole[1]], [hole[2], hole[3]], [hole[0], hole[3]],
+                            [hole[0], hole[1]]]] if hole else [])
+        feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": rings},
+                   "properties": {"classification": {"name": name}}}
+        if legacy:
+            feature["id"] = "PathAnnotationObject"
+        else:
+            feature["properties"]["objectType"] = "annotation"
+        return feature
+
+    # the H&E block is [512, 1512) x [256, 1256); a detection is not an annotation
+    doc = {"type": "FeatureCollection", "features": [
+        annotation(512, 256, 1012, 1256, "Tumor", legacy=True),                       # left half of the block
+        annotation(1012, 256, 1512, 756, "Stroma", hole=(1012, 256, 1512, 512)),       # top right, minus a hole
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [2048, 0], [2048, 1536], [0, 0]]]},
+         "properties": {"objectType": "detection"}}]}
+    (tmp_path / "annotations.geojson").write_text(json.dumps(doc))
+    everything = slide_patches(path, patch_size=128, mpp=0.25, min_tissue=0.9)
+    tumour = slide_patches(path, patch_size=128, mpp=0.25, min_tissue=0.9, annotations=tmp_path / "annotations.geojson",
+                           annotation_class="Tumor")
+    both = slide_patches(path, patch_size=128, mpp=0.25, min_tissue=0.9, annotations=tmp_path / "annotations.geojson")
+    assert tumour and all(512 <= r.x0 and r.x0 + 128 <= 1012 for r in tumour)
+    assert {(r.x0, r.y0) for r in tumour} < {(r.x0, r.y0) for r in both} < {(r.x0, r.y0) for r in everything}
+    stroma = [r for r in both if r.x0 >= 1012]
+    assert stroma and all(512 <= r.y0 and r.y0 + 128 <= 756 for r in stroma)  # the hole is left out
+    bad = run_cli([f"input.slide={path}", "segmenter=hed_watershed", f"input.annotations={tmp_path / 'annotations.geojson'}",
+                   "input.annotation_class=Necrosis", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    assert bad.returncode == 2 and "input.annotations: annotations" in bad.stderr and "of class 'Necrosis'" in bad.stderr

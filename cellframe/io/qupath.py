@@ -144,3 +144,14 @@ def write_collection(path, features) -> None:
                 out.write(("\n" if first else ",\n") + text)
                 first = False
         out.write("\n]}\n")
+
+
+def class_name(classification) -> str | None:
+    """A QuPath classification's name; a derived class (``"names": ["Tumor", "Positive"]``) as
+    QuPath shows it, ``Tumor: Positive``."""
+    if not isinstance(classification, dict):
+        return None
+    if classification.get("name"):
+        return str(classification["name"])
+    names = classification.get("names")
+    return ": ".join(str(n) for n in names) if isinstance(names, list) and names else None

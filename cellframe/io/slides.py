@@ -98,8 +98,59 @@ def _saturation(rgb: np.ndarray) -> np.ndarray:
     return np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
 
 
+def annotation_mask(path: str | Path, shape: tuple[int, int], scale: tuple[float, float],
+                    class_name: str | None = None) -> np.ndarray:
+    """Where a QuPath GeoJSON's annotations (level-0 pixel edges) cover a thumbnail of ``shape`` whose pixel
+    is ``scale`` (x, y) level-0 pixels: their polygons filled, their holes left out.
+
+    Annotations are features of ``objectType`` "annotation" (QuPath's legacy export: ``"id":
+    "PathAnnotationObject"``) with a polygon geometry; ``class_name`` keeps only those of that
+    classification (a derived class as ``Tumor: Positive``).
+    """
+    import json
+
+    from shapely.geometry import shape as to_shape
+    from skimage.draw import polygon as fill
+
+    from cellframe.io.qupath import class_name as classification_name
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"annotations {path} are not readable JSON ({type(exc).__name__})") from None
+    features = doc.get("features", []) if isinstance(doc, dict) else doc
+    mask = np.zeros(shape, bool)
+    found = 0
+    for feature in features if isinstance(features, list) else []:
+        if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
+            continue
+        props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+        kind = props.get("objectType") or ("annotation" if feature.get("id") == "PathAnnotationObject" else None)
+        if kind != "annotation":
+            continue
+        if class_name is not None and classification_name(props.get("classification")) != class_name:
+            continue
+        try:
+            geometry = to_shape(feature["geometry"])
+        except Exception:
+            raise InputError(f"annotations {path}: an annotation has an unreadable geometry") from None
+        for part in getattr(geometry, "geoms", [geometry]):
+            if part.geom_type != "Polygon":
+                continue
+            found += 1
+            for ring, value in [(part.exterior, True)] + [(hole, False) for hole in part.interiors]:
+                xy = np.asarray(ring.coords)
+                rr, cc = fill(xy[:, 1] / scale[1] - 0.5, xy[:, 0] / scale[0] - 0.5, shape)  # edges -> thumbnail centres
+                mask[rr, cc] = value
+    if not found:
+        which = f" of class {class_name!r}" if class_name is not None else ""
+        raise InputError(f"annotations {path} hold no polygon annotation{which}")
+    return mask
+
+
 def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, min_tissue: float = 0.5,
-                  max_patches: int | None = None, halo: int = 0) -> list[SlideRegion]:
+                  max_patches: int | None = None, halo: int = 0, annotations: str | Path | None = None,
+                  annotation_class: str | None = None) -> list[SlideRegion]:
     """Patches of ``patch_size`` pixels at ``mpp`` microns per pixel that hold enough tissue.
 
     Each patch is read from the pyramid level with the largest downsample not coarser than
@@ -108,6 +159,8 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
 
     :param mpp: wanted microns per pixel; None or a slide without mpp: level 0, as it is.
     :param min_tissue: smallest share of tissue pixels in a patch.
+    :param annotations: a QuPath GeoJSON of annotations on the slide: only tissue inside them counts
+        (:func:`annotation_mask`; ``annotation_class``: only the annotations of that class).
     """
     path = Path(path)
     slide = open_slide(path)
@@ -121,6 +174,9 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
     thumb = np.asarray(slide.get_thumbnail((TISSUE_THUMBNAIL_PX, TISSUE_THUMBNAIL_PX)).convert("RGB"))
     mask = tissue_mask(thumb)
     full_w, full_h = slide.level_dimensions[0]
+    if annotations is not None:
+        mask &= annotation_mask(annotations, mask.shape, (full_w / thumb.shape[1], full_h / thumb.shape[0]),
+                                annotation_class)
     scale_x, scale_y = full_w / thumb.shape[1] / downsample, full_h / thumb.shape[0] / downsample  # patch px per thumb px
     regions = []
     for top in range(0, height - patch_size + 1, patch_size):

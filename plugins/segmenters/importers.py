@@ -19,7 +19,7 @@ import numpy as np
 from cellframe import hookimpl
 from cellframe.io.files import InputError, read_image
 from cellframe.io.nuclei import check_radius, nuclei_from_polygons, nuclei_table
-from cellframe.io.qupath import PIXEL_EDGE
+from cellframe.io.qupath import PIXEL_EDGE, class_name
 from cellframe.stages import Stage, StageError
 
 log = logging.getLogger("cellframe")
@@ -129,17 +129,6 @@ def _points(value, path: Path, what: str) -> np.ndarray:
     if points.ndim != 2 or points.shape[1] != 2:
         raise InputError(f"{path}: {what} is not a list of [x, y] points")
     return points
-
-
-def class_name(classification) -> str | None:
-    """A QuPath classification's name; a derived class (``"names": ["Tumor", "Positive"]``) as
-    QuPath shows it, ``Tumor: Positive``."""
-    if not isinstance(classification, dict):
-        return None
-    if classification.get("name"):
-        return str(classification["name"])
-    names = classification.get("names")
-    return ": ".join(str(n) for n in names) if isinstance(names, list) and names else None
 
 
 def read_qupath(path: Path, shape, radius: str = "equivalent", offset=(0.0, 0.0)):
