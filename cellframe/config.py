@@ -239,6 +239,12 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
         where = f" inside the annotations of {annotations.name}" if annotations else ""
         raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} "
                           f"tissue{where}")
+    first = regions[0]
+    read = "" if first.mpp is None else (f", read from level {first.level} ({first.downsample:.3g} level-0 px "
+                                         "per patch px)")
+    logging.getLogger("cellframe").info(
+        "slide %s: %d tissue patches of %d px at %g um/px%s%s", slide.name, len(regions), inp.patch_size, inp.mpp,
+        read, f", inside the annotations of {annotations.name}" if annotations else "")
     if regions[0].mpp is None:
         logging.getLogger("cellframe").warning(
             "input.slide: %s does not record its pixel size (no openslide.mpp-x): its level 0 is read as it is and "
