@@ -375,3 +375,15 @@ def test_only_tissue_inside_the_slides_annotations_is_cut(slide, tmp_path, run_c
     bad = run_cli([f"input.slide={path}", "segmenter=hed_watershed", f"input.annotations={tmp_path / 'annotations.geojson'}",
                    "input.annotation_class=Necrosis", f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert bad.returncode == 2 and "input.annotations: annotations" in bad.stderr and "of class 'Necrosis'" in bad.stderr
+    # a run inside them, and the same run resumed (the patches' annotations come back from their saved state):
+    # the report draws the slide with the annotations both times
+    args = [f"input.slide={path}", "segmenter=hed_watershed", f"input.annotations={tmp_path / 'annotations.geojson'}",
+            "input.annotation_class=Tumor", "input.patch_size=256", "input.max_patches=1", "mlflow.enabled=false",
+            "progress=false", "exporter=[table]", "analysis=[report]", f"hydra.run.dir={tmp_path / 'run'}"]
+    for attempt in range(2):
+        done = run_cli(args, tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp_path / "run" / "analysis" / "report" / "slide_demo_slide.png").is_file()
+    assert "resumed: 1 finished patches" in (tmp_path / "run" / "cellframe.log").read_text()
+    saved = json.loads(next((tmp_path / "run").glob("demo_slide_x*/state/state.json")).read_text())
+    assert saved["fields"]["region"]["annotations"] == [str(tmp_path / "annotations.geojson"), "Tumor"]

@@ -25,6 +25,8 @@ class SlideRegion:
     #: context read around the patch on every side (pixels at the read level); cells whose
     #: centre lies in it belong to the neighbouring patch
     halo: int = 0
+    #: the annotations the patch was chosen inside: ``input.annotations`` (a path) and ``input.annotation_class``
+    annotations: tuple[str, str | None] | None = None
 
     def to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Patch positions (halo included) -> level-0 slide positions, both as pixel edges (pixel ``k``
@@ -98,10 +100,8 @@ def _saturation(rgb: np.ndarray) -> np.ndarray:
     return np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
 
 
-def annotation_mask(path: str | Path, shape: tuple[int, int], scale: tuple[float, float],
-                    class_name: str | None = None) -> np.ndarray:
-    """Where a QuPath GeoJSON's annotations (level-0 pixel edges) cover a thumbnail of ``shape`` whose pixel
-    is ``scale`` (x, y) level-0 pixels: their polygons filled, their holes left out.
+def annotation_polygons(path: str | Path, class_name: str | None = None) -> list:
+    """The polygons (shapely, level-0 pixel edges) of a QuPath GeoJSON's annotations.
 
     Annotations are features of ``objectType`` "annotation" (QuPath's legacy export: ``"id":
     "PathAnnotationObject"``) with a polygon geometry; ``class_name`` keeps only those of that
@@ -110,7 +110,6 @@ def annotation_mask(path: str | Path, shape: tuple[int, int], scale: tuple[float
     import json
 
     from shapely.geometry import shape as to_shape
-    from skimage.draw import polygon as fill
 
     from cellframe.io.qupath import class_name as classification_name
 
@@ -119,8 +118,7 @@ def annotation_mask(path: str | Path, shape: tuple[int, int], scale: tuple[float
     except (OSError, ValueError) as exc:
         raise InputError(f"annotations {path} are not readable JSON ({type(exc).__name__})") from None
     features = doc.get("features", []) if isinstance(doc, dict) else doc
-    mask = np.zeros(shape, bool)
-    found = 0
+    polygons = []
     for feature in features if isinstance(features, list) else []:
         if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
             continue
@@ -134,17 +132,24 @@ def annotation_mask(path: str | Path, shape: tuple[int, int], scale: tuple[float
             geometry = to_shape(feature["geometry"])
         except Exception:
             raise InputError(f"annotations {path}: an annotation has an unreadable geometry") from None
-        for part in getattr(geometry, "geoms", [geometry]):
-            if part.geom_type != "Polygon":
-                continue
-            found += 1
-            for ring, value in [(part.exterior, True)] + [(hole, False) for hole in part.interiors]:
-                xy = np.asarray(ring.coords)
-                rr, cc = fill(xy[:, 1] / scale[1] - 0.5, xy[:, 0] / scale[0] - 0.5, shape)  # edges -> thumbnail centres
-                mask[rr, cc] = value
-    if not found:
+        polygons += [part for part in getattr(geometry, "geoms", [geometry]) if part.geom_type == "Polygon"]
+    if not polygons:
         which = f" of class {class_name!r}" if class_name is not None else ""
         raise InputError(f"annotations {path} hold no polygon annotation{which}")
+    return polygons
+
+
+def annotation_mask(polygons: list, shape: tuple[int, int], scale: tuple[float, float]) -> np.ndarray:
+    """Where ``polygons`` (:func:`annotation_polygons`) cover a thumbnail of ``shape`` whose pixel is
+    ``scale`` (x, y) level-0 pixels: filled, their holes left out."""
+    from skimage.draw import polygon as fill
+
+    mask = np.zeros(shape, bool)
+    for part in polygons:
+        for ring, value in [(part.exterior, True)] + [(hole, False) for hole in part.interiors]:
+            xy = np.asarray(ring.coords)
+            rr, cc = fill(xy[:, 1] / scale[1] - 0.5, xy[:, 0] / scale[0] - 0.5, shape)  # edges -> thumbnail centres
+            mask[rr, cc] = value
     return mask
 
 
@@ -175,8 +180,8 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
     mask = tissue_mask(thumb)
     full_w, full_h = slide.level_dimensions[0]
     if annotations is not None:
-        mask &= annotation_mask(annotations, mask.shape, (full_w / thumb.shape[1], full_h / thumb.shape[0]),
-                                annotation_class)
+        mask &= annotation_mask(annotation_polygons(annotations, annotation_class), mask.shape,
+                                (full_w / thumb.shape[1], full_h / thumb.shape[0]))
     scale_x, scale_y = full_w / thumb.shape[1] / downsample, full_h / thumb.shape[0] / downsample  # patch px per thumb px
     regions = []
     for top in range(0, height - patch_size + 1, patch_size):
@@ -185,7 +190,8 @@ def slide_patches(path: str | Path, patch_size: int, mpp: float | None = None, m
             c0, c1 = int(left / scale_x), max(int((left + patch_size) / scale_x), int(left / scale_x) + 1)
             if mask[r0:r1, c0:c1].mean() >= min_tissue:
                 regions.append(SlideRegion(path, int(round(left * downsample)), int(round(top * downsample)), level,
-                                           patch_size, downsample, base * downsample if base else None, halo))
+                                           patch_size, downsample, base * downsample if base else None, halo,
+                                           None if annotations is None else (str(annotations), annotation_class)))
     slide.close()
     return regions[:max_patches] if max_patches else regions
 

@@ -100,7 +100,11 @@ def load_state(folder: Path, digest: str, rebuild_geometry) -> Reconstruction | 
         with np.load(arrays_file(folder), allow_pickle=False) as arrays:
             x, history = arrays["x"], arrays["history"]
         fields = state["fields"]
-        region = SlideRegion(**{**fields["region"], "slide": Path(fields["region"]["slide"])}) if fields["region"] else None
+        region = None
+        if fields["region"]:
+            saved = fields["region"]
+            region = SlideRegion(**{**saved, "slide": Path(saved["slide"]),
+                                    "annotations": tuple(saved["annotations"]) if saved.get("annotations") else None})
         geometry = rebuild_geometry(tables["nuclei"])
         if len(x) != geometry.dim:
             return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -176,8 +177,16 @@ def slide_figure(recs, path, longest: int) -> None:
         side = r.size * r.downsample * scale
         ax.add_patch(Rectangle((r.x0 * scale, r.y0 * scale), side, side, facecolor=colours.to_rgba(value, alpha=0.45),
                                edgecolor="k", lw=0.5))
+    if region0.annotations is not None:  # what the patches were chosen inside
+        from cellframe.io.slides import annotation_polygons
+
+        for polygon in annotation_polygons(*region0.annotations):
+            for ring in (polygon.exterior, *polygon.interiors):
+                xy = np.asarray(ring.coords) * scale
+                ax.plot(xy[:, 0], xy[:, 1], color="#00a0ff", lw=1.2)
     fig.colorbar(colours, ax=ax, fraction=0.046, label="cells per mm$^2$")
-    ax.set_title(f"{region0.slide.name}: {len(recs)} patches")
+    ax.set_title(f"{region0.slide.name}: {len(recs)} patches"
+                 + (f" inside {Path(region0.annotations[0]).name} (blue)" if region0.annotations is not None else ""))
     ax.set_axis_off()
     fig.tight_layout()
     save_figure(fig, path)
