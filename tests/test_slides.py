@@ -387,3 +387,24 @@ def test_only_tissue_inside_the_slides_annotations_is_cut(slide, tmp_path, run_c
     assert "resumed: 1 finished patches" in (tmp_path / "run" / "cellframe.log").read_text()
     saved = json.loads(next((tmp_path / "run").glob("demo_slide_x*/state/state.json")).read_text())
     assert saved["fields"]["region"]["annotations"] == [str(tmp_path / "annotations.geojson"), "Tumor"]
+
+
+def test_slide_detections_as_a_bare_feature_list_and_bad_files(slide, tmp_path):
+    from cellframe.io.files import InputError
+    from cellframe.io.slide_detections import write_patch_detections
+
+    path, _ = slide
+    _, qupath, centres = _slide_detections(tmp_path, (512, 256))
+    regions = slide_patches(path, patch_size=256, mpp=0.25, min_tissue=0.9, halo=16)[:2]
+    bare = tmp_path / "bare.geojson"
+    bare.write_text(json.dumps(json.loads(qupath.read_text())["features"]))  # QuPath's older export: a list
+    files = write_patch_detections(bare, regions, [tmp_path / "bare" / f"p{k}" for k in range(2)])
+    again = write_patch_detections(qupath, regions, [tmp_path / "coll" / f"p{k}" for k in range(2)])
+    for a, b in zip(files, again):
+        assert json.loads(a.read_text()) == json.loads(b.read_text()) and json.loads(a.read_text())["features"]
+    assert not list((tmp_path / "bare").rglob("*.part"))  # nothing half-written left
+    (tmp_path / "empty.json").write_text(json.dumps({"mag": 40, "nuc": {}}))
+    (tmp_path / "cut.json").write_text(qupath.read_text()[:5000])
+    for name, message in (("empty.json", "hold no nuclei"), ("cut.json", "are not readable JSON")):
+        with pytest.raises(InputError, match=message):
+            write_patch_detections(tmp_path / name, regions, [tmp_path / name / f"p{k}" for k in range(2)])

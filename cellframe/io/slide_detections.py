@@ -1,9 +1,13 @@
 """Slide-level detections (HoVer-Net's WSI JSON, a QuPath GeoJSON of the whole slide) cut into patch files.
 
 A segmenter run on the whole slide elsewhere (where its weights are) writes its nuclei in level-0
-slide coordinates. The driver reads that file once and writes, for every patch, the nuclei whose
-centre lies in what the patch reads (the patch and its halo) in the patch's own pixels, in the same
-format, so the ``hovernet`` and ``qupath`` importers read each patch as they read any patch file.
+slide coordinates. The driver reads that file and writes, for every patch, the nuclei whose centre
+lies in what the patch reads (the patch and its halo) in the patch's own pixels, in the same format,
+so the ``hovernet`` and ``qupath`` importers read each patch as they read any patch file.
+
+The file is streamed (ijson), twice: once for each nucleus' centre, once to write it where it
+belongs; memory holds the centres and a bounded buffer, not the file (a 40x slide's HoVer-Net JSON
+runs to gigabytes).
 
 Coordinates: QuPath's are pixel edges, HoVer-Net's pixel centres (:mod:`cellframe.io.qupath`); both
 map to a patch as :meth:`cellframe.io.slides.SlideRegion.to_slide` and the slide GeoJSON map back,
@@ -13,16 +17,21 @@ so a slide's cells exported and imported again land where they were.
 from __future__ import annotations
 
 import json
+import os
+from array import array
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from cellframe.io.files import InputError, write_text
+from cellframe.io.files import InputError, atomic_path
 from cellframe.io.qupath import PIXEL_EDGE
 from cellframe.io.slides import SlideRegion
 
 #: the importer that reads each file suffix
 FORMATS = {".json": "hovernet", ".geojson": "qupath"}
+#: text held for the patch files before it is written out, characters
+BUFFER_CHARS = 32 * 2**20
 
 
 def detection_format(path: Path) -> str:
@@ -33,11 +42,55 @@ def detection_format(path: Path) -> str:
     return kind
 
 
-def _load(path: Path):
+def _items(path: Path, kind: str) -> Iterator[tuple[str | None, dict]]:
+    """The file's nuclei one at a time: HoVer-Net's ``nuc`` entries ``(id, item)``, QuPath's features
+    ``(None, feature)`` (a FeatureCollection or a bare list of features)."""
+    import ijson
+
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"slide detections {path} are not readable JSON ({type(exc).__name__})") from None
+        with open(path, "rb") as handle:
+            if kind == "hovernet":
+                yield from ijson.kvitems(handle, "nuc", use_float=True)
+                return
+            first = handle.read(1)
+            while first.isspace():
+                first = handle.read(1)
+            handle.seek(0)
+            prefix = "item" if first == b"[" else "features.item"
+            for feature in ijson.items(handle, prefix, use_float=True):
+                yield None, feature
+    except ijson.JSONError as exc:
+        raise InputError(f"slide detections {path} are not readable JSON ({str(exc).splitlines()[0][:80]})") from None
+
+
+def _geometry(kind: str, item) -> list | None:
+    """The coordinates a nucleus' centre is taken from: HoVer-Net's contour, QuPath's nucleus geometry
+    (else its geometry); None for what holds no outline."""
+    if not isinstance(item, dict):
+        return None
+    if kind == "hovernet":
+        return item.get("contour") or None
+    props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    geometry = item.get("nucleusGeometry") or props.get("nucleusGeometry") or item.get("geometry")
+    return geometry.get("coordinates") if isinstance(geometry, dict) else None
+
+
+def _first_ring(coords) -> np.ndarray:
+    """The first run of ``[x, y]`` points in nested GeoJSON-style coordinates."""
+    while isinstance(coords, list) and coords and isinstance(coords[0], list) and isinstance(coords[0][0], list):
+        coords = coords[0]
+    return np.asarray(coords, float).reshape(-1, 2)
+
+
+def _moved(coords, scale: float, shift: np.ndarray):
+    """Nested coordinates with every ``[x, y]`` point mapped to ``point * scale + shift`` (3 decimals)."""
+    if not isinstance(coords, list) or not coords:
+        return coords
+    if not isinstance(coords[0], list):  # one point
+        return (np.asarray(coords[:2], float) * scale + shift).round(3).tolist()
+    if not isinstance(coords[0][0], list):  # a run of points
+        return (np.asarray(coords, float)[:, :2] * scale + shift).round(3).tolist()
+    return [_moved(part, scale, shift) for part in coords]
 
 
 def _windows(regions: list[SlideRegion]) -> np.ndarray:
@@ -73,101 +126,92 @@ def _assign(centres: np.ndarray, regions: list[SlideRegion]) -> list[np.ndarray]
     return [np.sort(np.concatenate(parts)) if parts else np.zeros(0, int) for parts in out]
 
 
-def _to_patch(region: SlideRegion):
-    """Level-0 edge coordinates -> the patch's edge coordinates (pixels at the read level, halo included)."""
+def _in_patch(kind: str, key: str | None, item: dict, region: SlideRegion) -> str:
+    """One nucleus in a patch's pixels, as the text of its entry in the patch file."""
     scale = 1.0 / region.downsample
-    return scale, region.halo - region.x0 * scale, region.halo - region.y0 * scale
-
-
-def split_hovernet(doc: dict, path: Path, regions: list[SlideRegion]) -> list[dict]:
-    """One HoVer-Net document per region (its ``nuc`` entries in the region's pixels, same ids)."""
-    nuc = doc.get("nuc") if isinstance(doc, dict) else None
-    if not isinstance(nuc, dict):
-        raise InputError(f"HoVer-Net file {path} has no 'nuc' object")
-    keys, centres = [], []
-    for key, item in nuc.items():
-        contour = item.get("contour") if isinstance(item, dict) else None
-        if not contour:
-            continue
-        try:
-            points = np.asarray(contour, float).reshape(-1, 2)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: nucleus {key!r} contour is not a list of [x, y] points") from None
-        keys.append(key)
-        centres.append(points.mean(axis=0) + PIXEL_EDGE)  # centre convention -> edges
-    centres = np.asarray(centres, float).reshape(-1, 2)
-    docs = []
-    for region, idx in zip(regions, _assign(centres, regions)):
-        scale, dx, dy = _to_patch(region)
-        shift = np.array([dx, dy]) - PIXEL_EDGE + PIXEL_EDGE * scale  # centres -> edges, map, edges -> centres
-        out = {}
-        for k in idx:
-            item = dict(nuc[keys[k]])
-            item["contour"] = (np.asarray(item["contour"], float) * scale + shift).round(3).tolist()
-            if item.get("centroid") is not None:
-                item["centroid"] = (np.asarray(item["centroid"], float) * scale + shift).round(3).tolist()
-            item.pop("bbox", None)  # row, col at level 0: not read, and no longer true
-            out[keys[k]] = item
-        docs.append({"mag": doc.get("mag"), "nuc": out})
-    return docs
-
-
-def split_qupath(doc, path: Path, regions: list[SlideRegion]) -> list[dict]:
-    """One QuPath FeatureCollection per region (geometry and nucleus geometry in the region's pixels)."""
-    from shapely.affinity import affine_transform
-    from shapely.geometry import mapping, shape
-
-    features = doc.get("features", []) if isinstance(doc, dict) else doc
-    if not isinstance(features, list):
-        raise InputError(f"QuPath GeoJSON {path} holds no features")
-    kept, centres = [], []
-    for feature in features:
-        if not isinstance(feature, dict):
-            continue
-        props = feature.get("properties") or {}
-        geometry = feature.get("nucleusGeometry") or (props.get("nucleusGeometry") if isinstance(props, dict) else None)
-        geometry = geometry or feature.get("geometry")
-        if not geometry:
-            continue
-        try:
-            centroid = shape(geometry).centroid
-        except Exception:
-            raise InputError(f"QuPath GeoJSON {path}: a feature has an unreadable geometry") from None
-        if centroid.is_empty:
-            continue
-        kept.append(feature)
-        centres.append((centroid.x, centroid.y))
-    centres = np.asarray(centres, float).reshape(-1, 2)
-    docs = []
-    for region, idx in zip(regions, _assign(centres, regions)):
-        scale, dx, dy = _to_patch(region)
-        matrix = [scale, 0.0, 0.0, scale, dx, dy]
-
-        def moved(geometry):
-            return mapping(affine_transform(shape(geometry), matrix)) if geometry else geometry
-
-        out = []
-        for k in idx:
-            feature = dict(kept[k])
-            feature["geometry"] = moved(feature.get("geometry"))
-            if feature.get("nucleusGeometry"):
-                feature["nucleusGeometry"] = moved(feature["nucleusGeometry"])
-            props = feature.get("properties")
-            if isinstance(props, dict) and props.get("nucleusGeometry"):
-                feature["properties"] = {**props, "nucleusGeometry": moved(props["nucleusGeometry"])}
-            out.append(feature)
-        docs.append({"type": "FeatureCollection", "features": out})
-    return docs
+    edges = np.array([region.halo - region.x0 * scale, region.halo - region.y0 * scale])  # level-0 edges -> patch's
+    if kind == "hovernet":  # centres -> edges, mapped, edges -> centres
+        shift = edges - PIXEL_EDGE + PIXEL_EDGE * scale
+        moved = {k: v for k, v in item.items() if k != "bbox"}  # row, col at level 0: not read, and no longer true
+        moved["contour"] = _moved(item["contour"], scale, shift)
+        if item.get("centroid") is not None:
+            moved["centroid"] = _moved(item["centroid"], scale, shift)
+        return f"{json.dumps(str(key))}: {json.dumps(moved)}"
+    moved = dict(item)
+    for field in ("geometry", "nucleusGeometry"):
+        if isinstance(item.get(field), dict) and "coordinates" in item[field]:
+            moved[field] = {**item[field], "coordinates": _moved(item[field]["coordinates"], scale, edges)}
+    props = item.get("properties")
+    if isinstance(props, dict) and isinstance(props.get("nucleusGeometry"), dict):
+        geometry = props["nucleusGeometry"]
+        moved["properties"] = {**props, "nucleusGeometry": {**geometry, "coordinates": _moved(
+            geometry.get("coordinates"), scale, edges)}}
+    return json.dumps(moved)
 
 
 def write_patch_detections(path: Path, regions: list[SlideRegion], folders: list[Path]) -> list[Path]:
-    """Read the slide-level detections ``path`` once and write each region's share into its folder
-    (``detections.json`` or ``detections.geojson``, atomically); returns the files, in region order."""
+    """Stream the slide-level detections ``path`` and write each region's share into its folder
+    (``detections.json`` or ``detections.geojson``, each written under a temporary name, then renamed);
+    returns the files, in region order."""
     kind = detection_format(path)
-    doc = _load(path)
-    docs = (split_hovernet if kind == "hovernet" else split_qupath)(doc, path, regions)
-    files = []
-    for folder, part in zip(folders, docs):
+    centres = array("d")  # x, y of each nucleus in turn: 16 bytes a nucleus
+    for _, item in _items(path, kind):  # pass 1: where each nucleus is
+        coords = _geometry(kind, item)
+        if coords is None:
+            centres.extend((np.nan, np.nan))
+            continue
+        try:
+            ring = _first_ring(coords)
+        except (TypeError, ValueError):
+            raise InputError(f"slide detections {path}: a nucleus outline is not a list of [x, y] points") from None
+        centre = ring.mean(axis=0) if len(ring) else np.full(2, np.nan)
+        centres.extend(centre + (PIXEL_EDGE if kind == "hovernet" else 0.0))  # as pixel edges
+    if not centres:
+        where = "a 'nuc' object" if kind == "hovernet" else "features"
+        raise InputError(f"slide detections {path} hold no nuclei (no {where})")
+    centres = np.frombuffer(centres, float).reshape(-1, 2)
+    assigned = _assign(np.nan_to_num(centres, nan=-np.inf), regions)
+    del centres
+    # (nucleus, region) pairs in file order, walked alongside the second pass
+    nucleus = np.concatenate([idx for idx in assigned] + [np.zeros(0, int)])
+    region = np.concatenate([np.full(len(idx), k) for k, idx in enumerate(assigned)] + [np.zeros(0, int)])
+    order = np.argsort(nucleus, kind="stable")
+    nucleus, region = nucleus[order], region[order]
+    del assigned, order
+
+    parts = [folder / f".detections{path.suffix.lower()}.body.part" for folder in folders]  # a killed run's are removed
+    for folder, part in zip(folders, parts):
         folder.mkdir(parents=True, exist_ok=True)
-        files.append(write_text(folder / f"detections{Path(path).suffix.lower()}", json.dumps(part)))
+        part.write_text("")
+    pending: dict[int, list[str]] = {}
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        for k, texts in pending.items():
+            with open(parts[k], "a") as handle:
+                handle.write(",\n".join(texts) + ",\n")
+        pending.clear()
+        held = 0
+
+    at = 0
+    for i, (key, item) in enumerate(_items(path, kind)):  # pass 2: each nucleus where it belongs
+        while at < len(nucleus) and nucleus[at] == i:
+            k = int(region[at])
+            text = _in_patch(kind, key, item, regions[k])
+            pending.setdefault(k, []).append(text)
+            held += len(text)
+            at += 1
+        if held > BUFFER_CHARS:
+            flush()
+    flush()
+    head, tail = ('{"nuc": {', "}}") if kind == "hovernet" else ('{"type": "FeatureCollection", "features": [', "]}")
+    files = []
+    for folder, part in zip(folders, parts):
+        target = folder / f"detections{path.suffix.lower()}"
+        body = part.read_text().rstrip().rstrip(",")
+        with atomic_path(target) as tmp:
+            Path(tmp).write_text(f"{head}\n{body}\n{tail}\n")
+        os.unlink(part)
+        files.append(target)
     return files
