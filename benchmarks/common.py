@@ -18,6 +18,16 @@ DEMO = REPO / "data" / "tcga_brca"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def write_result(name: str, lines: list[str]) -> str:
+    """A benchmark's markdown: printed, and written to ``results/<name>`` (one line per item, ending in a
+    newline); returns the text."""
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(text)
+    return text
+
+
 def demo_nuclei(patch: int, radius: str = "equivalent") -> pd.DataFrame:
     """Nuclei of a demo patch, as the default ``mask`` segmenter finds them."""
     from skimage import io

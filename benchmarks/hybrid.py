@@ -45,10 +45,7 @@ def main() -> None:
                          f"{fitness[:, 1].mean():.2f} | {diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f} | "
                          f"{(diff < 0).sum()} / {(diff > 0).sum()} |")
             print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "hybrid.md").write_text(text)
+    common.write_result("hybrid.md", lines)
 
 
 if __name__ == "__main__":

@@ -117,10 +117,7 @@ def main() -> None:
                 print(lines[-1], flush=True)
         lines.append("")
     lines += hard_case(registry, model, args)
-    text = "\n".join(lines)
-    print(text)
-    common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "optimizers.md").write_text(text + "\n")
+    common.write_result("optimizers.md", lines)
     plot(curves, common.RESULTS / "convergence.png")
 
 

@@ -72,10 +72,7 @@ def main() -> None:
         label = "separated, stop at 0" if r["mode"] == "default" else "uniform, 200 iterations"
         lines.append(f"| {r['n']:,} | {label} | {r['seconds']:.2f} | {r['optimize_seconds']:.2f} | {r['iterations']} | "
                      f"{r['searched']:,} | {r['cells_seconds']:.2f} | {r['violations']} | {r['peak_rss_mb']:.0f} |")
-    text = "\n".join(lines)
-    print(text)
-    common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "scale.md").write_text(text + "\n")
+    common.write_result("scale.md", lines)
 
 
 if __name__ == "__main__":

@@ -83,10 +83,7 @@ def main() -> None:
              "| | seconds | peak memory (MB) |", "|---|---|---|",
              f"| `json.load` of the whole file | {plain[0]:.1f} | {plain[1]:.0f} |",
              f"| cut into the patches' files (streamed, two passes) | {cut[0]:.1f} | {cut[1]:.0f} |"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "slide_detections.md").write_text(text)
+    common.write_result("slide_detections.md", lines)
 
 
 if __name__ == "__main__":

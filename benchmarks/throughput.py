@@ -72,10 +72,7 @@ def main() -> None:
     lines += ["", f"dask overhead vs process pool: {base['dask', 1] / base['process', 1]:.2f}x (1 worker), "
               f"{base['dask', 2] / base['process', 2]:.2f}x (2 workers); process pool speed-up 1 -> 2 workers: "
               f"{base['process', 1] / base['process', 2]:.2f}x"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    common.RESULTS.mkdir(exist_ok=True)
-    (common.RESULTS / "throughput.md").write_text(text)
+    common.write_result("throughput.md", lines)
 
 
 if __name__ == "__main__":
