@@ -331,6 +331,11 @@ def test_a_slide_runs_on_its_hovernet_detections(slide, run_cli, tmp_path):
     assert np.quantile(d, 0.95) < 0.5  # the imported nuclei, where the slide has them
     folders = sorted(p for p in (tmp_path / "out").iterdir() if p.name.startswith("demo_slide_x"))
     assert len(folders) == 2 and all((f / "detections.json").is_file() for f in folders)
+    again = run_cli([f"input.slide={path}", f"input.mask={hovernet}", "segmenter=hovernet", "input.patch_size=500",
+                     "input.max_patches=2", "mlflow.enabled=false", "progress=false", "analysis=[]",
+                     f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)  # resumed: the cut is not made again
+    assert again.returncode == 0 and "the cut of an earlier run of this folder, reused" in (
+        tmp_path / "out" / "cellframe.log").read_text()
     # the wrong importer for the file, an offset on top of the slide's own, a segmenter that reads no file
     for args, message in (([f"input.mask={hovernet}", "segmenter=qupath"], "is read by segmenter=hovernet"),
                           ([f"input.mask={hovernet}", "segmenter=hovernet", "segmenter.offset=[5,5]"], "leave the offset"),

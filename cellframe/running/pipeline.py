@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -20,7 +22,7 @@ from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.running.executors import execute, processes
-from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, colourless, read_image
+from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, colourless, read_image, write_text
 from cellframe.io.nuclei import check_nuclei_table
 from cellframe.io.qupath import write_collection
 from cellframe.stats.plots import convergence_plot
@@ -280,17 +282,32 @@ def cut_slide_detections(plan: RunPlan, outdir: Path) -> None:
     for k, spec in enumerate(plan.patches):
         if spec.region is not None and spec.mask is not None:
             groups.setdefault(spec.mask, []).append(k)
+    marker = outdir / ".slide_detections.json"
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        done = {}
     for path, members in groups.items():
         start = time.perf_counter()
         specs = [plan.patches[k] for k in members]
-        try:
-            files = write_patch_detections(path, [s.region for s in specs],
-                                           [child_path(outdir, s.sample_id) for s in specs])
-        except InputError as exc:
-            raise ConfigError(f"input.mask: {exc}") from None
+        folders = [child_path(outdir, s.sample_id) for s in specs]
+        stat = path.stat()
+        # the same file, unchanged, cut for the same patches: a resumed run reuses the cut
+        signature = [stat.st_size, stat.st_mtime_ns, hashlib.sha256(repr([s.region for s in specs]).encode()).hexdigest()]
+        files = [folder / f"detections{path.suffix.lower()}" for folder in folders]
+        if done.get(str(path.resolve())) == signature and all(f.is_file() for f in files):
+            log.info("slide detections %s: the cut of an earlier run of this folder, reused", path.name)
+        else:
+            try:
+                files = write_patch_detections(path, [s.region for s in specs], folders)
+            except InputError as exc:
+                raise ConfigError(f"input.mask: {exc}") from None
+            done[str(path.resolve())] = signature
+            write_text(marker, json.dumps(done))
+            log.info("slide detections %s cut into %d patches (%.1f s)", path.name, len(members),
+                     time.perf_counter() - start)
         for k, spec, file in zip(members, specs, files):
             plan.patches[k] = dataclasses.replace(spec, mask=file)
-        log.info("slide detections %s cut into %d patches (%.1f s)", path.name, len(members), time.perf_counter() - start)
 
 
 def _run(cfg: DictConfig, plan: RunPlan, registry: Registry, outdir: Path, run_name: str) -> int:
