@@ -189,3 +189,24 @@ def test_region_measures_are_scikit_images_per_region_properties():
         kept, counts = reject_non_nuclei(labels, image, 0.25, None, threshold, None, None, hed=hed)
         assert counts["not_convex"] == int((ref["solidity"] < threshold).sum())
         assert set(np.unique(labels[kept > 0])) == set(ref["label"][ref["solidity"] >= threshold])
+
+
+def test_objects_not_darker_than_what_touches_them_are_dropped():
+    from cellframe.io.segmentation import darker_than_surround
+
+    density = np.full((120, 200), 0.05)
+    labels = np.zeros(density.shape, np.int32)
+    yy, xx = np.mgrid[:120, :200]
+    disc = (yy - 60) ** 2 + (xx - 30) ** 2 <= 12**2
+    density[disc], labels[disc] = 0.3, 1  # a nucleus in pale cytoplasm
+    density[30:90, 100:160] = 0.3  # a stained sheet the watershed cut into a 4 x 4 grid of tiles
+    for k in range(16):
+        r, c = divmod(k, 4)
+        labels[30 + 15 * r : 45 + 15 * r, 100 + 15 * c : 115 + 15 * c] = 2 + k
+    kept, dropped = darker_than_surround(labels, density, ring_px=3, min_contrast=1.4)
+    # every tile with tiles on three sides or more goes (the ring is mostly the sheet itself); the nucleus
+    # and the sheet's four corners, half in pale surround, stay
+    assert dropped == 12 and kept.max() == 5
+    assert kept[60, 30] > 0 and kept[31, 101] > 0 and kept[60, 130] == 0 and kept[31, 120] == 0
+    unchanged, none = darker_than_surround(labels, density, ring_px=3, min_contrast=0.9)
+    assert none == 0 and np.array_equal(unchanged, labels)

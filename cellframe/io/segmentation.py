@@ -144,6 +144,37 @@ def _standing_out(labels: np.ndarray, found: np.ndarray, density: np.ndarray, co
     return out
 
 
+def darker_than_surround(labels: np.ndarray, density: np.ndarray, ring_px: int,
+                         min_contrast: float) -> tuple[np.ndarray, int]:
+    """``labels`` without the objects whose mean ``density`` is under ``min_contrast`` times that of the
+    ring ``ring_px`` wide around them, neighbouring objects' pixels included, and how many were dropped.
+
+    A nucleus is darker than whatever touches it, cytoplasm or another nucleus' rim; a stained mass a
+    threshold takes whole and the watershed cuts into nucleus-sized tiles (keratin, a fold) is not
+    darker than its own other tiles. Each ring pixel counts for the largest and the smallest label
+    within ``ring_px`` of it, so a tile's ring holds its neighbours on every side.
+    """
+    present = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1) > 0
+    present[0] = False
+    if not present.any():
+        return labels, 0
+    n = len(present)
+    footprint = disk(ring_px)
+    high = ndi.grey_dilation(labels, footprint=footprint)
+    low = ndi.grey_erosion(np.where(labels > 0, labels, n), footprint=footprint)
+    low[low == n] = 0
+    first = (high > 0) & (high != labels)
+    second = (low > 0) & (low != labels) & (low != high)
+    ring = np.concatenate([high[first], low[second]])
+    around = np.bincount(ring, np.concatenate([density[first], density[second]]), n) / np.maximum(
+        np.bincount(ring, None, n), 1)
+    inside = np.bincount(labels.ravel(), density.ravel(), n) / np.maximum(np.bincount(labels.ravel(), None, n), 1)
+    dim = present & (inside < min_contrast * np.maximum(around, 1e-6))
+    if not dim.any():
+        return labels, 0
+    return _compact(np.where(dim[labels], 0, labels)), int(dim.sum())
+
+
 def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, max_diameter_um: float | None = 18.0,
                       min_solidity: float | None = 0.75, max_eccentricity: float | None = 0.99,
                       min_haematoxylin_share: float | None = 0.5,

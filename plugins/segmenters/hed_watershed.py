@@ -6,8 +6,10 @@ watershed splits touching nuclei; objects that do not look like nuclei (too larg
 line-like, eosinophilic: keratin, debris, folds) are dropped and counted (``segment_*`` in
 ``summary.csv`` and MLflow). A second, lower threshold then finds nuclei paler than the first
 (vesicular nuclei, clumped chromatin, shallow caps) away from those already found, kept only where
-they stand out from their surround (``pale_*``; counted as ``segment_pale``). Sizes are in microns,
-converted with ``input.mpp``.
+they stand out from their surround (``pale_*``; counted as ``segment_pale``). Last, every object
+must be darker than the ring around it, its neighbours included (``min_contrast``; dropped ones
+counted as ``segment_low_contrast``): watershed tiles of keratin or a fold are not. Sizes are in
+microns, converted with ``input.mpp``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from skimage.filters import threshold_otsu
 
 from cellframe import hookimpl
 from cellframe.io.nuclei import check_radius, nuclei_table
-from cellframe.io.segmentation import haematoxylin_density, pale_nuclei, reject_non_nuclei, segment_nuclei
+from cellframe.io.segmentation import (darker_than_surround, haematoxylin_density, pale_nuclei, reject_non_nuclei,
+                                       segment_nuclei)
 from cellframe.stages import Stage, StageError
 
 
@@ -51,6 +54,11 @@ class HedWatershedSettings:
     pale_contrast: float = 2.5
     #: smoothing before the second threshold, microns (joins clumped chromatin)
     pale_sigma_um: float = 0.375
+    #: every object's mean haematoxylin density over that of the ring contrast_ring_um wide around it,
+    #: neighbours included, at least this (a nucleus is darker than whatever touches it; tiles the
+    #: watershed cuts from keratin or a fold are not); None switches the test off
+    min_contrast: Optional[float] = 1.4
+    contrast_ring_um: float = 0.75
 
     def __post_init__(self) -> None:
         if not 0 < self.min_area_um2 < self.max_area_um2:
@@ -64,6 +72,10 @@ class HedWatershedSettings:
             raise ValueError(f"pale_contrast={self.pale_contrast} must be >= 1")
         if not self.pale_sigma_um >= 0:
             raise ValueError(f"pale_sigma_um={self.pale_sigma_um} must be >= 0")
+        if self.min_contrast is not None and not self.min_contrast > 0:
+            raise ValueError(f"min_contrast={self.min_contrast} must be > 0, or null")
+        if not self.contrast_ring_um > 0:
+            raise ValueError(f"contrast_ring_um={self.contrast_ring_um} must be > 0")
         check_radius(self.radius)
 
 
@@ -94,6 +106,10 @@ def cellframe_segment(image, mpp, settings):
         counts["pale"] = int(pale.max())
         counts["kept"] += counts["pale"]
         labels = np.where(pale > 0, pale + labels.max(), labels).astype(np.int32)
+    if settings.min_contrast is not None:  # on both passes' nuclei together: each one's ring holds the others
+        labels, counts["low_contrast"] = darker_than_surround(
+            labels, density, max(int(round(settings.contrast_ring_um / mpp)), 1), settings.min_contrast)
+        counts["kept"] -= counts["low_contrast"]
     table = nuclei_table(labels, radius=settings.radius)
     table.attrs["labels"] = labels
     table.attrs["counts"] = {f"segment_{key}": value for key, value in counts.items()}
