@@ -287,6 +287,8 @@ def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
         if inp.manifest or inp.image:
             raise ConfigError("input.slide cannot be combined with input.image/input.manifest")
         return slide_specs(inp, beta)
+    if inp.get("annotations") or inp.get("annotation_class"):
+        raise ConfigError("input.annotations: annotations choose the patches of a slide; give input.slide too")
     if inp.manifest:
         if inp.image or inp.mask:
             raise ConfigError("input.manifest cannot be combined with input.image/input.mask")

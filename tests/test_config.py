@@ -50,6 +50,11 @@ def test_a_presets_analysis_settings_do_not_stop_a_run_without_analyses(cfg_of, 
     assert list(validate(cfg_of("+pipeline=wsi", slide, "analysis=[report]"), registry).analyses) == ["report"]
 
 
+def test_annotations_without_a_slide_are_an_error(cfg_of, registry):
+    with pytest.raises(ConfigError, match="input.annotations: annotations choose the patches of a slide"):
+        validate(cfg_of(*one_patch(), "input.annotations=ann.geojson"), registry)
+
+
 def test_exporter_list_can_be_chosen(cfg_of):
     assert list(cfg_of("exporter=[json]", *one_patch()).exporter) == ["json"]
 
