@@ -103,6 +103,7 @@ def test_report_renders_a_page_with_its_figures(registry, rec, tmp_path):
     assert metrics == {"patches_drawn": 1, "slides_drawn": 0}
     page = (tmp_path / "index.html").read_text()
     assert '<img src="crop.png"' in page and "<td>crop</td>" in page
+    assert "<th>depth from</th>" in page and "<td>-</td><td>-</td>" in page  # the paper's objective: no evidence
     assert io.imread(tmp_path / "crop.png").shape[0] > 500
 
 
@@ -113,3 +114,16 @@ def test_the_report_draws_a_bounded_sample_spread_over_the_run():
     sample = drawn(run, 20)
     assert len(sample) == 20 and sample[0] == 0 and sample[-1] == 2999 and sample == sorted(set(sample))
     assert drawn(run[:5], 20) == run[:5] and drawn(run, 0) == []
+
+
+def test_the_reports_table_says_where_each_patchs_depths_come_from():
+    from types import SimpleNamespace
+
+    from cellframe.plugins.analyses.report import evidence_cells
+
+    counts = {"segment_kept": 500, "segment_pale": 40, "segment_not_convex": 13, "segment_low_contrast": 45}
+    failed = SimpleNamespace(segmentation=counts, evidence={"depth_from_densities": 0.0, "focus_used": 1.0,
+                                                            "focus_plane_um": 2.0})
+    passed = SimpleNamespace(segmentation={}, evidence={"depth_from_densities": 1.0, "focus_used": 0.0})
+    assert evidence_cells(failed) == ("58", "profile sizes only", "2.00 um")
+    assert evidence_cells(passed) == ("0", "densities and sizes", "none seen")

@@ -192,10 +192,22 @@ def slide_figure(recs, path, longest: int) -> None:
     save_figure(fig, path)
 
 
+def evidence_cells(rec) -> tuple[str, str, str]:
+    """What a patch's table row says of its evidence: objects dropped as not nuclei, where its depths
+    come from, and the focal plane its focus term used ("-" where the objective reports none)."""
+    dropped = sum(v for k, v in rec.segmentation.items() if k not in ("segment_kept", "segment_pale"))
+    e = rec.evidence
+    source = "-" if "depth_from_densities" not in e else (
+        "densities and sizes" if e["depth_from_densities"] else "profile sizes only")
+    plane = "-" if "focus_used" not in e else (f"{e['focus_plane_um']:.2f} um" if e.get("focus_used") else "none seen")
+    return str(dropped), source, plane
+
+
 def page(recs, figures, slides=()) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(r.sample_id)}</td><td>{r.geometry.n}</td><td>{r.n_violations}</td>"
-        f"<td>{r.timings.get('total_seconds', float('nan')):.2f}</td></tr>" for r in recs)
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in evidence_cells(r))
+        + f"<td>{r.timings.get('total_seconds', float('nan')):.2f}</td></tr>" for r in recs)
     sections = "".join(
         f"<h2>{html.escape(r.sample_id)}</h2><p>{html.escape(r.source.get('image', ''))}</p>"
         f'<img src="{html.escape(name)}" alt="{html.escape(r.sample_id)}" style="max-width:100%">'
@@ -205,7 +217,11 @@ def page(recs, figures, slides=()) -> str:
             "<body><h1>cellframe report</h1>"
             + "".join(f'<img src="{html.escape(name)}" alt="slide" style="max-width:100%">' for name in slides)
             + "<table><tr><th>patch</th><th>nuclei</th><th>interpenetrating pairs</th>"
-            f"<th>seconds</th></tr>{rows}</table>{sections}</body></html>")
+            "<th>dropped as not nuclei</th><th>depth from</th><th>focal plane</th>"
+            f"<th>seconds</th></tr>{rows}</table>"
+            "<p>Depth from <i>profile sizes only</i>: the haematoxylin densities did not follow the chromatin "
+            "path (the depth-signal check), so each depth rests on its profile's size, with intervals as wide "
+            f"as that leaves them.</p>{sections}</body></html>")
 
 
 @hookimpl

@@ -406,7 +406,10 @@ class EvidenceObjective(Objective):
 
     def diagnostics(self) -> dict[str, float]:
         out = {"outline_edge_um": self.prior.edge * self.mpp,
-               "depth_signal_nats": float(self.depth_signal), "stain_sd": float(self.stain.sd),
+               "depth_signal_nats": float(self.depth_signal),
+               # 0: the densities failed the check, depths come from the profile sizes alone
+               "depth_from_densities": float(self.depth_signal >= MIN_DEPTH_SIGNAL),
+               "stain_sd": float(self.stain.sd),
                "stain_response": float(self.stain.response), "depth_axis_sd": self.depth_axis_sd}
         if self.focus is not None:
             out["focus_used"] = float(self.focus.significant)
