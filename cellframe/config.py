@@ -16,7 +16,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from cellframe.io.files import InputError
 from cellframe.registry import PluginError, Registry
 from cellframe.io.slide_detections import FORMATS, detection_format
-from cellframe.io.slides import SlideRegion, slide_patches
+from cellframe.io.slides import AnnotationError, SlideRegion, slide_patches
 
 
 class ConfigError(Exception):
@@ -233,8 +233,10 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
     try:
         regions = slide_patches(slide, inp.patch_size, inp.mpp, inp.min_tissue, inp.max_patches, halo,
                                 annotations, inp.get("annotation_class"))
+    except AnnotationError as exc:
+        raise ConfigError(f"input.annotations: {exc}") from None
     except InputError as exc:
-        raise ConfigError(f"input.{'annotations' if 'annotation' in str(exc) else 'slide'}: {exc}") from None
+        raise ConfigError(f"input.slide: {exc}") from None
     if not regions:
         where = f" inside the annotations of {annotations.name}" if annotations else ""
         raise ConfigError(f"input.slide: no {inp.patch_size}px patch of {slide} holds {inp.min_tissue:.0%} "
@@ -245,7 +247,7 @@ def slide_specs(inp: Any, beta: float) -> list[PatchSpec]:
     logging.getLogger("cellframe").info(
         "slide %s: %d tissue patches of %d px at %g um/px%s%s", slide.name, len(regions), inp.patch_size, inp.mpp,
         read, f", inside the annotations of {annotations.name}" if annotations else "")
-    if regions[0].mpp is None:
+    if first.mpp is None:
         logging.getLogger("cellframe").warning(
             "input.slide: %s does not record its pixel size (no openslide.mpp-x): its level 0 is read as it is and "
             "taken to be input.mpp = %g um/px; if the scanner's differs, set input.mpp to it", slide.name, inp.mpp)

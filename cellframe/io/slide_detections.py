@@ -42,6 +42,11 @@ def detection_format(path: Path) -> str:
     return kind
 
 
+def patch_file(folder: Path, path: Path) -> Path:
+    """Where a patch's share of the slide detections ``path`` is written, in its ``folder``."""
+    return folder / f"detections{Path(path).suffix.lower()}"
+
+
 def _items(path: Path, kind: str) -> Iterator[tuple[str | None, dict]]:
     """The file's nuclei one at a time: HoVer-Net's ``nuc`` entries ``(id, item)``, QuPath's features
     ``(None, feature)`` (a FeatureCollection or a bare list of features)."""
@@ -208,7 +213,7 @@ def write_patch_detections(path: Path, regions: list[SlideRegion], folders: list
     head, tail = ('{"nuc": {', "}}") if kind == "hovernet" else ('{"type": "FeatureCollection", "features": [', "]}")
     files = []
     for folder, part in zip(folders, parts):
-        target = folder / f"detections{path.suffix.lower()}"
+        target = patch_file(folder, path)
         body = part.read_text().rstrip().rstrip(",")
         with atomic_path(target) as tmp:
             Path(tmp).write_text(f"{head}\n{body}\n{tail}\n")

@@ -36,12 +36,19 @@ class SlideRegion:
 
     def centres_to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Patch pixel-centre coordinates (cellframe's: pixel ``k`` at ``k``) -> level-0 pixel-centre
-        coordinates. A patch pixel read from ``downsample`` level-0 pixels has its centre at theirs, half
-        of ``downsample - 1`` past :meth:`to_slide`'s."""
+        coordinates (:meth:`level_centres_to_slide` of :meth:`to_level`'s)."""
         if self.downsample == 1:
             return self.to_slide(x, y)
-        sx, sy = self.to_slide(np.asarray(x, float) + 0.5, np.asarray(y, float) + 0.5)
-        return sx - 0.5, sy - 0.5
+        return self.level_centres_to_slide(*self.to_level(x, y))
+
+    def level_centres_to_slide(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel-centre coordinates at the read level -> level-0 pixel-centre coordinates. A pixel read
+        from ``downsample`` level-0 pixels has its centre at theirs: half of ``downsample - 1`` on from
+        the plain scaling."""
+        ds = self.downsample
+        if ds == 1:
+            return x * ds, y * ds
+        return (x + 0.5) * ds - 0.5, (y + 0.5) * ds - 0.5
 
     def to_level(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Patch pixel coordinates -> slide coordinates at the read level."""
@@ -100,6 +107,10 @@ def _saturation(rgb: np.ndarray) -> np.ndarray:
     return np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
 
 
+class AnnotationError(InputError):
+    """An annotations file that cannot be used (``input.annotations``), as against the slide itself."""
+
+
 def annotation_polygons(path: str | Path, class_name: str | None = None) -> list:
     """The polygons (shapely, level-0 pixel edges) of a QuPath GeoJSON's annotations.
 
@@ -116,7 +127,7 @@ def annotation_polygons(path: str | Path, class_name: str | None = None) -> list
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise InputError(f"annotations {path} are not readable JSON ({type(exc).__name__})") from None
+        raise AnnotationError(f"annotations {path} are not readable JSON ({type(exc).__name__})") from None
     features = doc.get("features", []) if isinstance(doc, dict) else doc
     polygons = []
     for feature in features if isinstance(features, list) else []:
@@ -131,11 +142,11 @@ def annotation_polygons(path: str | Path, class_name: str | None = None) -> list
         try:
             geometry = to_shape(feature["geometry"])
         except Exception:
-            raise InputError(f"annotations {path}: an annotation has an unreadable geometry") from None
+            raise AnnotationError(f"annotations {path}: an annotation has an unreadable geometry") from None
         polygons += [part for part in getattr(geometry, "geoms", [geometry]) if part.geom_type == "Polygon"]
     if not polygons:
         which = f" of class {class_name!r}" if class_name is not None else ""
-        raise InputError(f"annotations {path} hold no polygon annotation{which}")
+        raise AnnotationError(f"annotations {path} hold no polygon annotation{which}")
     return polygons
 
 

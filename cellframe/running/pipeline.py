@@ -276,7 +276,7 @@ def terminate_as_exit():
 def cut_slide_detections(plan: RunPlan, outdir: Path) -> None:
     """Slide patches whose mask is the slide's detections get their own share of them, written into
     their folders (:func:`cellframe.io.slide_detections.write_patch_detections`), as their mask."""
-    from cellframe.io.slide_detections import write_patch_detections
+    from cellframe.io.slide_detections import patch_file, write_patch_detections
 
     groups: dict[Path, list[int]] = {}
     for k, spec in enumerate(plan.patches):
@@ -294,7 +294,7 @@ def cut_slide_detections(plan: RunPlan, outdir: Path) -> None:
         stat = path.stat()
         # the same file, unchanged, cut for the same patches: a resumed run reuses the cut
         signature = [stat.st_size, stat.st_mtime_ns, hashlib.sha256(repr([s.region for s in specs]).encode()).hexdigest()]
-        files = [folder / f"detections{path.suffix.lower()}" for folder in folders]
+        files = [patch_file(folder, path) for folder in folders]
         if done.get(str(path.resolve())) == signature and all(f.is_file() for f in files):
             log.info("slide detections %s: the cut of an earlier run of this folder, reused", path.name)
         else:

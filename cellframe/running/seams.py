@@ -96,9 +96,7 @@ def merge_slide(recs, *, registry, model, geometry, optimizer, seed: int,
     x = geometry_all.pack(params)
     cells = geometry_all.cells(x)
     region = recs[0].region
-    ds = region.downsample  # pixel centres at the read level -> level 0 (as SlideRegion.centres_to_slide)
-    cells["x_slide"], cells["y_slide"] = ((cells["x"] * ds, cells["y"] * ds) if ds == 1 else
-                                          ((cells["x"] + 0.5) * ds - 0.5, (cells["y"] + 0.5) * ds - 0.5))
+    cells["x_slide"], cells["y_slide"] = region.level_centres_to_slide(cells["x"], cells["y"])
     cells.insert(0, "patch", nuclei["patch"].to_numpy())
     cells.insert(1, "patch_label", nuclei["patch_label"].to_numpy())
     cells["r"] = nuclei["r"].to_numpy()

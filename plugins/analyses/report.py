@@ -24,6 +24,7 @@ from cellframe.io.files import as_rgb, read_image, write_text
 from cellframe.io.outlines import nucleus_outlines
 from cellframe.io.slides import read_region
 from cellframe.parallel import ordered_map
+from cellframe.running.pipeline import rejected_counts
 from cellframe.stages import Stage
 
 
@@ -195,7 +196,7 @@ def slide_figure(recs, path, longest: int) -> None:
 def evidence_cells(rec) -> tuple[str, str, str]:
     """What a patch's table row says of its evidence: objects dropped as not nuclei, where its depths
     come from, and the focal plane its focus term used ("-" where the objective reports none)."""
-    dropped = sum(v for k, v in rec.segmentation.items() if k not in ("segment_kept", "segment_pale"))
+    dropped = sum(rejected_counts(rec.segmentation).values())
     e = rec.evidence
     source = "-" if "depth_from_densities" not in e else (
         "densities and sizes" if e["depth_from_densities"] else "profile sizes only")
