@@ -3,8 +3,9 @@
 Writes a HoVer-Net WSI JSON of ``--nuclei`` nuclei (contours of 24 points, bbox, centroid, type,
 type_prob, as HoVer-Net writes them) spread over a square slide of 1000 px patches, then, each in a
 fresh process, (1) reads it whole with ``json.load`` (what a plain reader pays) and (2) cuts it into
-the patches' files as a slide run does (:func:`cellframe.io.slide_detections.write_patch_detections`).
-Reports seconds and peak resident memory of both.
+the patches' files as a slide run does (:func:`cellframe.io.slide_detections.write_patch_detections`),
+and (3) imports one 1000 px region of it with ``segmenter=hovernet segmenter.offset=[x,y]`` (a file
+this large is streamed, keeping the nuclei over the region). Reports seconds and peak resident memory.
 
     python benchmarks/slide_detections.py [--nuclei 300000]
 """
@@ -76,13 +77,20 @@ def main() -> None:
             "start = time.perf_counter()\n"
             f"write_patch_detections(Path({str(path)!r}), regions, folders)\n"
             "seconds = time.perf_counter() - start")
+        region = measured(
+            "import time\nfrom pathlib import Path\nfrom cellframe.plugins.segmenters.importers import read_hovernet\n"
+            "start = time.perf_counter()\n"
+            f"table = read_hovernet(Path({str(path)!r}), ({args.patch}, {args.patch}), {{}}, offset=({side // 2}, {side // 2}))\n"
+            "seconds = time.perf_counter() - start\nprint(len(table), 'nuclei in the region')")
         n_patches = (side // args.patch) ** 2
         size = path.stat().st_size / 2**20
     lines = [f"A HoVer-Net WSI JSON of {args.nuclei:,} nuclei ({size:.0f} MB), {n_patches:,} patches of {args.patch} px "
              "with an 80 px halo; each in a fresh process on this machine", "",
              "| | seconds | peak memory (MB) |", "|---|---|---|",
              f"| `json.load` of the whole file | {plain[0]:.1f} | {plain[1]:.0f} |",
-             f"| cut into the patches' files (streamed, two passes) | {cut[0]:.1f} | {cut[1]:.0f} |"]
+             f"| cut into the patches' files (streamed, two passes) | {cut[0]:.1f} | {cut[1]:.0f} |",
+             f"| one {args.patch} px region imported with an offset (`segmenter=hovernet`, streamed) | {region[0]:.1f} | "
+             f"{region[1]:.0f} |"]
     common.write_result("slide_detections.md", lines)
 
 

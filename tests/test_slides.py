@@ -282,6 +282,30 @@ def _slide_detections(tmp_path, offset):
     return tmp_path / "slide.json", tmp_path / "slide.geojson", centres
 
 
+def test_a_large_slide_level_file_read_for_one_region_is_streamed_to_the_same_nuclei(tmp_path, monkeypatch):
+    """A file over STREAM_BYTES, imported into a region with an offset, is streamed: the nuclei that
+    reach the region are those a whole read finds, and the others are not kept."""
+    from cellframe.plugins.segmenters import importers
+
+    hovernet, qupath, centres = _slide_detections(tmp_path, (512, 256))
+    offset, shape = (812, 556), (300, 400)  # a 400 x 300 region inside the slide's detections
+    for path, kind, read in ((hovernet, "hovernet", lambda: importers.read_hovernet(hovernet, shape, {1: "a"}, offset=offset)),
+                             (qupath, "qupath", lambda: importers.read_qupath(qupath, shape, offset=offset))):
+        whole = read()
+        monkeypatch.setattr(importers, "STREAM_BYTES", 0)
+        kept = list(importers._entries(path, kind, shape, offset))
+        streamed = read()
+        monkeypatch.undo()
+        assert 0 < len(whole) <= len(kept) < len(centres) / 2  # the rest of the slide was not kept
+        if kind == "qupath":  # its nuclei are numbered in the order read: here, of those kept
+            streamed, whole = streamed.drop(columns="label"), whole.drop(columns="label")
+        pd.testing.assert_frame_equal(streamed, whole)
+    (tmp_path / "cut.json").write_text(hovernet.read_text()[: 5000])
+    monkeypatch.setattr(importers, "STREAM_BYTES", 0)
+    with pytest.raises(importers.InputError, match="cut.json are not readable JSON"):
+        importers.read_hovernet(tmp_path / "cut.json", shape, {}, offset=offset)
+
+
 @pytest.mark.parametrize("mpp", [0.25, 0.5])
 def test_slide_detections_are_cut_into_patches_where_they_lie(slide, tmp_path, mpp):
     from cellframe.plugins.segmenters.importers import read_hovernet, read_qupath

@@ -47,7 +47,7 @@ def patch_file(folder: Path, path: Path) -> Path:
     return folder / f"detections{Path(path).suffix.lower()}"
 
 
-def _items(path: Path, kind: str) -> Iterator[tuple[str | None, dict]]:
+def stream_items(path: Path, kind: str) -> Iterator[tuple[str | None, dict]]:
     """The file's nuclei one at a time: HoVer-Net's ``nuc`` entries ``(id, item)``, QuPath's features
     ``(None, feature)`` (a FeatureCollection or a bare list of features)."""
     import ijson
@@ -68,7 +68,7 @@ def _items(path: Path, kind: str) -> Iterator[tuple[str | None, dict]]:
         raise InputError(f"slide detections {path} are not readable JSON ({str(exc).splitlines()[0][:80]})") from None
 
 
-def _geometry(kind: str, item) -> list | None:
+def outline_coordinates(kind: str, item) -> list | None:
     """The coordinates a nucleus' centre is taken from: HoVer-Net's contour, QuPath's nucleus geometry
     (else its geometry); None for what holds no outline."""
     if not isinstance(item, dict):
@@ -80,7 +80,7 @@ def _geometry(kind: str, item) -> list | None:
     return geometry.get("coordinates") if isinstance(geometry, dict) else None
 
 
-def _first_ring(coords) -> np.ndarray:
+def first_ring(coords) -> np.ndarray:
     """The first run of ``[x, y]`` points in nested GeoJSON-style coordinates."""
     while isinstance(coords, list) and coords and isinstance(coords[0], list) and isinstance(coords[0][0], list):
         coords = coords[0]
@@ -160,13 +160,13 @@ def write_patch_detections(path: Path, regions: list[SlideRegion], folders: list
     returns the files, in region order."""
     kind = detection_format(path)
     centres = array("d")  # x, y of each nucleus in turn: 16 bytes a nucleus
-    for _, item in _items(path, kind):  # pass 1: where each nucleus is
-        coords = _geometry(kind, item)
+    for _, item in stream_items(path, kind):  # pass 1: where each nucleus is
+        coords = outline_coordinates(kind, item)
         if coords is None:
             centres.extend((np.nan, np.nan))
             continue
         try:
-            ring = _first_ring(coords)
+            ring = first_ring(coords)
         except (TypeError, ValueError):
             raise InputError(f"slide detections {path}: a nucleus outline is not a list of [x, y] points") from None
         centre = ring.mean(axis=0) if len(ring) else np.full(2, np.nan)
@@ -200,7 +200,7 @@ def write_patch_detections(path: Path, regions: list[SlideRegion], folders: list
         held = 0
 
     at = 0
-    for i, (key, item) in enumerate(_items(path, kind)):  # pass 2: each nucleus where it belongs
+    for i, (key, item) in enumerate(stream_items(path, kind)):  # pass 2: each nucleus where it belongs
         while at < len(nucleus) and nucleus[at] == i:
             k = int(region[at])
             text = _in_patch(kind, key, item, regions[k])

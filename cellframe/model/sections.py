@@ -177,6 +177,9 @@ def clip_to_mask(polygon: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     if len(polygon) < 3:
         return polygon
+    r0, c0, r1, c1 = _pixel_bounds(polygon, mask.shape)
+    if mask[r0 : r1 + 1, c0 : c1 + 1].all():  # every pixel it may cover is in the mask (most cells)
+        return polygon
     r0, c0, covered = polygon_pixels(polygon, mask.shape)
     if not covered.any():
         return polygon
@@ -193,12 +196,19 @@ def clip_to_mask(polygon: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.column_stack([largest[:, 1] + c0 - 1, largest[:, 0] + r0 - 1])
 
 
+def _pixel_bounds(polygon: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """First and last row and column (inclusive) of an image of ``shape`` whose pixel centres a polygon
+    (``(k, 2)`` x, y) may cover."""
+    H, W = shape[:2]
+    r0, c0 = max(int(np.ceil(polygon[:, 1].min())), 0), max(int(np.ceil(polygon[:, 0].min())), 0)
+    r1, c1 = min(int(np.floor(polygon[:, 1].max())), H - 1), min(int(np.floor(polygon[:, 0].max())), W - 1)
+    return r0, c0, r1, c1
+
+
 def polygon_pixels(polygon: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, np.ndarray]:
     """The pixels of an image of ``shape`` whose centres lie inside a polygon (``(k, 2)`` x, y; even-odd
     rule, as :func:`skimage.draw.polygon`): ``(row0, col0, covered)`` with ``covered`` a boolean crop."""
-    H, W = shape
-    r0, c0 = max(int(np.ceil(polygon[:, 1].min())), 0), max(int(np.ceil(polygon[:, 0].min())), 0)
-    r1, c1 = min(int(np.floor(polygon[:, 1].max())), H - 1), min(int(np.floor(polygon[:, 0].max())), W - 1)
+    r0, c0, r1, c1 = _pixel_bounds(polygon, shape)
     if r1 < r0 or c1 < c0:
         return r0, c0, np.zeros((0, 0), bool)
     x0, y0 = polygon[:, 0], polygon[:, 1]

@@ -4,7 +4,9 @@
 0 background, 1..N instances), a HoVer-Net JSON (``nuc`` -> centroid and
 contour in x, y; its ``bbox`` is row, col and is not used), or a QuPath
 GeoJSON of detections or cells (a cell's nucleus is its ``nucleusGeometry``).
-Cell types come along as the ``cell_type`` column.
+Cell types come along as the ``cell_type`` column. A JSON file larger than
+:data:`STREAM_BYTES` (a whole slide's detections, read for one region with
+``offset``) is streamed, and only the nuclei that reach the image are kept.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ def check_offset(offset) -> None:
         raise ValueError(f"offset={list(offset)} must be two finite numbers (x, y)")
 
 
+#: files larger than this are streamed, and only the nuclei that reach the image are kept: a slide's
+#: detections (gigabytes at 40x) imported into one region are never held whole
+STREAM_BYTES = 64 * 2**20
+
+
 def _load_json(path: Path, what: str):
     try:
         return json.loads(Path(path).read_text())
@@ -89,14 +96,70 @@ def _load_json(path: Path, what: str):
         raise InputError(f"{what} {path} is not readable JSON ({type(exc).__name__})") from None
 
 
+def _streamed(path: Path) -> bool:
+    try:
+        return Path(path).stat().st_size > STREAM_BYTES
+    except OSError:
+        return False  # the whole read says what is wrong
+
+
+def _extent(coords) -> np.ndarray | None:
+    """``[[x min, y min], [x max, y max]]`` of nested GeoJSON-style coordinates (None: no points)."""
+    if not isinstance(coords, list) or not coords:
+        return None
+    if not isinstance(coords[0], list):
+        point = np.asarray(coords[:2], float)
+        return np.stack([point, point])
+    if not isinstance(coords[0][0], list):
+        points = np.asarray(coords, float)[:, :2]
+        return np.stack([points.min(axis=0), points.max(axis=0)])
+    parts = [e for e in (_extent(part) for part in coords) if e is not None]
+    return np.stack([np.min([e[0] for e in parts], axis=0), np.max([e[1] for e in parts], axis=0)]) if parts else None
+
+
+def _over_image(entries, kind: str, shape, offset, path: Path):
+    """The numbered entries whose outline's bounding box meets the image (``shape`` rows, cols, at
+    ``offset`` x, y), and those without an outline (the caller skips or rejects them as for a whole read)."""
+    from cellframe.io.slide_detections import outline_coordinates
+
+    H, W = shape
+    for number, (key, item) in enumerate(entries):
+        try:
+            extent = _extent(outline_coordinates(kind, item))
+        except (TypeError, ValueError, IndexError):
+            raise InputError(f"{path}: nucleus {number} has an outline that is not a list of [x, y] points") from None
+        if extent is not None:
+            (low_x, low_y), (high_x, high_y) = extent - np.asarray(offset, float)
+            if high_x < -1 or high_y < -1 or low_x > W or low_y > H:
+                continue
+        yield number, key, item
+
+
+def _entries(path: Path, kind: str, shape, offset):
+    """``(number, key, item)``: every nucleus entry of a HoVer-Net JSON (key: its id) or QuPath GeoJSON
+    (key: None) with its place in the file; a file over :data:`STREAM_BYTES` is streamed, and only the
+    entries that reach the image are kept."""
+    from cellframe.io.slide_detections import stream_items
+
+    if _streamed(path):
+        return _over_image(stream_items(path, kind), kind, shape, offset, path)
+    if kind == "hovernet":
+        doc = _load_json(path, "HoVer-Net file")
+        nuc = doc.get("nuc") if isinstance(doc, dict) else None
+        if not isinstance(nuc, dict):
+            raise InputError(f"HoVer-Net file {path} has no 'nuc' object")
+        return ((number, key, item) for number, (key, item) in enumerate(nuc.items()))
+    doc = _load_json(path, "QuPath GeoJSON")
+    features = doc.get("features", []) if isinstance(doc, dict) else doc
+    if not isinstance(features, list):
+        raise InputError(f"QuPath GeoJSON {path} holds no features")
+    return ((number, None, feature) for number, feature in enumerate(features))
+
+
 def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent", offset=(0.0, 0.0)):
     """Nuclei from a HoVer-Net JSON: contours and centroids are x, y (minus ``offset``)."""
-    doc = _load_json(path, "HoVer-Net file")
-    nuc = doc.get("nuc") if isinstance(doc, dict) else None
-    if not isinstance(nuc, dict):
-        raise InputError(f"HoVer-Net file {path} has no 'nuc' object")
     ids, polygons, types = [], [], []
-    for key, item in nuc.items():
+    for _, key, item in _entries(path, "hovernet", shape, offset):
         if not isinstance(item, dict):
             raise InputError(f"HoVer-Net file {path}: nucleus {key!r} is a {type(item).__name__}, not an object")
         contour = item.get("contour")
@@ -142,12 +205,8 @@ def read_qupath(path: Path, shape, radius: str = "equivalent", offset=(0.0, 0.0)
     from shapely.errors import GEOSException
     from shapely.geometry import shape as to_shape
 
-    doc = _load_json(path, "QuPath GeoJSON")
-    features = doc.get("features", []) if isinstance(doc, dict) else doc
-    if not isinstance(features, list):
-        raise InputError(f"QuPath GeoJSON {path} holds no features")
     polygons, types, dropped, no_nucleus = [], [], {}, 0
-    for number, feature in enumerate(features):
+    for number, _, feature in _entries(path, "qupath", shape, offset):
         if not isinstance(feature, dict):
             raise InputError(f"QuPath GeoJSON {path}: feature {number} is a {type(feature).__name__}, not an object")
         props = feature.get("properties") or {}
