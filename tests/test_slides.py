@@ -225,6 +225,9 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     assert len(merged) == len(doc["features"])
     # read at 0.25 um/px from a 0.499 um/px scan: each patch pixel is half a level-0 pixel
     assert np.allclose(merged["x_slide"] / merged["x"], 0.25 / 0.499, rtol=1e-3)
+    # the N/C analysis counts each cell once, in the patch that owns it (a halo's cells are its neighbour's)
+    per_patch = pd.read_csv(out / "analysis" / "nc_ratio" / "nc_ratio.csv")
+    assert 0 <= per_patch["n_cells"].sum() - len(merged) <= 0.01 * len(merged) + 2
     assert (out / "analysis" / "report" / "slide_CMU-1-Small-Region.png").is_file()
     # the preset draws no convergence figure per patch: the report draws the ones it shows
     patches = [p for p in out.iterdir() if (p / "cells.csv").is_file()]

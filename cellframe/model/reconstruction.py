@@ -137,6 +137,16 @@ class Reconstruction:
         return [clip_to_mask(region, tissue) for region in regions]
 
     @property
+    def owned(self) -> np.ndarray:
+        """Which cells are the patch's own, as a boolean per cell: all, or for a slide patch those centred in
+        the patch itself and not in its halo (the neighbour patch owns those). Analyses read these alone,
+        so each of a slide's cells counts once, as in the slide's table."""
+        if self.region is None:
+            return np.ones(self.geometry.n, bool)
+        xy = self.nuclei[["x", "y"]].to_numpy(float)
+        return np.asarray(self.region.owns(xy[:, 0], xy[:, 1]), bool)
+
+    @property
     def nc_ratios(self) -> pd.DataFrame:
         """The cell table's N/C ratios by radius, area and volume (:func:`cellframe.model.nc.nc_ratios`)."""
         cells = self.cells
@@ -180,7 +190,7 @@ class Reconstruction:
             table = pd.concat([table, self.spread.set_index(table.index)], axis=1)
         if self.region is not None:  # every coordinate maps back to the slide's level 0
             table["x_slide"], table["y_slide"] = self.region.centres_to_slide(table["x"], table["y"])
-            table["owned"] = self.region.owns(table["x"], table["y"])
+            table["owned"] = self.owned
         for column in self.nuclei.columns.difference(NUCLEI_COLUMNS):  # e.g. cell_type from an importer
             table[column] = self.nuclei[column].to_numpy()
         table.insert(0, "sample_id", self.sample_id)

@@ -130,8 +130,9 @@ def join_patients(*tables: pd.DataFrame, what: str, minimum: int = 2,
 
 def patch_row(rec, bins: int = 20) -> dict:
     """N/C features of one patch: entropy and mean of each N/C form, cell counts, and the share
-    of cells that reach the cut plane (the area form is undefined for the others)."""
-    ratios = rec.nc_ratios
+    of cells that reach the cut plane (the area form is undefined for the others); of the patch's own
+    cells (``rec.owned``: not a slide patch's halo)."""
+    ratios = rec.nc_ratios[rec.owned]
     row = {f"nc_entropy_{form}": shannon_entropy(ratios[form], bins) for form in FORMS}
     row |= {f"nc_mean_{form}": float(np.nanmean(ratios[form])) if ratios[form].notna().any() else np.nan
             for form in FORMS}

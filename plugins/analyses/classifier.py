@@ -43,8 +43,9 @@ class ClassifierSettings:
 
 
 def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd.DataFrame:
-    """All cells of the run with their features and a ``class`` column (unlabelled cells dropped)."""
-    cells = pd.concat([rec.cell_features for rec in reconstructions], ignore_index=True)
+    """All cells of the run with their features and a ``class`` column (unlabelled cells dropped); a slide
+    patch's own only (``rec.owned``): a halo cell is its neighbour patch's, and would stand in two folds."""
+    cells = pd.concat([rec.cell_features[rec.owned] for rec in reconstructions], ignore_index=True)
     if labels:
         table = pd.read_csv(labels)
         missing = [c for c in ("sample_id", "label", "class") if c not in table.columns]

@@ -67,7 +67,7 @@ def per_patch(reconstructions, bins: int, draws: int, seed: int, null_patches: i
     fill_null_rows(sample, draws, seed, bins, workers)
     sampled = {rec.sample_id for rec in sample}
     for rec in reconstructions:
-        ratios = rec.nc_ratios
+        ratios = rec.nc_ratios[rec.owned]
         null = null_patch_rows(rec, draws, seed, bins) if rec.sample_id in sampled else []
         row = {"sample_id": rec.sample_id, "n_cells": len(ratios),
                "n_at_plane": int(ratios["area"].notna().sum())}
@@ -79,7 +79,8 @@ def per_patch(reconstructions, bins: int, draws: int, seed: int, null_patches: i
         rows.append(row)
         if null:
             pooled.append(ratios["radius"].to_numpy())
-            pooled_null.append(null_reconstruction(rec, seed_for(seed, rec.sample_id, 1)).nc_ratios["radius"].to_numpy())
+            drawn = null_reconstruction(rec, seed_for(seed, rec.sample_id, 1))
+            pooled_null.append(drawn.nc_ratios.loc[drawn.owned, "radius"].to_numpy())
     return pd.DataFrame(rows), {"observed": np.concatenate(pooled), "null draw": np.concatenate(pooled_null)}
 
 

@@ -95,7 +95,8 @@ def patch_figure(rec, path) -> None:
     else:
         b.add_collection(PolyCollection(nucleus_outlines(labels, rec.nuclei), facecolor="none", edgecolor="yellow",
                                         lw=0.6))
-    b.set_title(f"segmentation: {len(cells)} nuclei")
+    own = int(rec.owned.sum())
+    b.set_title(f"segmentation: {len(cells)} nuclei" + (f" ({own} the patch's own)" if own < len(cells) else ""))
     c.imshow(small, extent=extent)
     regions = [p for p in rec.sections if len(p) >= 3]
     c.add_collection(PolyCollection(regions, facecolor="none", edgecolor="cyan", lw=0.6))
@@ -120,7 +121,7 @@ def patch_figure(rec, path) -> None:
     e.set_xlabel("x (px)")
     e.set_ylabel("depth z (px)")
     e.set_title("side view")
-    f.hist(cells["z"], bins=20, range=(low, high), color="tab:green")
+    f.hist(cells.loc[rec.owned, "z"], bins=20, range=(low, high), color="tab:green")  # a slide patch's own cells
     f.set_xlabel("depth z (px)")
     f.set_title("depth distribution")
     if len(rec.history):
@@ -130,7 +131,7 @@ def patch_figure(rec, path) -> None:
             g.text(0.5, 0.5, "feasible from the start:\nno search needed", transform=g.transAxes, ha="center")
     g.set_xlabel("iteration")
     g.set_title(f"convergence ({rec.n_violations} interpenetrating pairs)")
-    ratios = rec.nc_ratios
+    ratios = rec.nc_ratios[rec.owned]
     h.hist([ratios["radius"].dropna(), ratios["area"].dropna()], bins=20, range=(0, 1), label=["r / R", "area"])
     h.legend()
     h.set_xlabel("N/C ratio")

@@ -90,7 +90,7 @@ def cellframe_stages():
 def cellframe_analyze(reconstructions, outdir, settings):
     rows, distances = [], []
     for rec in reconstructions:
-        cells = rec.cell_features
+        cells = rec.cell_features[rec.owned]  # a slide patch's own cells, as the patch itself
         if len(cells) <= settings.k:
             continue
         xy = cells[["x", "y"]].to_numpy(float)
