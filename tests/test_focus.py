@@ -5,7 +5,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from cellframe.config import ModelConfig
-from cellframe.physics.focus import FocusModel, edge_blur, fit_focus, focus_energy
+from cellframe.physics.focus import EDGE_GAIN, FocusModel, edge_blur, edge_gain, fit_focus, focus_energy
 from cellframe.io.nuclei import nuclei_table
 from cellframe.model.reconstruct import reconstruct
 
@@ -44,6 +44,19 @@ def test_edge_blur_is_read_past_an_outline_drawn_inside_the_rim():
     assert np.abs(blur - truth).max() < 0.35
     as_edge, _ = edge_blur(od, xy, 0.85 * r, scales=np.array([1.0]))
     assert as_edge[0] > 2.0
+
+
+def test_at_coarse_pixels_the_fitted_edge_needs_the_same_evidence_per_um2_not_the_same_nats():
+    """At 0.5 um/px a nucleus has a quarter of the pixels: a bar fixed in nats kept its outline (drawn
+    inside the rim), and the rim read as blur; the bar scaled to the pixel area reads the blur."""
+    assert edge_gain(0.25) == EDGE_GAIN and edge_gain(0.5) == pytest.approx(EDGE_GAIN / 4)
+    rng = np.random.default_rng(0)
+    od, xy, r = blurred_spheres(np.full(40, 0.8), radius=5.0, spacing=24)  # 20x-sized nuclei, noisy stain
+    od = od + 0.12 * rng.standard_normal(od.shape)
+    fixed, _ = edge_blur(od, xy, 0.85 * r, min_gain=EDGE_GAIN)
+    scaled, ok = edge_blur(od, xy, 0.85 * r, min_gain=edge_gain(0.5))
+    assert ok.all() and np.median(fixed) > 1.3
+    assert np.median(scaled) == pytest.approx(0.8, abs=0.15)
 
 
 def test_focus_model_is_fitted_where_the_image_is_defocused_and_off_where_it_is_not():

@@ -18,7 +18,8 @@ rim, more so the paler it is, and read as the edge that rim looks like blur (the
 second renderer's mid-plane focus was read as a focal plane at the top face). So
 each nucleus is fitted over a grid of edge radii (``RADIUS_SCALES`` times its
 outline's) as well as of blurs; its blur is the best pair's where that edge fits
-clearly better than the outline's own (``EDGE_GAIN``), else the best at the outline.
+clearly better than the outline's own (``EDGE_GAIN`` at 0.25 um/px, the same evidence per um^2 at
+other pixel sizes: :func:`edge_gain`), else the best at the outline.
 The two readings err in different ways, so a focal plane off the mid-plane found
 with the fitted edge stands only where the outline's reading shows one too
 (:func:`measure_focus`). Nor is a cap's edge a sphere's: a nucleus cut by the
@@ -54,11 +55,23 @@ NU = student_t.NU
 SIGMAS = np.array([0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0, 6.0])
 #: radii of the sphere projection each nucleus is fitted with, as multiples of its outline's
 RADIUS_SCALES = np.array([0.9, 1.0, 1.1, 1.2, 1.3])
-#: log-likelihood gain (nats) an edge radius other than the outline's must show to be taken
+#: log-likelihood gain (nats) an edge radius other than the outline's must show to be taken, at
+#: EDGE_GAIN_MPP um/px (:func:`edge_gain` scales it to other pixel sizes)
 EDGE_GAIN = 20.0
+EDGE_GAIN_MPP = 0.25
 #: where the sphere's centre lies for the shapes a section cuts: at the mid-plane (None), or beyond a
 #: face by this share of its radius (0: on the face; its profile is then the cap's rim)
 SECTION_CUTS = (None, 0.0, 0.5, 0.8)
+
+
+def edge_gain(mpp: float) -> float:
+    """The gain (nats) an edge radius other than the outline's must show at ``mpp`` um/px: the same
+    evidence per um^2 of edge as :data:`EDGE_GAIN` at :data:`EDGE_GAIN_MPP`. The gain counts every pixel
+    as an independent measurement, and neighbouring pixels are not (texture, the optics' blur), so at
+    coarser pixels the same edge gives fewer nats: at 0.5 um/px a quarter (a fixed bar there kept the
+    outline for nearly every nucleus, and the blur its pale rim reads as made a focal plane at a face
+    where the second renderer's is at the mid-plane)."""
+    return EDGE_GAIN * (EDGE_GAIN_MPP / float(mpp)) ** 2
 
 
 def edge_blur(od: np.ndarray, xy: np.ndarray, r: np.ndarray, sigmas: np.ndarray = SIGMAS,
@@ -341,8 +354,8 @@ def fit_sample(n: int, most: int = 300) -> np.ndarray:
 
 
 def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndarray, grid: np.ndarray, T: float,
-                  side: str = "top", scales: np.ndarray = RADIUS_SCALES,
-                  min_nuclei: int = 30) -> tuple[np.ndarray, np.ndarray, FocusModel | None, bool]:
+                  side: str = "top", scales: np.ndarray = RADIUS_SCALES, min_nuclei: int = 30,
+                  min_gain: float = EDGE_GAIN) -> tuple[np.ndarray, np.ndarray, FocusModel | None, bool]:
     """Each nucleus' blur, whether it was measured, the focus model fitted to them (None: too few
     measured) and whether an off-centre focal plane was dropped for want of confirmation.
 
@@ -351,11 +364,12 @@ def measure_focus(od: np.ndarray, xy: np.ndarray, r: np.ndarray, energy: np.ndar
     outline's reads pale rims as blur; the fitted edge's freedom makes its own noise), and a real
     off-centre plane shows in both. It must also show in the outline's reading with the shapes a
     section ``T`` thick cuts (``edge_fits(section=T)``): caps' thin rims, read as blur, make planes too.
+    ``min_gain``: the fitted edge's gate (:func:`read_blur`; :func:`edge_gain` at the image's pixel size).
     """
     scales = np.asarray(scales, float)
     sse, pixels = edge_fits(od, xy, r, scales=scales)
     measured = np.isfinite(sse[:, 0, 0])
-    blur = read_blur(sse, pixels, scales=scales)
+    blur = read_blur(sse, pixels, scales=scales, min_gain=min_gain)
     if measured.sum() < min_nuclei:
         return blur, measured, None, False
     model = fit_focus(blur[measured], energy[measured], grid, T, side)

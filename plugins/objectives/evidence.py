@@ -41,7 +41,7 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.physics import lost_caps as caps
-from cellframe.physics.focus import RADIUS_SCALES, focus_energy, measure_focus
+from cellframe.physics.focus import RADIUS_SCALES, edge_gain, focus_energy, measure_focus
 from cellframe.model.objective import Objective
 from cellframe.physics.posterior import draw_each, median_depth_energy, sample_depths
 from cellframe.physics.space_filling import TissueInDepth, cell_volumes, cellular_region, hidden_nuclei
@@ -216,7 +216,7 @@ class EvidenceObjective(Objective):
         if settings.lambda_focus > 0:
             scales = RADIUS_SCALES if settings.focus_edge == "fitted" else np.ones(1)
             blur, measured, self.focus, dropped = measure_focus(h, xy, r, self.energy, self.grid, self.T,
-                                                                settings.focus_side, scales)
+                                                                settings.focus_side, scales, min_gain=edge_gain(mpp))
             if self.focus is not None:
                 self.energy = self.energy + settings.lambda_focus * focus_energy(
                     blur, measured, self.grid, self.focus, np.where(crowded, settings.crowded_spread, 1.0))
