@@ -228,6 +228,8 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     # the N/C analysis counts each cell once, in the patch that owns it (a halo's cells are its neighbour's)
     per_patch = pd.read_csv(out / "analysis" / "nc_ratio" / "nc_ratio.csv")
     assert 0 <= per_patch["n_cells"].sum() - len(merged) <= 0.01 * len(merged) + 2
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["n_owned"].sum() == per_patch["n_cells"].sum() and (summary["n_owned"] < summary["n_nuclei"]).all()
     assert (out / "analysis" / "report" / "slide_CMU-1-Small-Region.png").is_file()
     # the preset draws no convergence figure per patch: the report draws the ones it shows
     patches = [p for p in out.iterdir() if (p / "cells.csv").is_file()]

@@ -154,6 +154,7 @@ def summary_row(rec: Reconstruction) -> dict:
         "status": "done",
         "error": "",
         "n_nuclei": rec.geometry.n,
+        "n_owned": int(rec.owned.sum()),  # a slide patch's own, not its halo's: they sum to the slide's
         "n_violations": rec.n_violations,
         **{f"penalty_{k}": v for k, v in rec.penalties.items()},
         **rec.feasibility_summary(),

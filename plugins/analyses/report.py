@@ -207,7 +207,7 @@ def evidence_cells(rec) -> tuple[str, str, str]:
 
 def page(recs, figures, slides=()) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(r.sample_id)}</td><td>{r.geometry.n}</td><td>{r.n_violations}</td>"
+        f"<tr><td>{html.escape(r.sample_id)}</td><td>{r.geometry.n}</td><td>{int(r.owned.sum())}</td><td>{r.n_violations}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in evidence_cells(r))
         + f"<td>{r.timings.get('total_seconds', float('nan')):.2f}</td></tr>" for r in recs)
     sections = "".join(
@@ -218,7 +218,7 @@ def page(recs, figures, slides=()) -> str:
             "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:right}</style></head>"
             "<body><h1>cellframe report</h1>"
             + "".join(f'<img src="{html.escape(name)}" alt="slide" style="max-width:100%">' for name in slides)
-            + "<table><tr><th>patch</th><th>nuclei</th><th>interpenetrating pairs</th>"
+            + "<table><tr><th>patch</th><th>nuclei</th><th>its own (not a halo's)</th><th>interpenetrating pairs</th>"
             "<th>dropped as not nuclei</th><th>depth from</th><th>focal plane</th>"
             f"<th>seconds</th></tr>{rows}</table>"
             "<p>Depth from <i>profile sizes only</i>: the haematoxylin densities did not follow the chromatin "
