@@ -80,7 +80,7 @@ def outline_coordinates(kind: str, item) -> list | None:
     return geometry.get("coordinates") if isinstance(geometry, dict) else None
 
 
-def first_ring(coords) -> np.ndarray:
+def _first_ring(coords) -> np.ndarray:
     """The first run of ``[x, y]`` points in nested GeoJSON-style coordinates."""
     while isinstance(coords, list) and coords and isinstance(coords[0], list) and isinstance(coords[0][0], list):
         coords = coords[0]
@@ -166,7 +166,7 @@ def write_patch_detections(path: Path, regions: list[SlideRegion], folders: list
             centres.extend((np.nan, np.nan))
             continue
         try:
-            ring = first_ring(coords)
+            ring = _first_ring(coords)
         except (TypeError, ValueError):
             raise InputError(f"slide detections {path}: a nucleus outline is not a list of [x, y] points") from None
         centre = ring.mean(axis=0) if len(ring) else np.full(2, np.nan)
