@@ -204,7 +204,7 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     from shapely.geometry import shape
 
     result = run_cli(["+pipeline=wsi", f"input.slide={REAL_SLIDE}", "input.patch_size=400", "input.max_patches=2",
-                      "mlflow.enabled=false", "progress=false", "analysis.nc_ratio.draws=19",
+                      "exporter=[table,tiles]", "mlflow.enabled=false", "progress=false", "analysis.nc_ratio.draws=19",
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     out = tmp_path / "out"
@@ -234,6 +234,11 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     # the preset draws no convergence figure per patch: the report draws the ones it shows
     patches = [p for p in out.iterdir() if (p / "cells.csv").is_file()]
     assert len(patches) == 2 and not any((p / "convergence.png").exists() for p in patches)
+    # cell tiles are cut from the patch's region of the slide (the slide is no plain image), halo cells marked
+    with np.load(patches[0] / "tiles.npz") as tiles:
+        cells = pd.read_csv(patches[0] / "cells.csv")
+        assert len(tiles["quad"]) == len(cells) and np.array_equal(tiles["owned"], cells["owned"].to_numpy())
+        assert 0 < tiles["owned"].sum() < len(cells) and tiles["square"][tiles["owned"]].mean() < 230  # H&E, not blank
 
 
 def test_the_slide_geojson_built_in_worker_processes_is_the_one_built_here(centred_slide, registry, compose_cfg,

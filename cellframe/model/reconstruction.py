@@ -136,6 +136,17 @@ class Reconstruction:
             return regions
         return [clip_to_mask(region, tissue) for region in regions]
 
+    def read_image(self) -> np.ndarray:
+        """The patch's H&E (RGB uint8) as the run saw it: read again from its slide region (the patch and
+        its halo, at the run's pixel size), or from its image file."""
+        from cellframe.io.files import as_rgb, read_image
+        from cellframe.io.slides import read_region
+
+        if self.region is not None:
+            return read_region(self.region)
+        path = self.source["image"]
+        return as_rgb(read_image(path, "image"), path)
+
     @property
     def owned(self) -> np.ndarray:
         """Which cells are the patch's own, as a boolean per cell: all, or for a slide patch those centred in

@@ -20,9 +20,8 @@ import numpy as np
 
 from cellframe import hookimpl
 from cellframe.stats.analysis import pyplot, save_figure
-from cellframe.io.files import as_rgb, read_image, write_text
+from cellframe.io.files import write_text
 from cellframe.io.outlines import nucleus_outlines
-from cellframe.io.slides import read_region
 from cellframe.parallel import ordered_map
 from cellframe.running.pipeline import rejected_counts
 from cellframe.stages import Stage
@@ -43,13 +42,6 @@ class ReportSettings:
             raise ValueError("max_patches must be >= 0 and thumbnail_px >= 64")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers={self.workers} must be >= 1 (or null: the CPUs)")
-
-
-def patch_image(rec) -> np.ndarray:
-    """The patch's H&E as the run saw it: read back from its slide region, or from its image file."""
-    if rec.region is not None:
-        return read_region(rec.region)
-    return as_rgb(read_image(rec.source["image"], "image"), rec.source["image"])
 
 
 #: pixels across one panel of a patch figure (18 in at 110 dpi, four panels a row): images are shrunk
@@ -78,7 +70,7 @@ def patch_figure(rec, path) -> None:
     from skimage.segmentation import find_boundaries
 
     plt = pyplot()
-    image = patch_image(rec)
+    image = rec.read_image()
     small, extent = shrunk(image)
     cells = rec.cells
     low, high = rec.depth_range if rec.depth_range[1] > rec.depth_range[0] else (0.0, float(rec.geometry.model.z_max))

@@ -1,7 +1,8 @@
 """Exporter ``tiles``: cell-centric tiles (square crop, 3D-informed cell region, quadruple tile).
 
-Writes ``tiles.npz`` (arrays ``square``, ``region``, ``quad`` and ``cell_id``)
-and ``tiles_preview.png``, a montage of the first quadruple tiles.
+Writes ``tiles.npz`` (arrays ``square``, ``region``, ``quad``, ``cell_id`` and ``owned``: whether the
+cell is the patch's own, not a slide patch's halo's, which its neighbour patch also writes) and
+``tiles_preview.png``, a montage of the first quadruple tiles.
 
 Three kinds per cell (pure functions on arrays below, then the hooks):
 
@@ -23,7 +24,7 @@ from skimage.draw import polygon as draw_polygon
 from skimage.transform import resize
 
 from cellframe import hookimpl
-from cellframe.io.files import as_rgb, atomic_path, read_image, write_png
+from cellframe.io.files import atomic_path, write_png
 from cellframe.stages import Stage
 
 WHITE = 255
@@ -140,13 +141,13 @@ def cellframe_stages():
 
 @hookimpl
 def cellframe_export(reconstruction, outdir, settings):
-    path = reconstruction.source.get("image")
-    image = as_rgb(read_image(path, "image"), path)
+    image = reconstruction.read_image()  # a slide patch's from its region, with its halo
     labels = nucleus_labels(reconstruction, image.shape[:2])
     tiles = cell_tiles(image, labels, reconstruction.cells, reconstruction.sections, settings.size, settings.quad_size)
     target = outdir / "tiles.npz"
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, cell_id=reconstruction.cells["cell_id"].to_numpy(), **tiles)
+            np.savez_compressed(handle, cell_id=reconstruction.cells["cell_id"].to_numpy(), owned=reconstruction.owned,
+                                **tiles)
     preview = write_png(outdir / "tiles_preview.png", montage(tiles["quad"], settings.preview))
     return [target, preview]
