@@ -204,7 +204,7 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
     from shapely.geometry import shape
 
     result = run_cli(["+pipeline=wsi", f"input.slide={REAL_SLIDE}", "input.patch_size=400", "input.max_patches=2",
-                      "exporter=[table,tiles]", "mlflow.enabled=false", "progress=false", "analysis.nc_ratio.draws=19",
+                      "exporter=[table,json,geojson,tiles]", "mlflow.enabled=false", "progress=false", "analysis.nc_ratio.draws=19",
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     out = tmp_path / "out"
@@ -239,6 +239,11 @@ def test_a_real_aperio_slide_runs_end_to_end_in_slide_coordinates(run_cli, tmp_p
         cells = pd.read_csv(patches[0] / "cells.csv")
         assert len(tiles["quad"]) == len(cells) and np.array_equal(tiles["owned"], cells["owned"].to_numpy())
         assert 0 < tiles["owned"].sum() < len(cells) and tiles["square"][tiles["owned"]].mean() < 230  # H&E, not blank
+    # the per-patch JSON and GeoJSON say which cells are the patch's own
+    doc = json.loads((patches[0] / "cells.json").read_text())
+    assert [c["owned"] for c in doc["cells"]] == cells["owned"].tolist()
+    features = json.loads((patches[0] / "cells.geojson").read_text())["features"]
+    assert [f["properties"]["measurements"]["Patch's own"] for f in features] == cells["owned"].astype(float).tolist()
 
 
 def test_the_slide_geojson_built_in_worker_processes_is_the_one_built_here(centred_slide, registry, compose_cfg,

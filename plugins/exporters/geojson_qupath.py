@@ -52,6 +52,8 @@ def cells_geojson(rec) -> dict:
                              "N/C ratio (volume)": float(nc["volume"].iloc[k])}
         if np.isfinite(nc["area"].iloc[k]):
             measurements["N/C ratio (area)"] = float(nc["area"].iloc[k])
+        if region is not None:  # a halo's cells are the neighbour patch's too: the slide GeoJSON has each once
+            measurements["Patch's own"] = float(row.owned)
         ids.append(feature_id(rec.sample_id, int(row.label)))
         values.append(measurements)
     types = cells["cell_type"].tolist() if "cell_type" in cells else None

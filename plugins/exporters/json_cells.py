@@ -45,6 +45,8 @@ def cells_document(rec, precision: int = 3) -> dict:
         if semi_axes is not None:
             item["semi_axes"] = [rnd(v) for v in semi_axes[row.cell_id]]
             item["angle"] = rnd(getattr(row, "angle", 0.0))
+        if rec.region is not None:  # a slide patch's own cell, or its halo's (the neighbour patch's too)
+            item["owned"] = bool(row.owned)
         items.append(item)
     return {
         "cellframe_version": __version__,
