@@ -69,7 +69,7 @@ def edge_gain(mpp: float) -> float:
     evidence per um^2 of edge as :data:`EDGE_GAIN` at :data:`EDGE_GAIN_MPP`. The gain counts every pixel
     as an independent measurement, and neighbouring pixels are not (texture, the optics' blur), so at
     coarser pixels the same edge gives fewer nats: at 0.5 um/px a quarter (a fixed bar there kept the
-    outline for nearly every nucleus, and the blur its pale rim reads as made a focal plane at a face
+    outline for most nuclei, and the blur its pale rim reads as made a focal plane at a face
     where the second renderer's is at the mid-plane)."""
     return EDGE_GAIN * (EDGE_GAIN_MPP / float(mpp)) ** 2
 
