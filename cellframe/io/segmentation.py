@@ -135,8 +135,7 @@ def _standing_out(labels: np.ndarray, found: np.ndarray, density: np.ndarray, co
     ring = ndi.grey_dilation(labels, footprint=disk(ring_px))
     ring[(labels > 0) | (found > 0)] = 0
     n = int(labels.max()) + 1
-    inside = np.bincount(labels.ravel(), density.ravel(), n) / np.maximum(np.bincount(labels.ravel(), None, n), 1)
-    around = np.bincount(ring.ravel(), density.ravel(), n) / np.maximum(np.bincount(ring.ravel(), None, n), 1)
+    inside, around = _label_means(labels.ravel(), density.ravel(), n), _label_means(ring.ravel(), density.ravel(), n)
     dim = inside < contrast * np.maximum(around, 1e-6)
     dim[0] = False
     out = labels.copy()
@@ -166,13 +165,17 @@ def darker_than_surround(labels: np.ndarray, density: np.ndarray, ring_px: int,
     first = (high > 0) & (high != labels)
     second = (low > 0) & (low != labels) & (low != high)
     ring = np.concatenate([high[first], low[second]])
-    around = np.bincount(ring, np.concatenate([density[first], density[second]]), n) / np.maximum(
-        np.bincount(ring, None, n), 1)
-    inside = np.bincount(labels.ravel(), density.ravel(), n) / np.maximum(np.bincount(labels.ravel(), None, n), 1)
+    around = _label_means(ring, np.concatenate([density[first], density[second]]), n)
+    inside = _label_means(labels.ravel(), density.ravel(), n)
     dim = present & (inside < min_contrast * np.maximum(around, 1e-6))
     if not dim.any():
         return labels, 0
     return _compact(np.where(dim[labels], 0, labels)), int(dim.sum())
+
+
+def _label_means(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """The mean of ``values`` over the pixels of each label ``0..n-1`` (0 where a label has none)."""
+    return np.bincount(labels, values, n) / np.maximum(np.bincount(labels, None, n), 1)
 
 
 def reject_non_nuclei(labels: np.ndarray, image: np.ndarray, mpp: float = 0.25, max_diameter_um: float | None = 18.0,

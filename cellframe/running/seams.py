@@ -32,7 +32,7 @@ def slide_nuclei(recs) -> tuple[pd.DataFrame, int]:
     parts = []
     for k, rec in enumerate(recs):
         nuclei = rec.nuclei.reset_index(drop=True)
-        owned = rec.region.owns(nuclei["x"], nuclei["y"])
+        owned = rec.owned
         part = nuclei[owned].copy()
         part["x"], part["y"] = rec.region.to_level(part["x"], part["y"])
         part["patch"], part["patch_label"] = rec.sample_id, part["label"]

@@ -159,7 +159,7 @@ def slide_figure(recs, path, longest: int) -> None:
     density = []
     for rec in recs:
         region = rec.region
-        owned = int(region.owns(rec.nuclei["x"].to_numpy(), rec.nuclei["y"].to_numpy()).sum())
+        owned = int(rec.owned.sum())
         side_mm = region.size * (region.mpp or 0.25) / 1000
         density.append(owned / side_mm**2)
     plt = pyplot()
