@@ -130,3 +130,29 @@ def test_runs_a_killed_process_left_running_are_marked_killed(mlflow_uri, tmp_pa
     assert tracker.end_stale_runs(folder) == 1
     assert client.get_run(stale.info.run_id).info.status == "KILLED"
     assert client.get_run(other.info.run_id).info.status == "RUNNING"
+
+
+def test_a_folder_tracking_store_the_user_names_is_used_with_a_warning(tmp_path, monkeypatch, caplog):
+    """MLflow 3.17 refuses folder stores unless MLFLOW_ALLOW_FILE_STORE is set: a folder the user names
+    (an HPC shared disk, an old ``mlruns``) still records the run, with a warning, not a traceback."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from omegaconf import OmegaConf
+
+    from cellframe.config import MlflowConfig
+    from cellframe.running.tracking import Tracker
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "unset")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    previous = mlflow.get_tracking_uri()
+    folder = tmp_path / "mlruns"
+    try:
+        tracker = Tracker(MlflowConfig(tracking_uri=str(folder), experiment="folder"))
+        with caplog.at_level("WARNING", logger="cellframe"), tracker.parent(OmegaConf.create({"seed": 3}), "x") as run_id:
+            pass
+        run = MlflowClient(folder.as_uri()).get_run(run_id)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert run.info.status == "FINISHED" and run.data.params["seed"] == "3"
+    assert (folder / run.info.experiment_id / run_id).is_dir()
+    assert "a folder store" in caplog.text

@@ -34,6 +34,24 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
     return out
 
 
+def allow_folder_store(uri: str) -> bool:
+    """A folder (``mlruns``, ``file:///...``) the user named is used, with a warning: recent MLflow (3.17
+    measured) refuses folder stores unless ``MLFLOW_ALLOW_FILE_STORE`` is set (they are in maintenance mode;
+    on a cluster's shared disk a folder can still be the safer store than sqlite). True if ``uri`` is one."""
+    from urllib.parse import urlparse
+
+    scheme = urlparse(uri).scheme
+    if len(scheme) > 1 and scheme != "file":  # one letter: a Windows drive
+        return False
+    if os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true").lower() == "true":
+        import logging
+
+        logging.getLogger("cellframe").warning(
+            "mlflow.tracking_uri=%s: a folder store, which MLflow keeps in maintenance mode; "
+            "sqlite:///FILE.db or a server gets MLflow's newer features", uri)
+    return True
+
+
 class Tracker:
     """Logs runs to MLflow; does nothing when ``mlflow.enabled`` is false."""
 
@@ -89,6 +107,7 @@ class Tracker:
 
             uri = self.settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
             if uri:
+                allow_folder_store(uri)
                 mlflow.set_tracking_uri(uri)
             # a server that stops answering mid-run fails in seconds, not after minutes of retries
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.settings.timeout)))
