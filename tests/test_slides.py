@@ -452,3 +452,17 @@ def test_slide_detections_as_a_bare_feature_list_and_bad_files(slide, tmp_path):
     for name, message in (("empty.json", "hold no nuclei"), ("cut.json", "are not readable JSON")):
         with pytest.raises(InputError, match=message):
             write_patch_detections(tmp_path / name, regions, [tmp_path / name / f"p{k}" for k in range(2)])
+
+
+def test_a_large_file_of_another_format_says_it_holds_no_nuclei(tmp_path, monkeypatch):
+    """Streamed (over STREAM_BYTES), a file with no HoVer-Net ``nuc`` entries or no QuPath features is a
+    one-line error about the file, as a whole read gives, not "no nuclei found" as if the region were empty."""
+    from cellframe.plugins.segmenters import importers
+
+    hovernet, qupath, _ = _slide_detections(tmp_path, (512, 256))
+    swapped = {"hovernet": qupath, "qupath": hovernet}  # each format's reader handed the other's file
+    monkeypatch.setattr(importers, "STREAM_BYTES", 0)
+    with pytest.raises(importers.InputError, match=r"HoVer-Net file .*slide.geojson holds no nuclei \(no entries in a 'nuc'"):
+        importers.read_hovernet(swapped["hovernet"], (300, 400), {}, offset=(812, 556))
+    with pytest.raises(importers.InputError, match=r"QuPath GeoJSON .*slide.json holds no nuclei \(no features\)"):
+        importers.read_qupath(swapped["qupath"], (300, 400), offset=(812, 556))

@@ -142,7 +142,7 @@ def _entries(path: Path, kind: str, shape, offset):
     from cellframe.io.slide_detections import stream_items
 
     if _streamed(path):
-        return _over_image(stream_items(path, kind), kind, shape, offset, path)
+        return _over_image(_stream_checked(path, kind), kind, shape, offset, path)
     if kind == "hovernet":
         doc = _load_json(path, "HoVer-Net file")
         nuc = doc.get("nuc") if isinstance(doc, dict) else None
@@ -154,6 +154,20 @@ def _entries(path: Path, kind: str, shape, offset):
     if not isinstance(features, list):
         raise InputError(f"QuPath GeoJSON {path} holds no features")
     return ((number, None, feature) for number, feature in enumerate(features))
+
+
+def _stream_checked(path: Path, kind: str):
+    """:func:`stream_items`, and a one-line InputError where the file holds no nuclei at all (a file of
+    another format: not "no nuclei found" in the region, as if the region were empty)."""
+    from cellframe.io.slide_detections import stream_items
+
+    empty = True
+    for entry in stream_items(path, kind):
+        empty = False
+        yield entry
+    if empty:
+        what, where = ("HoVer-Net file", "entries in a 'nuc' object") if kind == "hovernet" else ("QuPath GeoJSON", "features")
+        raise InputError(f"{what} {path} holds no nuclei (no {where})")
 
 
 def read_hovernet(path: Path, shape, type_names: dict, radius: str = "equivalent", offset=(0.0, 0.0)):
