@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from conftest import DEMO
+
 from cellframe.io.files import InputError, as_rgb, atomic_path, read_image, write_text
 
 
@@ -22,6 +24,21 @@ def test_read_image_errors_name_the_file(tmp_path):
     junk.write_text("not an image")
     with pytest.raises(InputError, match="image is not a readable image: .*junk.png"):
         read_image(junk, "image")
+
+
+def test_compressed_tiffs_and_cmyk_jpegs_as_other_tools_write_them_read_as_rgb(tmp_path):
+    """LZW, JPEG-in-TIFF and deflate TIFFs (ImageJ, QuPath, Pillow exports) decode; a CMYK JPEG's four
+    channels are ink, converted to RGB, not read as RGBA."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(DEMO / "tcga_patch_2.png").convert("RGB"))[:200, :300]
+    for compression, tolerance in (("tiff_lzw", 0), ("tiff_adobe_deflate", 0), ("jpeg", 12)):
+        Image.fromarray(rgb).save(tmp_path / f"{compression}.tif", compression=compression)
+        out = read_image(tmp_path / f"{compression}.tif", "image")
+        assert out.shape == rgb.shape and np.abs(out.astype(int) - rgb).mean() <= tolerance, compression
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    out = read_image(tmp_path / "print.jpg", "image")
+    assert out.shape == rgb.shape and np.abs(out.astype(int) - rgb).mean() < 12
 
 
 def test_as_rgb_accepts_grey_and_rgba():

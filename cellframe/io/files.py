@@ -66,15 +66,16 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
-def image_size(path: Path) -> tuple[int, int] | None:
-    """``(width, height)`` from the file's header, without decoding it (None if Pillow can't tell)."""
+def image_header(path: Path) -> tuple[tuple[int, int], str] | None:
+    """``((width, height), mode)`` from the file's header, without decoding it (None if Pillow can't tell;
+    mode: Pillow's, e.g. ``RGB``, ``CMYK``)."""
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # a header read decodes nothing: no bomb to guard against
     try:
         with Image.open(path) as handle:
-            return handle.size
+            return handle.size, handle.mode
     except Exception:
         return None
     finally:
@@ -93,15 +94,22 @@ def read_image(path: str | os.PathLike, what: str, max_pixels: int | None = None
         raise InputError(f"{what} not found: {path}")
     if path.suffix.lower() == ".npy":
         return _read_npy(path, what, max_pixels)
-    size = image_size(path) if max_pixels else None
-    if size and size[0] * size[1] > max_pixels:
+    header = image_header(path)
+    size, mode = header if header else (None, None)
+    if max_pixels and size and size[0] * size[1] > max_pixels:
         raise InputError(f"{what} {path} is {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} Mpx), more than "
                          f"input.max_pixels={max_pixels}: cut it into patches, give it as input.slide, or raise "
                          f"input.max_pixels")
     try:
+        if mode == "CMYK":  # a print-ready JPEG or TIFF: its four channels are ink, not RGBA
+            from PIL import Image
+
+            with Image.open(path) as handle:
+                return np.asarray(handle.convert("RGB"))
         return np.asarray(skio.imread(path))
     except Exception as exc:  # imageio raises many types for bad files
-        raise InputError(f"{what} is not a readable image: {path} ({type(exc).__name__})") from None
+        raise InputError(f"{what} is not a readable image: {path} ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
 
 
 def _read_npy(path: Path, what: str, max_pixels: int | None) -> np.ndarray:
