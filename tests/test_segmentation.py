@@ -1,6 +1,7 @@
 """Segmentation without weights, its metrics, and the importers of other tools' output."""
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -101,6 +102,30 @@ def test_label_image_importer_keeps_every_instance(registry, tmp_path):
     nuclei = registry.call("segmenter", "labels", image=np.zeros((64, 64, 3), np.uint8), mask=labels,
                            mask_path=tmp_path / "labels.tif", mpp=0.25, settings=registry.stage("segmenter", "labels").schema())
     assert nuclei["label"].tolist() == [3, 9, 600] and nuclei["area"].tolist() == [100, 100, 200]
+
+
+def test_float_label_images_with_whole_values_are_labels_and_others_are_one_line_errors(registry, tmp_path):
+    """ImageJ, napari and MATLAB save label images as float32 (here an LZW TIFF, as ImageJ writes)."""
+    import tifffile
+
+    from cellframe.io.files import InputError
+
+    labels = np.zeros((64, 64), np.float32)
+    labels[5:15, 5:15], labels[40:50, 40:60] = 3, 600
+    tifffile.imwrite(tmp_path / "labels.tif", labels, compression="lzw")
+    settings = registry.stage("segmenter", "labels").schema()
+    call = partial(registry.call, "segmenter", "labels", image=np.zeros((64, 64, 3), np.uint8), mask=None,
+                   mpp=0.25, settings=settings)
+    nuclei = call(mask_path=tmp_path / "labels.tif")
+    assert nuclei["label"].tolist() == [3, 600] and nuclei["area"].tolist() == [100, 200]
+    labels[5:15, 40:50] = 7  # three values: the default segmenter keeps them as labels too
+    kept = registry.call("segmenter", "mask", image=np.zeros((64, 64, 3), np.uint8), mask=labels, mask_path=None,
+                         mpp=0.25, settings=registry.stage("segmenter", "mask").schema())
+    assert kept["label"].tolist() == [3, 7, 600]
+    labels[0, 0] = 0.5  # a probability map, not labels
+    tifffile.imwrite(tmp_path / "prob.tif", labels)
+    with pytest.raises(InputError, match=r"prob.tif must be a 2D integer image .* not 2D float32"):
+        call(mask_path=tmp_path / "prob.tif")
 
 
 def hovernet_doc(centres, radius=6.0, types=(1, 2)):

@@ -11,6 +11,7 @@ from skimage.feature import peak_local_max
 from skimage.measure import label as label_components
 from skimage.segmentation import watershed
 
+from cellframe.io.files import InputError
 from cellframe.stages import StageError
 
 log = logging.getLogger("cellframe")
@@ -31,6 +32,19 @@ def check_radius(radius: str) -> None:
 def is_binary(mask: np.ndarray) -> bool:
     """True when a mask holds at most two values (background and foreground)."""
     return np.unique(mask).size <= 2
+
+
+def integer_labels(labels: np.ndarray, path) -> np.ndarray:
+    """A 2D label image as integers: float labels with whole values (ImageJ, napari and MATLAB save
+    labels as float32) are taken as they are; anything else is a one-line InputError."""
+    if labels.ndim == 2 and np.issubdtype(labels.dtype, np.floating) and labels.size:
+        finite = bool(np.isfinite(labels).all())
+        if finite and labels.min() >= 0 and labels.max() < 2**31 and bool((labels == np.round(labels)).all()):
+            return labels.astype(np.int32)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"label image {path} must be a 2D integer image (0 background, 1..N; whole-valued floats "
+                         f"too), not {labels.ndim}D {labels.dtype}")
+    return labels
 
 
 def split_instances(mask: np.ndarray, min_distance: int = 5) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from cellframe import hookimpl
 from cellframe.io.files import InputError, read_image
-from cellframe.io.nuclei import check_radius, nuclei_from_polygons, nuclei_table
+from cellframe.io.nuclei import check_radius, integer_labels, nuclei_from_polygons, nuclei_table
 from cellframe.io.qupath import PIXEL_EDGE, class_name
 from cellframe.stages import Stage, StageError
 
@@ -274,9 +274,7 @@ def cellframe_segment(name, image, mask, mask_path, settings):
         raise StageError(f"segmenter {name!r} needs input.mask=FILE")
     shape = image.shape[:2] if image is not None else None
     if name == "labels":
-        labels = mask if mask is not None else read_image(mask_path, "label image")
-        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-            raise InputError(f"label image {mask_path} must be a 2D integer image (0 background, 1..N)")
+        labels = integer_labels(mask if mask is not None else read_image(mask_path, "label image"), mask_path)
         table = nuclei_table(labels, settings.min_area, radius=settings.radius)
         table.attrs["labels"] = labels
         return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cellframe import hookimpl
-from cellframe.io.nuclei import check_radius, is_binary, nuclei_table, split_instances
+from cellframe.io.nuclei import check_radius, integer_labels, is_binary, nuclei_table, split_instances
 from cellframe.stages import Stage, StageError
 
 
@@ -37,7 +37,7 @@ def cellframe_stages():
 def cellframe_segment(image, mask, settings):
     if mask is None:
         raise StageError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
-    labels = split_instances(mask, settings.min_distance) if is_binary(mask) else mask
+    labels = split_instances(mask, settings.min_distance) if is_binary(mask) else integer_labels(mask, "mask")
     table = nuclei_table(labels, settings.min_area, radius=settings.radius)
     table.attrs["labels"] = labels
     return table
