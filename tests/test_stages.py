@@ -46,6 +46,26 @@ def test_segmenter_mask_keeps_a_label_image(registry):
     assert nuclei["label"].tolist() == [1, 2, 7]
 
 
+def test_a_mask_that_draws_nuclei_black_on_white_is_inverted_with_a_warning(registry, caplog):
+    """ImageJ saves a mask without "black background" as nuclei 0 on 255: on the real demo patch, its
+    non-zero pixels are paler in haematoxylin than the rest, so it is read inverted, to the same nuclei."""
+    image = io.imread(DEMO / "tcga_patch_2.png")[:300, :300, :3]
+    mask = io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")[:300, :300]
+    mask = (mask[..., 0] if mask.ndim == 3 else mask) > 0
+    call = lambda m: registry.call("segmenter", "mask", image=image, mask=m, mask_path=None, mpp=0.25,  # noqa: E731
+                                   settings=settings(registry, "segmenter", "mask"))
+    drawn = call(mask.astype(np.uint8) * 255)
+    with caplog.at_level("WARNING"):
+        inverted = call(np.where(mask, 0, 255).astype(np.uint8))
+    assert "as nuclei drawn black on white: inverted" in caplog.text
+    pd.testing.assert_frame_equal(inverted, drawn)
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # nuclei bright on dark (fluorescence): not judged, read as drawn
+        registry.call("segmenter", "mask", image=255 - image, mask=mask.astype(np.uint8) * 255, mask_path=None,
+                      mpp=0.25, settings=settings(registry, "segmenter", "mask"))
+    assert "inverted" not in caplog.text
+
+
 def test_geometry_sphere_through_the_hook(registry, rec):
     geom = registry.call("geometry", "sphere", nuclei=rec.nuclei, model=ModelConfig(), settings=settings(registry, "geometry", "sphere"))
     assert geom.n == len(rec.nuclei) and geom.dim == 2 * geom.n

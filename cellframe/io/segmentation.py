@@ -20,6 +20,21 @@ def haematoxylin_density(image: np.ndarray, sigma: float = 1.0, hed: np.ndarray 
     return gaussian(h, sigma=sigma) if sigma > 0 else h
 
 
+def drawn_inverted(mask: np.ndarray, image: np.ndarray) -> tuple[bool, float, float]:
+    """Whether a binary mask draws nuclei as its zero pixels (black on white, as ImageJ saves a mask
+    without "black background"): its non-zero pixels paler in haematoxylin than the rest, which
+    nuclei never are in bright-field. Also the two mean densities (non-zero, zero pixels). An image
+    darker than mid-grey (fluorescence: nuclei bright on black) is not judged."""
+    on = np.asarray(mask) != 0
+    rgb = np.asarray(image)[..., :3]
+    top = np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1.0
+    if on.all() or not on.any() or np.median(rgb.mean(axis=-1)) < 0.5 * top:
+        return False, float("nan"), float("nan")
+    h = haematoxylin_density(image, 0.0)
+    inside, outside = float(h[on].mean()), float(h[~on].mean())
+    return inside < outside, inside, outside
+
+
 def segment_nuclei(image: np.ndarray, mpp: float = 0.25, threshold: float | None = None, sigma: float = 1.0,
                    min_area_um2: float = 8.0, max_area_um2: float = 250.0, min_distance_um: float = 2.0,
                    opening_um: float = 0.5, threshold_scale: float = 1.0, hed: np.ndarray | None = None,

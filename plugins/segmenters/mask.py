@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from cellframe import hookimpl
 from cellframe.io.nuclei import check_radius, integer_labels, is_binary, nuclei_table, split_instances
+from cellframe.io.segmentation import drawn_inverted
 from cellframe.stages import Stage, StageError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,9 +38,15 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_segment(image, mask, settings):
+def cellframe_segment(image, mask, mask_path, settings):
     if mask is None:
         raise StageError("segmenter 'mask' needs input.mask=IMAGE (or choose segmenter=hed_watershed)")
+    if is_binary(mask) and image is not None:
+        inverted, inside, outside = drawn_inverted(mask, image)
+        if inverted:
+            log.warning("mask %s: its non-zero pixels are paler in haematoxylin than the rest (mean density %.3f "
+                        "against %.3f), as nuclei drawn black on white: inverted", mask_path or "", inside, outside)
+            mask = mask == 0
     labels = split_instances(mask, settings.min_distance) if is_binary(mask) else integer_labels(mask, "mask")
     table = nuclei_table(labels, settings.min_area, radius=settings.radius)
     table.attrs["labels"] = labels
