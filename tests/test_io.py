@@ -98,3 +98,27 @@ def test_label_arrays_from_numpy_and_cellpose_files(tmp_path):
         read_image(tmp_path / "bad_seg.npy", "mask")
     with pytest.raises(InputError, match="more than input.max_pixels=100"):
         read_image(tmp_path / "he_masks.npy", "mask", max_pixels=100)
+
+
+def test_colour_masks_are_read_as_instances_and_binary_ones_and_jpegs_as_binary(tmp_path, caplog):
+    """Masks as other tools save them, on the real demo mask: instance colours (a palette that cycles
+    10 colours, as matplotlib's tab10 does), red nuclei on white, a JPEG of a binary mask."""
+    from PIL import Image
+    from skimage import io
+
+    from cellframe.io.nuclei import mask_plane, split_instances
+
+    raw = io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")
+    drawn = (raw[..., 0] if raw.ndim == 3 else raw)[:300, :300] > 0
+    labels = split_instances(drawn, 9)
+    palette = np.array([[0, 0, 0]] + [[(37 * k) % 256, (91 * k) % 256, (53 * k + 100) % 256] for k in range(1, 11)], np.uint8)
+    Image.fromarray(palette[np.where(labels > 0, (labels - 1) % 10 + 1, 0)]).save(tmp_path / "instances.png")
+    read = mask_plane(read_image(tmp_path / "instances.png", "mask"), tmp_path / "instances.png")
+    pairs = np.unique(np.stack([read.ravel(), labels.ravel()]), axis=1)
+    assert read.max() == labels.max() and pairs.shape[1] == labels.max() + 1  # the same partition, label for label
+    Image.fromarray(np.where(drawn[..., None], [200, 0, 0], [255, 255, 255]).astype(np.uint8)).save(tmp_path / "red.png")
+    assert np.array_equal(mask_plane(read_image(tmp_path / "red.png", "mask"), "red.png"), drawn.astype(np.uint8))
+    Image.fromarray(drawn.astype(np.uint8) * 255).save(tmp_path / "mask.jpg", quality=75)
+    with caplog.at_level("WARNING"):
+        jpeg = mask_plane(read_image(tmp_path / "mask.jpg", "mask"), tmp_path / "mask.jpg")
+    assert "is a JPEG" in caplog.text and (jpeg.astype(bool) == drawn).mean() > 0.99

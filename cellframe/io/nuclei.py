@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,37 @@ def check_radius(radius: str) -> None:
 def is_binary(mask: np.ndarray) -> bool:
     """True when a mask holds at most two values (background and foreground)."""
     return np.unique(mask).size <= 2
+
+
+def mask_plane(mask: np.ndarray, path) -> np.ndarray:
+    """A mask file's pixels as one 2D plane: grey as it is; colour (alpha dropped) as labels, one per
+    connected piece of one colour, the background black where the mask has black, else white, else its
+    commonest colour (two colours: a binary mask, red on white as well as white on black). A JPEG's lossy edges make colours
+    of their own: it is read as binary, its brightness thresholded at half, with a warning."""
+    mask = np.asarray(mask)
+    lossy = Path(str(path)).suffix.lower() in (".jpg", ".jpeg")
+    if mask.ndim == 3:
+        rgb = mask[..., :3]
+        if lossy or (rgb == rgb[..., :1]).all():
+            mask = rgb.max(axis=2)
+        else:
+            packed = sum(rgb[..., k].astype(np.uint64) << np.uint64(16 * (2 - k)) for k in range(rgb.shape[2]))
+            colours, index, counts = np.unique(packed.ravel(), return_inverse=True, return_counts=True)
+            top = np.uint64(np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1)
+            white = sum(top << np.uint64(16 * (2 - k)) for k in range(rgb.shape[2]))
+            background = (0 if colours[0] == 0 else int(np.flatnonzero(colours == white)[0]) if white in colours
+                          else int(np.argmax(counts)))
+            index = index.reshape(rgb.shape[:2])
+            if len(colours) <= 2:
+                return (index != background).astype(np.uint8)
+            # each colour's connected pieces: a palette that cycles its colours gives several nuclei one
+            return label_components(index, background=background, connectivity=1).astype(np.int32)
+    if lossy and mask.ndim == 2 and np.unique(mask).size > 2:
+        log.warning("mask %s is a JPEG: its lossy edges are read as binary (brightness over half); save masks as "
+                    "PNG or TIFF", path)
+        top = np.iinfo(mask.dtype).max if np.issubdtype(mask.dtype, np.integer) else 1.0
+        mask = (mask > top / 2).astype(np.uint8)
+    return mask
 
 
 def integer_labels(labels: np.ndarray, path) -> np.ndarray:

@@ -23,7 +23,7 @@ from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.running.executors import execute, processes
 from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, colourless, read_image, write_text
-from cellframe.io.nuclei import check_nuclei_table
+from cellframe.io.nuclei import check_nuclei_table, mask_plane
 from cellframe.io.qupath import write_collection
 from cellframe.stats.plots import convergence_plot
 from cellframe.model.reconstruct import reconstruct
@@ -62,9 +62,7 @@ def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarr
                     "colour, get it from darkness alone", spec.image)
     if spec.mask is None or spec.mask.suffix.lower() not in IMAGE_SUFFIXES:
         return image, None
-    mask = read_image(spec.mask, "mask", max_pixels)
-    if mask.ndim == 3:
-        mask = mask[..., :3].max(axis=2)
+    mask = mask_plane(read_image(spec.mask, "mask", max_pixels), spec.mask)
     if mask.ndim != 2:
         raise InputError(f"mask {spec.mask} has shape {mask.shape}; expected a 2D image")
     if mask.shape != image.shape[:2]:
