@@ -173,6 +173,29 @@ SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 RESERVED_IDS = {"analysis", "summary.csv", "mlflow", "mlruns"}
 
 
+def read_manifest(path: Path) -> pd.DataFrame:
+    """A manifest table as spreadsheets save it: comma-separated, else the separator it uses (Excel's
+    semicolons in many locales, tabs); header names and cells stripped of spaces, names lower-cased."""
+    def read(sep):
+        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype=str,
+                           keep_default_na=False, encoding="utf-8-sig")
+
+    table, error = None, None
+    try:
+        table = read(",")
+    except Exception as exc:
+        error = exc
+    if table is None or len(table.columns) == 1:
+        try:  # csv.Sniffer's guess of the separator
+            table = read(None)
+        except Exception as exc:
+            if table is None:
+                raise ConfigError(f"input.manifest: cannot read {path} as CSV "
+                                  f"({str(error or exc).splitlines()[0][:120]})") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    return table.apply(lambda column: column.str.strip())
+
+
 def check_sample_id(sample_id: str, where: str) -> str:
     """A sample id that is safe as a folder name inside the run folder, else a one-line ConfigError."""
     if not SAFE_ID.fullmatch(sample_id or "") or sample_id.lower() in RESERVED_IDS:
@@ -295,13 +318,11 @@ def patch_specs(inp: Any, beta: float = 2.5) -> list[PatchSpec]:
         if inp.image or inp.mask:
             raise ConfigError("input.manifest cannot be combined with input.image/input.mask")
         manifest = _existing("input.manifest", inp.manifest)
-        try:
-            table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-        except Exception as exc:
-            raise ConfigError(f"input.manifest: cannot read {manifest} as CSV ({exc})") from None
+        table = read_manifest(manifest)
         missing = [c for c in ("sample_id", "image") if c not in table.columns]
         if missing:
-            raise ConfigError(f"input.manifest: {manifest} lacks columns {missing}")
+            raise ConfigError(f"input.manifest: {manifest} lacks columns {missing} (its columns: "
+                              f"{list(table.columns)[:8]})")
         if table.empty:
             raise ConfigError(f"input.manifest: {manifest} lists no patches")
         for k, sample_id in enumerate(table["sample_id"]):

@@ -115,6 +115,22 @@ def test_manifest_problems(cfg_of, registry, tmp_path):
         validate(cfg_of(f"input.manifest={bad}"), registry)
 
 
+def test_manifests_as_spreadsheets_save_them_are_read(cfg_of, registry, tmp_path):
+    """Excel's UTF-8 CSV (a byte-order mark, CRLF), semicolons (Excel in many locales), tabs, and
+    headers typed with capitals and spaces give the same patches as the plain CSV."""
+    image, mask = DEMO / "tcga_patch_1.png", DEMO / "tcga_patch_1_nuclei_mask.png"
+    texts = {"plain.csv": f"sample_id,image,mask\na,{image},{mask}\n",
+             "excel.csv": f"\ufeffsample_id;image;mask\r\na;{image};{mask}\r\n",
+             "tabs.tsv": f"sample_id\timage\tmask\na\t{image}\t{mask}\n",
+             "typed.csv": f"Sample_ID, Image , Mask\na , {image} , {mask}\n"}
+    specs = {}
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        specs[name] = validate(cfg_of(f"input.manifest={tmp_path / name}"), registry).patches
+    assert all(s == specs["plain.csv"] for s in specs.values())
+    assert [(p.sample_id, p.image, p.mask) for p in specs["plain.csv"]] == [("a", image, mask)]
+
+
 def test_stage_name_override_is_checked(cfg_of, registry):
     with pytest.raises(ConfigError, match=r"geometry.name: unknown geometry 'cube'"):
         validate(cfg_of("geometry.name=cube", *one_patch()), registry)
