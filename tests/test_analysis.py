@@ -75,6 +75,20 @@ def test_demo_survival_tables_share_no_patients():
         survival_analysis(values, survival)
 
 
+def test_cohort_tables_saved_by_excel_read_as_the_demo_ones(tmp_path):
+    """The demo survival and feature tables re-saved as Excel does in many locales (UTF-8 with a
+    byte-order mark, semicolons, CRLF) read to the same values."""
+    times = DOWNSTREAM / "survival_times.tsv"
+    features = DOWNSTREAM / "survival_features.csv"
+    excel_times, excel_features = tmp_path / "times.csv", tmp_path / "features.csv"
+    excel_times.write_text("\ufeff" + "\r\n".join(";".join(line.split()) for line in times.read_text().splitlines()),
+                           encoding="utf-8")
+    excel_features.write_text("\ufeff" + "\r\n".join(line.replace(",", ";") for line in features.read_text().splitlines()),
+                              encoding="utf-8")
+    pd.testing.assert_frame_equal(read_survival(excel_times, "time", "status"), read_survival(times, "time", "status"))
+    pd.testing.assert_frame_equal(read_features(excel_features), read_features(features))
+
+
 def test_auroc_of_a_separable_and_a_random_feature():
     rng = np.random.default_rng(0)
     ids = [f"S{k}" for k in range(100)]

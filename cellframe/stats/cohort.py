@@ -22,16 +22,17 @@ def patient_id(sample_id: str) -> str:
 
 
 def read_table(path: str | Path, header: bool | None = None) -> pd.DataFrame:
-    """Read a comma- or whitespace-separated text table; ``header=None`` guesses from the first row."""
+    """Read a comma-, semicolon- (Excel in many locales) or whitespace-separated text table (a UTF-8
+    byte-order mark dropped); ``header=None`` guesses from the first row."""
     path = Path(path)
     if not path.is_file():
         raise AnalysisError(f"table not found: {path}")
-    first = path.read_text().splitlines()[0] if path.stat().st_size else ""
-    sep = "," if "," in first else r"\s+"
+    first = path.read_text(encoding="utf-8-sig").splitlines()[0] if path.stat().st_size else ""
+    sep = next((s for s in (",", ";") if s in first), r"\s+")
     if header is None:
-        fields = [f for f in (first.split(",") if sep == "," else first.split()) if f]
+        fields = [f for f in (first.split(sep) if sep != r"\s+" else first.split()) if f]
         header = not any(_is_number(f) for f in fields[1:])
-    return pd.read_csv(path, sep=sep, header=0 if header else None, engine="python")
+    return pd.read_csv(path, sep=sep, header=0 if header else None, engine="python", encoding="utf-8-sig")
 
 
 def _is_number(text: str) -> bool:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from cellframe import hookimpl
 from cellframe.stats.analysis import AnalysisError
+from cellframe.stats.cohort import read_table
 from cellframe.stages import Stage
 
 MORPHOLOGY = ["r", "nuclear_area"]
@@ -47,10 +48,11 @@ def labelled_cells(reconstructions, labels: str | None, label_column: str) -> pd
     patch's own only (``rec.owned``): a halo cell is its neighbour patch's, and would stand in two folds."""
     cells = pd.concat([rec.cell_features[rec.owned] for rec in reconstructions], ignore_index=True)
     if labels:
-        table = pd.read_csv(labels)
+        table = read_table(labels, header=True)
         missing = [c for c in ("sample_id", "label", "class") if c not in table.columns]
         if missing:
             raise AnalysisError(f"classifier: {labels} lacks columns {missing}")
+        table = table.astype({"sample_id": str})  # ids that look like numbers are still the folders' names
         cells = cells.merge(table[["sample_id", "label", "class"]], on=["sample_id", "label"], how="inner")
     elif label_column in cells:
         cells = cells.assign(**{"class": cells[label_column]})
