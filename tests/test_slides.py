@@ -91,6 +91,17 @@ def test_unreadable_slide_is_a_clear_config_error(run_cli, tmp_path):
                       f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
     assert result.returncode == 2
     assert "cellframe: error: input.slide: slide" in result.stderr and "not_a_slide.svs" in result.stderr
+    assert "is the file whole" in result.stderr
+
+
+def test_a_plain_image_or_a_strip_tiff_given_as_a_slide_says_what_to_do(tmp_path):
+    from cellframe.io.files import InputError
+    from cellframe.io.slides import open_slide
+
+    io.imsave(tmp_path / "region.tif", io.imread(DEMO / "tcga_patch_1.png")[:64, :64, :3])  # strips, not tiles
+    for path in (DEMO / "tcga_patch_1.png", tmp_path / "region.tif"):
+        with pytest.raises(InputError, match=r"it is a plain image .*give it as input.image .*vips tiffsave"):
+            open_slide(path)
 
 
 @pytest.fixture(scope="module")

@@ -64,13 +64,25 @@ class SlideRegion:
                 "level": self.level, "downsample": self.downsample, "mpp": self.mpp, "halo": self.halo}
 
 
+#: the vendors' slide files OpenSlide reads (besides tiled TIFFs, which a plain image can be named too)
+VENDOR_SUFFIXES = {".svs", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif", ".dcm"}
+
+
 def open_slide(path: str | Path):
     import openslide
 
     try:
         return openslide.OpenSlide(str(path))
     except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as exc:
-        raise InputError(f"slide {path} cannot be read by OpenSlide ({type(exc).__name__})") from None
+        from cellframe.io.files import image_header
+
+        suffix, hint = Path(path).suffix.lower(), ""
+        if image_header(Path(path)) is not None and suffix not in VENDOR_SUFFIXES:
+            hint = ("; it is a plain image (a TIFF OpenSlide reads is tiled): give it as input.image (up to "
+                    "input.max_pixels), or tile it: `vips tiffsave IN OUT.tif --tile --pyramid --compression deflate`")
+        elif suffix in VENDOR_SUFFIXES:
+            hint = "; is the file whole (a copy cut short reads as no format at all)?"
+        raise InputError(f"slide {path} cannot be read by OpenSlide ({type(exc).__name__}){hint}") from None
 
 
 #: saturation of tissue at least (glass and white background are grey: below it)
