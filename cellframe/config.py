@@ -489,4 +489,10 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
     if cfg.input.get("slide"):
         _check_slide_segmenter(cfg.input, plan.segmenter, registry)
     plan.patches = patch_specs(cfg.input, float(cfg.model.beta))
+    if not cfg.input.get("slide") and registry.stage("segmenter", plan.segmenter.name).needs_mask:
+        unmasked = [p.sample_id for p in plan.patches if p.mask is None]
+        if unmasked:
+            where = "input.mask" if cfg.input.get("image") else f"input.manifest: no mask for {unmasked[:3]}"
+            raise ConfigError(f"{where}: segmenter={plan.segmenter.name} reads nuclei from a mask; give one, or "
+                              f"segment the H&E itself with segmenter=hed_watershed")
     return plan

@@ -131,6 +131,18 @@ def test_manifests_as_spreadsheets_save_them_are_read(cfg_of, registry, tmp_path
     assert [(p.sample_id, p.image, p.mask) for p in specs["plain.csv"]] == [("a", image, mask)]
 
 
+def test_a_segmenter_that_reads_a_mask_without_one_is_a_config_error(cfg_of, registry, tmp_path):
+    """Before any work: the default segmenter reads a mask; an image alone says how to segment it."""
+    image = DEMO / "tcga_patch_1.png"
+    with pytest.raises(ConfigError, match=r"input.mask: segmenter=mask reads nuclei from a mask; .*segmenter=hed_watershed"):
+        validate(cfg_of(f"input.image={image}"), registry)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"sample_id,image,mask\na,{image},{DEMO / 'tcga_patch_1_nuclei_mask.png'}\nb,{image},\n")
+    with pytest.raises(ConfigError, match=r"input.manifest: no mask for \['b'\]"):
+        validate(cfg_of(f"input.manifest={manifest}"), registry)
+    assert len(validate(cfg_of(f"input.manifest={manifest}", "segmenter=hed_watershed"), registry).patches) == 2
+
+
 def test_stage_name_override_is_checked(cfg_of, registry):
     with pytest.raises(ConfigError, match=r"geometry.name: unknown geometry 'cube'"):
         validate(cfg_of("geometry.name=cube", *one_patch()), registry)
