@@ -122,3 +122,28 @@ def test_colour_masks_are_read_as_instances_and_binary_ones_and_jpegs_as_binary(
     with caplog.at_level("WARNING"):
         jpeg = mask_plane(read_image(tmp_path / "mask.jpg", "mask"), tmp_path / "mask.jpg")
     assert "is a JPEG" in caplog.text and (jpeg.astype(bool) == drawn).mean() > 0.99
+
+
+def test_an_image_that_records_another_pixel_size_than_input_mpp_is_named_in_a_warning(tmp_path, caplog):
+    """OME-TIFF's PhysicalSizeX, TIFF resolution tags (cm) and PNG's pHYs are read; an editor's 72 dpi is not
+    a microscope's pixel size and says nothing."""
+    import tifffile
+    from PIL import Image
+
+    from cellframe.config import PatchSpec
+    from cellframe.io.files import recorded_mpp
+    from cellframe.running import pipeline
+
+    rgb = np.asarray(Image.open(DEMO / "tcga_patch_1.png").convert("RGB"))[:64, :64]
+    tifffile.imwrite(tmp_path / "ome.ome.tif", rgb, photometric="rgb", metadata={"PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+    tifffile.imwrite(tmp_path / "cm.tif", rgb, photometric="rgb", resolution=(2e4, 2e4), resolutionunit="CENTIMETER")
+    Image.fromarray(rgb).save(tmp_path / "scan.png", dpi=(50800, 50800))
+    Image.fromarray(rgb).save(tmp_path / "editor.png", dpi=(72, 72))
+    assert [recorded_mpp(tmp_path / f) for f in ("ome.ome.tif", "cm.tif", "scan.png", "editor.png")] == [0.5, 0.5, 0.5, None]
+    pipeline._mpp_warned.clear()
+    with caplog.at_level("WARNING", logger="cellframe"):
+        pipeline.load_patch(PatchSpec("scan", tmp_path / "scan.png"), mpp=0.5)
+        pipeline.load_patch(PatchSpec("editor", tmp_path / "editor.png"), mpp=0.25)
+        assert "records" not in caplog.text
+        pipeline.load_patch(PatchSpec("scan", tmp_path / "scan.png"), mpp=0.25)
+    assert "scan.png records 0.5 um/px but is read at input.mpp=0.25" in caplog.text and "set input.mpp=0.5" in caplog.text

@@ -156,6 +156,40 @@ def as_rgb(image: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     return rgb
 
 
+#: pixel sizes a microscope image can have, um: a resolution outside (72, 96 or 300 dpi: 353, 265, 85 um)
+#: is an image editor's default, not a scan's
+MICROSCOPE_MPP = (0.05, 5.0)
+
+
+def recorded_mpp(path: str | os.PathLike) -> float | None:
+    """The pixel size (um) an image file records: OME-TIFF's ``PhysicalSizeX``, else its resolution tags
+    (TIFF, PNG's pHYs, JPEG's density); None where it records none a microscope could have."""
+    import re
+
+    from PIL import Image
+
+    path = Path(path)
+    mpp = None
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                found = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"(?:[^>]*PhysicalSizeXUnit="([^"]+)")?',
+                                  tif.ome_metadata or "")
+            if found:
+                scale = {"nm": 1e-3, "mm": 1e3, "cm": 1e4}.get(found.group(2) or "", 1.0)
+                mpp = float(found.group(1)) * scale
+        if mpp is None:
+            with Image.open(path) as handle:
+                dpi = handle.info.get("dpi")
+            if dpi and float(dpi[0]) > 0:
+                mpp = 25400.0 / float(dpi[0])
+    except Exception:
+        return None
+    return mpp if mpp and MICROSCOPE_MPP[0] <= mpp <= MICROSCOPE_MPP[1] else None
+
+
 def colourless(image: np.ndarray) -> bool:
     """Whether an RGB image is grey: its three channels equal everywhere."""
     return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))

@@ -22,7 +22,8 @@ from cellframe.stats.analysis import AnalysisError
 from cellframe.stats.cohort import patient_id, seed_for
 from cellframe.config import ConfigError, PatchSpec, RunPlan, validate
 from cellframe.running.executors import execute, processes
-from cellframe.io.files import InputError, as_rgb, atomic_path, child_path, colourless, read_image, write_text
+from cellframe.io.files import (InputError, as_rgb, atomic_path, child_path, colourless, read_image,
+                                recorded_mpp, write_text)
 from cellframe.io.nuclei import check_nuclei_table, mask_plane
 from cellframe.io.qupath import write_collection
 from cellframe.stats.plots import convergence_plot
@@ -51,12 +52,30 @@ def sample_spread(runs: list[Reconstruction]) -> pd.DataFrame:
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".npy"}
 
 
-def load_patch(spec: PatchSpec, max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+_mpp_warned: set[tuple[float, float]] = set()
+
+
+def _check_recorded_mpp(path: Path, mpp: float) -> None:
+    """A warning (once per pixel size, per process) where an image records a pixel size 10 % or more
+    from ``input.mpp``: every size in microns (segmentation, halo, priors) follows input.mpp."""
+    recorded = recorded_mpp(path)
+    if recorded is None or abs(recorded / mpp - 1) < 0.1 or (round(recorded, 4), mpp) in _mpp_warned:
+        return
+    _mpp_warned.add((round(recorded, 4), mpp))
+    log.warning("image %s records %.3g um/px but is read at input.mpp=%g: sizes in microns follow input.mpp; "
+                "set input.mpp=%.3g if the file is right", path, recorded, mpp, recorded)
+
+
+def load_patch(spec: PatchSpec, max_pixels: int | None = None,
+               mpp: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a patch's image (as RGB uint8) and, when it is an image, its mask (2D), checking they fit
-    (and, given ``max_pixels``, that neither is larger)."""
+    (and, given ``max_pixels``, that neither is larger; given the run's ``mpp``, warning where the file
+    records another pixel size)."""
     if spec.region is not None:
         return read_region(spec.region), None
     image = as_rgb(read_image(spec.image, "image", max_pixels), spec.image)
+    if mpp:
+        _check_recorded_mpp(spec.image, mpp)
     if colourless(image):
         log.warning("image %s is grey: segmentation and the depth evidence, which read haematoxylin from H&E "
                     "colour, get it from darkness alone", spec.image)
@@ -91,7 +110,7 @@ def segment(registry: Registry, settings, image: np.ndarray | None, mask: np.nda
 def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) -> Reconstruction:
     """Segment, reconstruct and export one patch into ``outdir/<sample_id>/``."""
     start = time.perf_counter()
-    image, mask = load_patch(spec, plan.max_pixels)
+    image, mask = load_patch(spec, plan.max_pixels, plan.mpp)
     nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                                      source=str(spec.mask or spec.image))
     samples = plan.samples
