@@ -216,3 +216,11 @@ def test_third_party_plugin_is_listed_and_selectable(demo_crops, run_cli, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     doc = json.loads((tmp_path / "out" / "crop_2" / "cells.json").read_text())
     assert len(doc["cells"]) > 20
+
+
+def test_help_shows_the_commands_a_user_starts_from_and_the_stage_options(run_cli, tmp_path):
+    result = run_cli(["--help"], tmp_path)
+    assert result.returncode == 0
+    assert "python -m cellframe input.image=he.png segmenter=hed_watershed" in result.stdout
+    assert "+pipeline=wsi input.slide=slide.svs" in result.stdout
+    assert "segmenter: hed_watershed, hovernet, labels, mask, qupath" in result.stdout
