@@ -235,3 +235,22 @@ def test_objects_not_darker_than_what_touches_them_are_dropped():
     assert kept[60, 30] > 0 and kept[31, 101] > 0 and kept[60, 130] == 0 and kept[31, 120] == 0
     unchanged, none = darker_than_surround(labels, density, ring_px=3, min_contrast=0.9)
     assert none == 0 and np.array_equal(unchanged, labels)
+
+
+def test_nuclei_an_imported_segmentation_leaves_out_are_counted_with_a_warning(registry, caplog):
+    """On real demo patch 2 (its reference mask lies on the image): the objects hed_watershed finds outside
+    the outlines are few with every outline given, and most of those dropped when 30 % are left out."""
+    from cellframe.running.unlisted import check_outlines
+
+    image = io.imread(DEMO / "tcga_patch_2.png")[..., :3]
+    raw = io.imread(DEMO / "tcga_patch_2_nuclei_mask.png")
+    labels = split_instances((raw[..., 0] if raw.ndim == 3 else raw) > 0, 9)
+    ids = np.unique(labels[labels > 0])
+    with caplog.at_level("WARNING", logger="cellframe"):
+        whole = check_outlines(registry, image, labels, len(ids), 0.25)["unlisted"]
+        assert whole < 0.05 * len(ids) and "outside the given outlines" not in caplog.text
+        dropped = np.random.default_rng(0).choice(ids, int(0.3 * len(ids)), replace=False)
+        less = np.where(np.isin(labels, dropped), 0, labels)
+        found = check_outlines(registry, image, less, len(ids) - len(dropped), 0.25)["unlisted"]
+    assert found - whole >= 0.6 * len(dropped)
+    assert "objects that hed_watershed takes for nuclei lie outside the given outlines" in caplog.text

@@ -31,6 +31,7 @@ from cellframe.model.reconstruct import reconstruct
 from cellframe.model.reconstruction import Reconstruction
 from cellframe.registry import PluginError, Registry, StageFailure
 from cellframe.io.slides import read_region
+from cellframe.running.unlisted import check_outlines
 from cellframe.stages import StageError
 from cellframe.running.tracking import Tracker, interrupted
 
@@ -113,6 +114,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     image, mask = load_patch(spec, plan.max_pixels, plan.mpp)
     nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                                      source=str(spec.mask or spec.image))
+    if plan.check_outlines and registry.stage("segmenter", plan.segmenter.name).needs_mask:
+        counts |= check_outlines(registry, image, labels, len(nuclei), plan.mpp)  # the log names the patch
     samples = plan.samples
 
     def one(k: int) -> Reconstruction:
@@ -152,7 +155,7 @@ def rejected_counts(counts: dict[str, int]) -> dict[str, int]:
     criterion, without the prefix; ``kept`` and ``pale``, the pale nuclei among those kept, are not
     rejections)."""
     return {k.removeprefix("segment_"): v for k, v in counts.items()
-            if k not in ("segment_kept", "segment_pale") and v}
+            if k not in ("segment_kept", "segment_pale", "unlisted") and v}
 
 
 def _rejected(counts: dict[str, int]) -> str:
