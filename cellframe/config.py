@@ -89,6 +89,9 @@ class ReconstructionConfig:
     #: them (``unlisted`` in summary.csv), warning from 5 % (each missing nucleus' space goes to its
     #: neighbours' cells); costs a segmentation of the image per patch
     check_outlines: bool = True
+    #: those objects take space as nuclei do (objective=evidence: sites of the space filling, like the
+    #: unseen nuclei), so the cells around them do not grow into it
+    fill_unlisted: bool = False
 
 
 @dataclass
@@ -391,8 +394,9 @@ class RunPlan:
     #: ``reconstruction.samples``, ``reconstruction.convergence_plot``
     samples: int = 1
     convergence_plot: bool = True
-    #: ``reconstruction.check_outlines``
+    #: ``reconstruction.check_outlines``, ``reconstruction.fill_unlisted``
     check_outlines: bool = True
+    fill_unlisted: bool = False
     #: ``input.max_pixels``
     max_pixels: int = 100_000_000
 
@@ -491,6 +495,7 @@ def validate(cfg: DictConfig, registry: Registry) -> RunPlan:
         samples=int(cfg.reconstruction.samples),
         convergence_plot=bool(cfg.reconstruction.convergence_plot),
         check_outlines=bool(cfg.reconstruction.check_outlines),
+        fill_unlisted=bool(cfg.reconstruction.fill_unlisted),
         max_pixels=int(cfg.input.max_pixels),
     )
     if cfg.input.get("slide"):

@@ -107,7 +107,7 @@ def cellframe_geometry(name: str, nuclei: pd.DataFrame, model: Any, settings: An
 @hookspec(firstresult=True)
 def cellframe_objective(
     name: str, geometry: Geometry, image: np.ndarray | None, model: Any, mpp: float, settings: Any,
-    rng: np.random.Generator, samples: int
+    rng: np.random.Generator, samples: int, unlisted: np.ndarray | None
 ) -> Objective | None:
     """Build what the optimizer minimises over a geometry's parameters.
 
@@ -123,6 +123,9 @@ def cellframe_objective(
     :param settings: this objective's validated settings.
     :param rng: the only source of randomness allowed.
     :param samples: ``reconstruction.samples``: posterior draws wanted for the intervals.
+    :param unlisted: ``(k, 3)`` x, y, r (px) of objects the image shows as nuclei that the segmentation
+        left out (``reconstruction.fill_unlisted``), or ``None``: an objective that shares space among
+        nuclei lets them take theirs; others ignore it.
     :return: a :class:`cellframe.model.objective.Objective`.
     """
 

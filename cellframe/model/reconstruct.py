@@ -26,6 +26,7 @@ def reconstruct(
     image: np.ndarray | None = None,
     mpp: float = 0.25,
     samples: int = 1,
+    unlisted: np.ndarray | None = None,
 ) -> Reconstruction:
     """Optimise a cell around every nucleus.
 
@@ -39,13 +40,14 @@ def reconstruct(
     :param objective: the objective stage's settings (None: the paper's, CellSqueeze3D).
     :param image: the RGB image, for objectives that read evidence from it.
     :param samples: posterior draws for the per-cell intervals, where the objective can draw them.
+    :param unlisted: ``(k, 3)`` x, y, r of nuclei the image shows that the segmentation left out.
     """
     full = registry.call("geometry", geometry.name, nuclei=nuclei, model=model, settings=geometry)
     if objective is None:
         goal = Objective(full, model)
     else:
         goal = registry.call("objective", objective.name, geometry=full, image=image, model=model, mpp=mpp,
-                             settings=objective, rng=rng, samples=samples)
+                             settings=objective, rng=rng, samples=samples, unlisted=unlisted)
     x = goal.start(rng)  # isolated nuclei keep this: for the paper any in-bounds value costs nothing
     decompose = bool(getattr(optimizer, "decompose", True))
     if decompose:

@@ -114,14 +114,17 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     image, mask = load_patch(spec, plan.max_pixels, plan.mpp)
     nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                                      source=str(spec.mask or spec.image))
+    unlisted = None
     if plan.check_outlines and registry.stage("segmenter", plan.segmenter.name).needs_mask:
-        counts |= check_outlines(registry, image, labels, len(nuclei), plan.mpp)  # the log names the patch
+        found, unlisted = check_outlines(registry, image, labels, len(nuclei), plan.mpp)  # the log names the patch
+        counts |= found
     samples = plan.samples
 
     def one(k: int) -> Reconstruction:
         return reconstruct(nuclei, registry=registry, model=plan.model, geometry=plan.geometry,
                            optimizer=plan.optimizer, objective=plan.objective, image=image, mpp=plan.mpp,
-                           samples=samples, rng=seed_for(plan.seed, spec.sample_id, k), sample_id=spec.sample_id)
+                           samples=samples, rng=seed_for(plan.seed, spec.sample_id, k), sample_id=spec.sample_id,
+                           unlisted=unlisted if plan.fill_unlisted else None)
 
     rec = one(0)
     if rec.spread is None and samples > 1:  # the objective draws no posterior samples: independent runs instead

@@ -18,32 +18,34 @@ MAX_OVERLAP = 0.2
 WARN_SHARE = 0.05
 
 
-def unlisted_count(registry: Registry, image: np.ndarray, labels: np.ndarray, mpp: float) -> int:
-    """How many objects ``hed_watershed`` (its defaults) finds in ``image`` that the label image
-    ``labels`` (the given outlines) leaves out."""
+def unlisted_objects(registry: Registry, image: np.ndarray, labels: np.ndarray, mpp: float) -> np.ndarray:
+    """``(k, 3)`` x, y, r (px) of the objects ``hed_watershed`` (its defaults) finds in ``image`` that the
+    label image ``labels`` (the given outlines) leaves out."""
     settings = registry.stage("segmenter", "hed_watershed").schema()
-    found = registry.call("segmenter", "hed_watershed", image=image, mask=None, mask_path=None, mpp=mpp,
-                          settings=settings).attrs.get("labels")
-    if found is None or not found.any():
-        return 0
+    table = registry.call("segmenter", "hed_watershed", image=image, mask=None, mask_path=None, mpp=mpp,
+                          settings=settings)
+    found = table.attrs.get("labels")
+    if found is None or not len(table):
+        return np.zeros((0, 3))
     area = np.bincount(found.ravel())
     inside = np.bincount(found.ravel(), weights=(np.asarray(labels) > 0).ravel(), minlength=len(area))
-    present = area > 0
-    present[0] = False
-    return int(np.sum(present & (inside <= MAX_OVERLAP * area)))
+    ids = table["label"].to_numpy(int)
+    out = inside[ids] <= MAX_OVERLAP * area[ids]
+    return table.loc[out, ["x", "y", "r"]].to_numpy(float)
 
 
 def check_outlines(registry: Registry, image: np.ndarray, labels: np.ndarray | None, n_given: int, mpp: float,
-                   sample_id: str = "") -> dict[str, int]:
-    """``{"unlisted": count}`` for the patch's summary, with a warning where the left-out share is at
-    least :data:`WARN_SHARE`; nothing where no label image was kept."""
+                   sample_id: str = "") -> tuple[dict[str, int], np.ndarray | None]:
+    """``{"unlisted": count}`` for the patch's summary and the objects (:func:`unlisted_objects`), with a
+    warning where the left-out share is at least :data:`WARN_SHARE`; nothing where no label image was kept."""
     if labels is None or image is None:
-        return {}
-    count = unlisted_count(registry, image, labels, mpp)
+        return {}, None
+    objects = unlisted_objects(registry, image, labels, mpp)
+    count = len(objects)
     share = count / max(count + n_given, 1)
     if share >= WARN_SHARE:
         log.warning("%s%d objects that hed_watershed takes for nuclei lie outside the given outlines (%.0f %% of "
                     "all): if they are nuclei, the cells around them come out too large (R about 3 %% larger for "
                     "every 10 %% missing; experiments/missed_nuclei)", f"{sample_id}: " if sample_id else "", count,
                     100 * share)
-    return {"unlisted": count}
+    return {"unlisted": count}, objects

@@ -168,8 +168,10 @@ class EvidenceSettings:
 class EvidenceObjective(Objective):
     """The paper's non-interpenetration plus depth and size evidence read from the image."""
 
-    def __init__(self, geometry, image, model, mpp, settings: EvidenceSettings, rng, samples: int = 1) -> None:
+    def __init__(self, geometry, image, model, mpp, settings: EvidenceSettings, rng, samples: int = 1,
+                 unlisted: np.ndarray | None = None) -> None:
         super().__init__(geometry, model)
+        self.unlisted = np.zeros((0, 3)) if unlisted is None else np.asarray(unlisted, float).reshape(-1, 3)
         if image is None:
             raise StageError("objective=evidence reads the H&E image: give input.image")
         if tuple(geometry.param_names) != ("z", "R"):
@@ -311,7 +313,7 @@ class EvidenceObjective(Objective):
         # counted as spheres, as the size prior they pair with was fitted (with each profile's drawn shape
         # the density came out 6 % low on the second renderer)
         n_v = volume_density(seen_depths(radius_from_profile(g.r, self.z_draws[0], T, edge), T, prior.r_min, edge),
-                             area)
+                             area) * (1 + len(self.unlisted) / max(g.n, 1))  # the unlisted are seen as often
         cell = (3 / (4 * np.pi * n_v)) ** (1 / 3)  # a typical cell's radius at this density
         if self.settings.tissue_in_depth == "isotropic":
             tissue = TissueInDepth.isotropic(region, T, 3.1 * cell + prior.high)
@@ -324,8 +326,16 @@ class EvidenceObjective(Objective):
             rho = self._nuclear_radius(z, self.q_draws[d])
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
             unseen = tissue.realize(rng)  # the tissue above and below, drawn afresh
-            others, others_rho = hidden_nuclei(g.xy, z, rho, unseen, n_v, prior.r_min, 3 * cell,
+            xy, zs, rhos = g.xy, z, rho
+            if len(self.unlisted):  # nuclei left out of the outlines: seen, somewhere in the section
+                u = self.unlisted
+                zs = np.concatenate([z, rng.uniform(0.0, T, len(u))])
+                xy, rhos = np.vstack([g.xy, u[:, :2]]), np.concatenate([rho, u[:, 2]])
+            others, others_rho = hidden_nuclei(xy, zs, rhos, unseen, n_v, prior.r_min, 3 * cell,
                                                prior.draw, rng, edge)
+            if len(self.unlisted):
+                others = np.vstack([np.column_stack([xy[g.n:], zs[g.n:]]), others])
+                others_rho = np.concatenate([rhos[g.n:], others_rho])
             volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, unseen, ball,
                                   self.settings.points, rng, weights[d])
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
@@ -448,5 +458,5 @@ def cellframe_stages():
 
 
 @hookimpl
-def cellframe_objective(geometry, image, model, mpp, settings, rng, samples):
-    return EvidenceObjective(geometry, image, model, mpp, settings, rng, samples)
+def cellframe_objective(geometry, image, model, mpp, settings, rng, samples, unlisted):
+    return EvidenceObjective(geometry, image, model, mpp, settings, rng, samples, unlisted)
