@@ -46,6 +46,7 @@ def check_outlines(registry: Registry, image: np.ndarray, labels: np.ndarray | N
     if share >= WARN_SHARE:
         log.warning("%s%d objects that hed_watershed takes for nuclei lie outside the given outlines (%.0f %% of "
                     "all): if they are nuclei, the cells around them come out too large (R about 3 %% larger for "
-                    "every 10 %% missing; experiments/missed_nuclei)", f"{sample_id}: " if sample_id else "", count,
+                    "every 10 %% missing; experiments/missed_nuclei); reconstruction.fill_unlisted=true lets them take "
+                    "their space", f"{sample_id}: " if sample_id else "", count,
                     100 * share)
     return {"unlisted": count}, objects
