@@ -85,13 +85,14 @@ class ReconstructionConfig:
     #: draw each patch's ``convergence.png`` (the report draws the curve of the patches it shows;
     #: on a slide of thousands of patches, a figure each costs more than the rest of the export)
     convergence_plot: bool = True
-    #: outlines a segmenter imports (input.mask): count the objects hed_watershed takes for nuclei outside
-    #: them (``unlisted`` in summary.csv), warning from 5 % (each missing nucleus' space goes to its
-    #: neighbours' cells); costs a segmentation of the image per patch
+    #: outlines a segmenter imports (input.mask), with an objective that shares space among nuclei
+    #: (evidence): count the objects hed_watershed takes for nuclei outside them (``unlisted`` in
+    #: summary.csv), warning from 5 % (each missing nucleus' space goes to its neighbours' cells);
+    #: costs a segmentation of the image per patch
     check_outlines: bool = True
-    #: those objects take space as nuclei do (objective=evidence: sites of the space filling, like the
-    #: unseen nuclei), so the cells around them do not grow into it
-    fill_unlisted: bool = False
+    #: those objects take space as nuclei do (sites of the space filling, like the unseen nuclei), so
+    #: the cells around them do not grow into it (experiments/missed_nuclei)
+    fill_unlisted: bool = True
 
 
 @dataclass
@@ -396,7 +397,7 @@ class RunPlan:
     convergence_plot: bool = True
     #: ``reconstruction.check_outlines``, ``reconstruction.fill_unlisted``
     check_outlines: bool = True
-    fill_unlisted: bool = False
+    fill_unlisted: bool = True
     #: ``input.max_pixels``
     max_pixels: int = 100_000_000
 

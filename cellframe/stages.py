@@ -30,6 +30,9 @@ class Stage:
         defaults. It must have a ``name: str`` field defaulting to ``name``.
     :param description: one line for ``python -m cellframe plugins``.
     :param needs_mask: a segmenter that reads ``input.mask`` (so it cannot run on a slide).
+    :param shares_space: an objective whose cell sizes come from sharing the tissue among the nuclei:
+        with imported outlines, a run counts the nuclei they leave out (``reconstruction.check_outlines``)
+        and can hand them to it (``unlisted``).
     """
 
     kind: str
@@ -38,6 +41,7 @@ class Stage:
     description: str = ""
     plugin: str = field(default="", compare=False)
     needs_mask: bool = False
+    shares_space: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -115,7 +115,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     nuclei, labels, counts = segment(registry, plan.segmenter, image, mask, spec.mask, plan.mpp,
                                      source=str(spec.mask or spec.image))
     unlisted = None
-    if plan.check_outlines and registry.stage("segmenter", plan.segmenter.name).needs_mask:
+    if (plan.check_outlines and registry.stage("segmenter", plan.segmenter.name).needs_mask
+            and registry.stage("objective", plan.objective.name).shares_space):
         found, unlisted = check_outlines(registry, image, labels, len(nuclei), plan.mpp)  # the log names the patch
         counts |= found
     samples = plan.samples

@@ -454,7 +454,8 @@ class EvidenceObjective(Objective):
 @hookimpl
 def cellframe_stages():
     return [Stage("objective", "evidence", EvidenceSettings,
-                  "lost caps (depth) and space filling (cell size) read from the image, with posterior intervals")]
+                  "lost caps (depth) and space filling (cell size) read from the image, with posterior intervals",
+                  shares_space=True)]
 
 
 @hookimpl
