@@ -121,9 +121,10 @@ def test_the_reports_table_says_where_each_patchs_depths_come_from():
 
     from cellframe.plugins.analyses.report import evidence_cells
 
-    counts = {"segment_kept": 500, "segment_pale": 40, "segment_not_convex": 13, "segment_low_contrast": 45}
+    counts = {"segment_kept": 500, "segment_pale": 40, "segment_not_convex": 13, "segment_low_contrast": 45,
+              "unlisted": 7}
     failed = SimpleNamespace(segmentation=counts, evidence={"depth_from_densities": 0.0, "focus_used": 1.0,
                                                             "focus_plane_um": 2.0})
     passed = SimpleNamespace(segmentation={}, evidence={"depth_from_densities": 1.0, "focus_used": 0.0})
-    assert evidence_cells(failed) == ("58", "profile sizes only", "2.00 um")
-    assert evidence_cells(passed) == ("0", "densities and sizes", "none seen")
+    assert evidence_cells(failed) == ("58", "7", "profile sizes only", "2.00 um")
+    assert evidence_cells(passed) == ("0", "-", "densities and sizes", "none seen")

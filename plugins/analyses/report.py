@@ -186,15 +186,17 @@ def slide_figure(recs, path, longest: int) -> None:
     save_figure(fig, path)
 
 
-def evidence_cells(rec) -> tuple[str, str, str]:
-    """What a patch's table row says of its evidence: objects dropped as not nuclei, where its depths
-    come from, and the focal plane its focus term used ("-" where the objective reports none)."""
+def evidence_cells(rec) -> tuple[str, str, str, str]:
+    """What a patch's table row says of its evidence: objects dropped as not nuclei, nuclei the imported
+    outlines left out (``unlisted``), where its depths come from, and the focal plane its focus term used
+    ("-" where the run reports none)."""
     dropped = sum(rejected_counts(rec.segmentation).values())
+    unlisted = str(rec.segmentation["unlisted"]) if "unlisted" in rec.segmentation else "-"
     e = rec.evidence
     source = "-" if "depth_from_densities" not in e else (
         "densities and sizes" if e["depth_from_densities"] else "profile sizes only")
     plane = "-" if "focus_used" not in e else (f"{e['focus_plane_um']:.2f} um" if e.get("focus_used") else "none seen")
-    return str(dropped), source, plane
+    return str(dropped), unlisted, source, plane
 
 
 def page(recs, figures, slides=()) -> str:
@@ -211,7 +213,7 @@ def page(recs, figures, slides=()) -> str:
             "<body><h1>cellframe report</h1>"
             + "".join(f'<img src="{html.escape(name)}" alt="slide" style="max-width:100%">' for name in slides)
             + "<table><tr><th>patch</th><th>nuclei</th><th>its own (not a halo's)</th><th>interpenetrating pairs</th>"
-            "<th>dropped as not nuclei</th><th>depth from</th><th>focal plane</th>"
+            "<th>dropped as not nuclei</th><th>left out of the outlines</th><th>depth from</th><th>focal plane</th>"
             f"<th>seconds</th></tr>{rows}</table>"
             "<p>Depth from <i>profile sizes only</i>: the haematoxylin densities did not follow the chromatin "
             "path (the depth-signal check), so each depth rests on its profile's size, with intervals as wide "
