@@ -226,3 +226,16 @@ def test_help_shows_the_commands_a_user_starts_from_and_the_stage_options(run_cl
     assert "python -m cellframe input.image=he.png segmenter=hed_watershed" in result.stdout
     assert "+pipeline=wsi input.slide=slide.svs" in result.stdout
     assert "segmenter: hed_watershed, hovernet, labels, mask, qupath" in result.stdout
+
+
+def test_an_older_folder_store_in_the_working_directory_still_records_the_run(demo_crops, run_cli, tmp_path):
+    """MLflow's default is ./mlruns as a folder store where one exists without mlflow.db (an older
+    cellframe's or MLflow's), which MLflow 3.17 refuses: the run records there, with a warning."""
+    args = [f"input.manifest={demo_crops / 'manifest.csv'}", "input.max_patches=1", "progress=false",
+            "analysis=[]", "exporter=[json]", "optimizer.iterations=5"]
+    first = run_cli([*args, f"mlflow.tracking_uri={tmp_path / 'mlruns'}", f"output_dir={tmp_path / 'a'}"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert not (tmp_path / "mlflow.db").exists() and any((tmp_path / "mlruns").iterdir())
+    second = run_cli([*args, f"output_dir={tmp_path / 'b'}"], tmp_path, extra_env={"MLFLOW_TRACKING_URI": ""})
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "a folder store" in second.stdout + second.stderr and not (tmp_path / "mlflow.db").exists()

@@ -109,6 +109,8 @@ class Tracker:
             if uri:
                 allow_folder_store(uri)
                 mlflow.set_tracking_uri(uri)
+            else:  # MLflow's own default is a folder where ./mlruns exists without mlflow.db (an older store)
+                allow_folder_store(mlflow.get_tracking_uri())
             # a server that stops answering mid-run fails in seconds, not after minutes of retries
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.settings.timeout)))
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
