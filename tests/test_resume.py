@@ -184,3 +184,18 @@ def test_sigkill_of_a_process_pool_run_leaves_no_worker_and_resumes_to_identical
     client = MlflowClient(mlflow_uri)
     assert not client.search_runs([client.get_experiment_by_name("sigkill").experiment_id],
                                   filter_string="attributes.status = 'RUNNING'")
+
+
+def test_the_local_dask_workers_keep_glibc_s_own_trim_threshold():
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: a patch there took 1.8x as long
+    (every large numpy temporary mapped afresh). The run's LocalCluster leaves it out, and keeps the rest."""
+    import os
+
+    from distributed import Client
+
+    from cellframe.running.executors import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        env = next(iter(client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_",
+                                                                             "OMP_NUM_THREADS")}).values()))
+    assert env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}

@@ -134,6 +134,19 @@ def processes(settings, n_patches: int) -> int:
     return 1 if choose(settings, n_patches) == "serial" else pool_width(settings)
 
 
+def local_cluster(workers: int):
+    """A Dask LocalCluster of ``workers`` single-threaded worker processes, without the nanny's
+    ``MALLOC_TRIM_THRESHOLD_=65536``: it hands freed memory back at once, so every large numpy temporary
+    is mapped afresh, and a patch took 1.8x as long (``benchmarks/throughput.py``)."""
+    import dask
+    from distributed import LocalCluster
+
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, registry: Registry) -> Iterator[PatchOutcome]:
     """Run every patch of a plan with ``work`` (see :func:`attempt`) on the configured executor
     (``executor.name``, one of :data:`cellframe.config.EXECUTORS`); outcomes arrive as patches finish."""
@@ -153,10 +166,9 @@ def execute(work: Callable, plan: RunPlan, cfg: DictConfig, outdir: Path, regist
             for future in as_completed(futures):
                 yield future.result()
     else:  # "dask" (names are checked once, by cellframe.config.validate)
-        from distributed import Client, LocalCluster, as_completed as dask_completed
+        from distributed import Client, as_completed as dask_completed
 
-        cluster = None if settings.address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                              dashboard_address=None)
+        cluster = None if settings.address else local_cluster(workers)
         try:
             with Client(settings.address or cluster) as client:
                 futures = [client.submit(attempt, work, spec, sent, cfg, outdir, digest, pure=False)
