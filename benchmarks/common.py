@@ -28,6 +28,22 @@ def write_result(name: str, lines: list[str]) -> str:
     return text
 
 
+def repeats(doc: str, default: int = 3) -> int:
+    """``--repeats`` from the command line of a benchmark whose docstring is ``doc``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=default)
+    return parser.parse_args().repeats
+
+
+def demo_image(patch: int) -> np.ndarray:
+    """A demo patch's H&E, RGB."""
+    from skimage import io
+
+    return io.imread(DEMO / f"tcga_patch_{patch}.png")[..., :3]
+
+
 def demo_nuclei(patch: int, radius: str = "equivalent") -> pd.DataFrame:
     """Nuclei of a demo patch, as the default ``mask`` segmenter finds them."""
     from skimage import io

@@ -11,12 +11,10 @@ interleaved and repeated; the best of each is kept. Writes ``results/evidence_op
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import common  # noqa: F401  (one-core environment first)
+import common  # one-core environment first
 import numpy as np
-from skimage import io
 
 from cellframe.config import ModelConfig
 from cellframe.model.reconstruct import reconstruct
@@ -27,16 +25,14 @@ OPTIONS = {"default": {}, "stain_response=null": {"stain_response": None},
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    n_repeats = common.repeats(__doc__)
     registry = default_registry()
     rows = []
     for patch in (1, 2):
-        image = io.imread(common.DEMO / f"tcga_patch_{patch}.png")[..., :3]
+        image = common.demo_image(patch)
         nuclei = common.demo_nuclei(patch)
         best = {name: np.inf for name in OPTIONS}
-        for _ in range(args.repeats):
+        for _ in range(n_repeats):
             for name, options in OPTIONS.items():
                 start = time.perf_counter()
                 reconstruct(nuclei, registry=registry, model=ModelConfig(),
@@ -50,7 +46,7 @@ def main() -> None:
                         f"{best[name] / best['default']:.2f} |")
             print(rows[-1], flush=True)
     text = ("Reconstruction (objective=evidence, default PSO) per demo patch, best of "
-            f"{args.repeats}, one core.\n\n| patch | option | seconds | x default |\n|---|---|---|---|\n"
+            f"{n_repeats}, one core.\n\n| patch | option | seconds | x default |\n|---|---|---|---|\n"
             + "\n".join(rows) + "\n")
     (common.RESULTS / "evidence_options.md").write_text(text)
 

@@ -12,10 +12,9 @@ best of each is kept. Writes ``results/outlines_check.md``.
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import common  # noqa: F401  (one-core environment first)
+import common  # one-core environment first
 import numpy as np
 from skimage import io
 
@@ -27,18 +26,16 @@ from cellframe.running.unlisted import check_outlines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    n_repeats = common.repeats(__doc__)
     registry = default_registry()
     rows = []
     for patch in (1, 2):
-        image = io.imread(common.DEMO / f"tcga_patch_{patch}.png")[..., :3]
+        image = common.demo_image(patch)
         mask = io.imread(common.DEMO / f"tcga_patch_{patch}_nuclei_mask.png")
         nuclei, labels, _ = segment(registry, registry.stage("segmenter", "mask").schema(), image, mask)
         best = {"reconstruction": np.inf, "check": np.inf, "reconstruction, filled": np.inf}
         unlisted = None
-        for _ in range(args.repeats):
+        for _ in range(n_repeats):
             start = time.perf_counter()
             _, unlisted = check_outlines(registry, image, labels, len(nuclei), 0.25)
             best["check"] = min(best["check"], time.perf_counter() - start)
@@ -55,7 +52,7 @@ def main() -> None:
                         f"{seconds:.2f} | {seconds / best['reconstruction']:.2f} |")
             print(rows[-1], flush=True)
     common.write_result("outlines_check.md", [
-        f"The imported outlines' check and fill per demo patch, best of {args.repeats}, one core.", "",
+        f"The imported outlines' check and fill per demo patch, best of {n_repeats}, one core.", "",
         "| patch | step | seconds | x reconstruction |", "|---|---|---|---|", *rows])
 
 
