@@ -137,6 +137,11 @@ def _read_npy(path: Path, what: str, max_pixels: int | None) -> np.ndarray:
     return np.array(array)
 
 
+def full_scale(dtype) -> float:
+    """The value of full intensity in an image of ``dtype``: its largest integer, or 1.0 for floats."""
+    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+
 def as_rgb(image: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     """Greyscale and RGBA images become RGB uint8 (transparent pixels on white, as on glass); anything
     else is an :class:`InputError`."""
@@ -144,7 +149,7 @@ def as_rgb(image: np.ndarray, path: str | os.PathLike) -> np.ndarray:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InputError(f"image {path} has shape {image.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    top = full_scale(image.dtype)
     alpha = image[..., 3:] if image.shape[2] == 4 and image[..., 3].min() < top else None
     rgb = image[..., :3]
     if rgb.dtype != np.uint8 or alpha is not None:

@@ -12,7 +12,7 @@ from skimage.feature import peak_local_max
 from skimage.measure import label as label_components
 from skimage.segmentation import watershed
 
-from cellframe.io.files import InputError
+from cellframe.io.files import InputError, full_scale
 from cellframe.stages import StageError
 
 log = logging.getLogger("cellframe")
@@ -37,9 +37,10 @@ def is_binary(mask: np.ndarray) -> bool:
 
 def mask_plane(mask: np.ndarray, path) -> np.ndarray:
     """A mask file's pixels as one 2D plane: grey as it is; colour (alpha dropped) as labels, one per
-    connected piece of one colour, the background black where the mask has black, else white, else its
-    commonest colour (two colours: a binary mask, red on white as well as white on black). A JPEG's lossy edges make colours
-    of their own: it is read as binary, its brightness thresholded at half, with a warning."""
+    connected piece of one colour, the background black where the mask has black, else white, else
+    its commonest colour (two colours: a binary mask, red on white as well as white on black). A
+    JPEG's lossy edges make colours of their own: it is read as binary, its brightness thresholded at
+    half, with a warning."""
     mask = np.asarray(mask)
     lossy = Path(str(path)).suffix.lower() in (".jpg", ".jpeg")
     if mask.ndim == 3:
@@ -49,7 +50,7 @@ def mask_plane(mask: np.ndarray, path) -> np.ndarray:
         else:
             packed = sum(rgb[..., k].astype(np.uint64) << np.uint64(16 * (2 - k)) for k in range(rgb.shape[2]))
             colours, index, counts = np.unique(packed.ravel(), return_inverse=True, return_counts=True)
-            top = np.uint64(np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1)
+            top = np.uint64(full_scale(rgb.dtype))
             white = sum(top << np.uint64(16 * (2 - k)) for k in range(rgb.shape[2]))
             background = (0 if colours[0] == 0 else int(np.flatnonzero(colours == white)[0]) if white in colours
                           else int(np.argmax(counts)))
@@ -61,8 +62,7 @@ def mask_plane(mask: np.ndarray, path) -> np.ndarray:
     if lossy and mask.ndim == 2 and np.unique(mask).size > 2:
         log.warning("mask %s is a JPEG: its lossy edges are read as binary (brightness over half); save masks as "
                     "PNG or TIFF", path)
-        top = np.iinfo(mask.dtype).max if np.issubdtype(mask.dtype, np.integer) else 1.0
-        mask = (mask > top / 2).astype(np.uint8)
+        mask = (mask > full_scale(mask.dtype) / 2).astype(np.uint8)
     return mask
 
 

@@ -12,6 +12,8 @@ from skimage.measure import regionprops
 from skimage.morphology import dilation, disk, opening, remove_small_holes, remove_small_objects
 from skimage.segmentation import watershed
 
+from cellframe.io.files import full_scale
+
 
 def haematoxylin_density(image: np.ndarray, sigma: float = 1.0, hed: np.ndarray | None = None) -> np.ndarray:
     """Haematoxylin optical density of an RGB image (colour deconvolution, or ``hed`` when the caller
@@ -27,8 +29,7 @@ def drawn_inverted(mask: np.ndarray, image: np.ndarray) -> tuple[bool, float, fl
     darker than mid-grey (fluorescence: nuclei bright on black) is not judged."""
     on = np.asarray(mask) != 0
     rgb = np.asarray(image)[..., :3]
-    top = np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1.0
-    if on.all() or not on.any() or np.median(rgb.mean(axis=-1)) < 0.5 * top:
+    if on.all() or not on.any() or np.median(rgb.mean(axis=-1)) < 0.5 * full_scale(rgb.dtype):
         return False, float("nan"), float("nan")
     h = haematoxylin_density(image, 0.0)
     inside, outside = float(h[on].mean()), float(h[~on].mean())
