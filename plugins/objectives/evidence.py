@@ -326,16 +326,14 @@ class EvidenceObjective(Objective):
             rho = self._nuclear_radius(z, self.q_draws[d])
             ball = 1.9 * cell * np.sqrt(rho / typical).clip(0.7, 1.6)
             unseen = tissue.realize(rng)  # the tissue above and below, drawn afresh
-            xy, zs, rhos = g.xy, z, rho
-            if len(self.unlisted):  # nuclei left out of the outlines: seen, somewhere in the section
-                u = self.unlisted
-                zs = np.concatenate([z, rng.uniform(0.0, T, len(u))])
-                xy, rhos = np.vstack([g.xy, u[:, :2]]), np.concatenate([rho, u[:, 2]])
-            others, others_rho = hidden_nuclei(xy, zs, rhos, unseen, n_v, prior.r_min, 3 * cell,
-                                               prior.draw, rng, edge)
-            if len(self.unlisted):
-                others = np.vstack([np.column_stack([xy[g.n:], zs[g.n:]]), others])
-                others_rho = np.concatenate([rhos[g.n:], others_rho])
+            # nuclei left out of the outlines: seen, somewhere in the section (no draw where there are none)
+            u = self.unlisted
+            left_out = np.column_stack([u[:, :2], rng.uniform(0.0, T, len(u)) if len(u) else np.zeros(0)])
+            seen = np.vstack([np.column_stack([g.xy, z]), left_out])
+            seen_rho = np.concatenate([rho, u[:, 2]])
+            others, others_rho = hidden_nuclei(seen[:, :2], seen[:, 2], seen_rho, unseen, n_v, prior.r_min,
+                                               3 * cell, prior.draw, rng, edge)
+            others, others_rho = np.vstack([left_out, others]), np.concatenate([u[:, 2], others_rho])
             volume = cell_volumes(np.column_stack([g.xy, z]), rho, others, others_rho, unseen, ball,
                                   self.settings.points, rng, weights[d])
             volume = np.maximum(volume * (1 - self.settings.extracellular), 4 / 3 * np.pi * rho**3 * 1.05)
