@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -13,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from cellframe.model.reconstruction import Reconstruction
 from cellframe.running.state import FOLDER as STATE_FOLDER, MARKER
+
+log = logging.getLogger("cellframe")
 
 #: set by the run's signal handler (SIGTERM): the parent run then ends KILLED, whatever exception
 #: the signal turned into on its way out (it may land inside a library that wraps it)
@@ -34,22 +37,18 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
     return out
 
 
-def allow_folder_store(uri: str) -> bool:
-    """A folder (``mlruns``, ``file:///...``) the user named is used, with a warning: recent MLflow (3.17
+def allow_folder_store(uri: str) -> None:
+    """Where ``uri`` is a folder (``mlruns``, ``file:///...``), use it, with a warning: recent MLflow (3.17
     measured) refuses folder stores unless ``MLFLOW_ALLOW_FILE_STORE`` is set (they are in maintenance mode;
-    on a cluster's shared disk a folder can still be the safer store than sqlite). True if ``uri`` is one."""
+    on a cluster's shared disk a folder can still be the safer store than sqlite)."""
     from urllib.parse import urlparse
 
     scheme = urlparse(uri).scheme
     if len(scheme) > 1 and scheme != "file":  # one letter: a Windows drive
-        return False
+        return
     if os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true").lower() == "true":
-        import logging
-
-        logging.getLogger("cellframe").warning(
-            "mlflow.tracking_uri=%s: a folder store, which MLflow keeps in maintenance mode; "
-            "sqlite:///FILE.db or a server gets MLflow's newer features", uri)
-    return True
+        log.warning("mlflow.tracking_uri=%s: a folder store, which MLflow keeps in maintenance mode; "
+                    "sqlite:///FILE.db or a server gets MLflow's newer features", uri)
 
 
 class Tracker:

@@ -166,7 +166,8 @@ def _stream_checked(path: Path, kind: str):
         empty = False
         yield entry
     if empty:
-        what, where = ("HoVer-Net file", "entries in a 'nuc' object") if kind == "hovernet" else ("QuPath GeoJSON", "features")
+        what, where = (("HoVer-Net file", "entries in a 'nuc' object") if kind == "hovernet"
+                       else ("QuPath GeoJSON", "features"))
         raise InputError(f"{what} {path} holds no nuclei (no {where})")
 
 
