@@ -117,7 +117,8 @@ def run_patch(spec: PatchSpec, plan: RunPlan, registry: Registry, outdir: Path) 
     unlisted = None
     if (plan.check_outlines and registry.stage("segmenter", plan.segmenter.name).needs_mask
             and registry.stage("objective", plan.objective.name).shares_space):
-        found, unlisted = check_outlines(registry, image, labels, len(nuclei), plan.mpp)  # the log names the patch
+        found, unlisted = check_outlines(registry, image, labels, len(nuclei), plan.mpp,  # the log names the patch
+                                         filled=plan.fill_unlisted)
         counts |= found
     samples = plan.samples
 

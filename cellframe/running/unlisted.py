@@ -35,18 +35,21 @@ def unlisted_objects(registry: Registry, image: np.ndarray, labels: np.ndarray, 
 
 
 def check_outlines(registry: Registry, image: np.ndarray, labels: np.ndarray | None, n_given: int, mpp: float,
-                   sample_id: str = "") -> tuple[dict[str, int], np.ndarray | None]:
+                   sample_id: str = "", filled: bool = True) -> tuple[dict[str, int], np.ndarray | None]:
     """``{"unlisted": count}`` for the patch's summary and the objects (:func:`unlisted_objects`), with a
-    warning where the left-out share is at least :data:`WARN_SHARE`; nothing where no label image was kept."""
+    warning where the left-out share is at least :data:`WARN_SHARE` (``filled``: whether the run lets them
+    take their space); nothing where no label image was kept."""
     if labels is None or image is None:
         return {}, None
     objects = unlisted_objects(registry, image, labels, mpp)
     count = len(objects)
     share = count / max(count + n_given, 1)
     if share >= WARN_SHARE:
+        then = ("they take their space as nuclei here (reconstruction.fill_unlisted), or the cells around them "
+                "would come out too large" if filled else
+                "if they are nuclei, the cells around them come out too large; reconstruction.fill_unlisted=true "
+                "lets them take their space")
         log.warning("%s%d objects that hed_watershed takes for nuclei lie outside the given outlines (%.0f %% of "
-                    "all): if they are nuclei, the cells around them come out too large (R about 3 %% larger for "
-                    "every 10 %% missing; experiments/missed_nuclei); reconstruction.fill_unlisted=true lets them take "
-                    "their space", f"{sample_id}: " if sample_id else "", count,
-                    100 * share)
+                    "all): %s (R about 3 %% larger for every 10 %% missing; experiments/missed_nuclei)",
+                    f"{sample_id}: " if sample_id else "", count, 100 * share, then)
     return {"unlisted": count}, objects
